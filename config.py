@@ -1,0 +1,109 @@
+"""Configuration classes, chosen by the SUPERVISE_CONFIG environment variable.
+
+development (default) keeps an SQLite file under instance/; testing is what the
+test-suite builds on; production expects PostgreSQL and refuses to start
+without secrets of its own. Every class honours DATABASE_URL when it is set.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent
+INSTANCE_DIR = Path(os.environ.get("SUPERVISE_INSTANCE", BASE_DIR / "instance"))
+
+
+def _env_int(name: str, default: int) -> int:
+    value = os.environ.get(name)
+    return int(value) if value not in (None, "") else default
+
+
+class Config:
+    NAME = "base"
+    SECRET_KEY: str | None = os.environ.get("SECRET_KEY")
+    SQLALCHEMY_ECHO = False
+    DATABASE_URL: str | None = None
+    INSTANCE_DIR = INSTANCE_DIR
+    EVIDENCE_DIR = Path(os.environ.get("SUPERVISE_EVIDENCE_DIR", INSTANCE_DIR / "evidence"))
+    ARCHIVE_DIR = Path(os.environ.get("SUPERVISE_ARCHIVE_DIR", INSTANCE_DIR / "archive"))
+    SEED_DIR = BASE_DIR / "seed"
+    TIMEZONE = "Asia/Shanghai"
+    # Expand "各市、县〔市、区〕政府" to county governments as well as the 11 cities.
+    EXPAND_COUNTIES = os.environ.get("SUPERVISE_EXPAND_COUNTIES", "0") == "1"
+    CREATE_DEMO_ACCOUNTS = False
+    MAX_UPLOAD_MB = _env_int("SUPERVISE_MAX_UPLOAD_MB", 50)
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    SESSION_COOKIE_SECURE = False
+    WTF_CSRF_TIME_LIMIT = None
+    # Where links in e-mails point to.
+    BASE_URL = os.environ.get("SUPERVISE_BASE_URL", "http://127.0.0.1:5000")
+    # Outgoing mail (reminders); empty host disables the e-mail channel.
+    SMTP_HOST = os.environ.get("SMTP_HOST", "")
+    SMTP_PORT = _env_int("SMTP_PORT", 25)
+    SMTP_SECURITY = os.environ.get("SMTP_SECURITY", "none")  # none | starttls | tls
+    SMTP_USER = os.environ.get("SMTP_USER", "")
+    SMTP_PASSWORD = os.environ.get("SMTP_PASSWORD", "")
+    SMTP_SENDER = os.environ.get("SMTP_SENDER", "督查督办系统 <noreply@localhost>")
+    WEBHOOK_URL = os.environ.get("SUPERVISE_WEBHOOK_URL", "")
+    WEBHOOK_SECRET = os.environ.get("SUPERVISE_WEBHOOK_SECRET", "")
+
+    @property
+    def MAX_CONTENT_LENGTH(self) -> int:  # noqa: N802 - Flask's name
+        # Room for the multipart envelope around a file of the allowed size.
+        return self.MAX_UPLOAD_MB * 1024 * 1024 + 64 * 1024
+
+    def database_url(self) -> str:
+        return os.environ.get("DATABASE_URL") or self.DATABASE_URL or ""
+
+
+class DevelopmentConfig(Config):
+    NAME = "development"
+    SECRET_KEY = os.environ.get("SECRET_KEY") or "dev-only-not-secret"
+    DATABASE_URL = f"sqlite:///{INSTANCE_DIR / 'supervise.sqlite3'}"
+    CREATE_DEMO_ACCOUNTS = True
+
+
+class TestingConfig(Config):
+    NAME = "testing"
+    TESTING = True
+    SECRET_KEY = "testing-secret"
+    WTF_CSRF_ENABLED = False
+    DATABASE_URL = "sqlite://"  # the tests pass a real file or server URL
+    CREATE_DEMO_ACCOUNTS = True
+
+
+class ProductionConfig(Config):
+    NAME = "production"
+    SESSION_COOKIE_SECURE = True
+    DATABASE_URL = None
+
+    def validate(self) -> None:
+        key = os.environ.get("SECRET_KEY") or ""
+        if len(key) < 32 or key in {DevelopmentConfig.SECRET_KEY, TestingConfig.SECRET_KEY}:
+            raise RuntimeError(
+                "生产环境必须通过环境变量 SECRET_KEY 设置至少 32 个字符的随机密钥 "
+                "(production needs a SECRET_KEY of its own, at least 32 characters)"
+            )
+        if not self.database_url():
+            raise RuntimeError("生产环境必须设置 DATABASE_URL (production needs DATABASE_URL)")
+
+
+CONFIGS: dict[str, type[Config]] = {
+    "development": DevelopmentConfig,
+    "testing": TestingConfig,
+    "production": ProductionConfig,
+}
+
+
+def load_config(name: str | None = None) -> Config:
+    name = name or os.environ.get("SUPERVISE_CONFIG", "development")
+    try:
+        cls = CONFIGS[name]
+    except KeyError:
+        raise RuntimeError(f"未知的配置 SUPERVISE_CONFIG={name!r}; choose one of {sorted(CONFIGS)}") from None
+    config = cls()
+    if cls is ProductionConfig:
+        config.SECRET_KEY = os.environ.get("SECRET_KEY")
+        config.validate()
+    return config

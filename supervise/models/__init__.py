@@ -1,0 +1,42 @@
+"""The data model. Importing this package registers every table on Base."""
+from .audit import AuditEntry
+from .calendar import CalendarDay
+from .notifications import Notification
+from .plans import (
+    FiscalMeasure,
+    Plan,
+    ReportingFrequency,
+    ReportingPeriod,
+    Section,
+    Target,
+    TargetAllocation,
+    TargetKind,
+    Task,
+    TaskState,
+    TaskUnit,
+    UnitRole,
+)
+from .reports import (
+    Evidence,
+    ExtensionRequest,
+    ExtensionState,
+    Milestone,
+    MilestoneState,
+    Report,
+    ReportInclusion,
+    ReportKind,
+    ReportState,
+    ReportValue,
+    ReportVersion,
+)
+from .units import Unit, UnitAlias, UnitKind
+from .users import ApiToken, Role, User, UserRole
+
+__all__ = [
+    "ApiToken", "AuditEntry", "CalendarDay", "Evidence", "ExtensionRequest", "ExtensionState",
+    "FiscalMeasure", "Milestone", "MilestoneState", "Notification", "Plan", "Report",
+    "ReportInclusion", "ReportKind", "ReportState", "ReportValue", "ReportVersion",
+    "ReportingFrequency", "ReportingPeriod", "Role", "Section", "Target", "TargetAllocation",
+    "TargetKind", "Task", "TaskState", "TaskUnit", "Unit", "UnitAlias", "UnitKind", "UnitRole",
+    "User", "UserRole",
+]

@@ -1,0 +1,163 @@
+"""The plan, its tasks and units, and each role's home page."""
+from __future__ import annotations
+
+from collections import Counter
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from .. import db
+from ..errors import DomainError, NotFound
+from ..models import AuditEntry, Plan, Role, Section, Task, TaskState, TaskUnit, Unit, UnitRole
+from ..policy import authorize, can
+from ..services import plans as plan_service
+from . import acting_user
+from .forms import TaskUnitForm
+
+bp = Blueprint("main", __name__)
+
+
+def _plans_with_tasks():
+    return list(
+        db.session.scalars(
+            select(Plan)
+            .options(
+                selectinload(Plan.sections)
+                .selectinload(Section.tasks)
+                .selectinload(Task.units)
+                .joinedload(TaskUnit.unit),
+                selectinload(Plan.sections).selectinload(Section.tasks).selectinload(Task.targets),
+            )
+            .order_by(Plan.issued_on.desc(), Plan.id.desc())
+        )
+    )
+
+
+@bp.route("/")
+def home():
+    user = current_user
+    if not (can(user, "plan.view")):
+        from ..policy import home_endpoint
+
+        endpoint = home_endpoint(user)
+        if endpoint != "main.home":
+            return redirect(url_for(endpoint))
+        raise NotFound()
+    plans = _plans_with_tasks()
+    tasks = [t for p in plans for t in p.tasks]
+    state_counts = Counter(t.state for t in tasks)
+    my_tasks: list[tuple[Task, TaskUnit]] = []
+    if user.has_role(Role.LIAISON):
+        for task in tasks:
+            for tu in task.units:
+                if tu.unit_id == user.unit_id:
+                    my_tasks.append((task, tu))
+    unconfirmed = [t for t in tasks if t.lead and not t.lead.is_confirmed]
+    return render_template(
+        "main/home.html",
+        plans=plans,
+        tasks=tasks,
+        state_counts=state_counts,
+        TaskState=TaskState,
+        my_tasks=my_tasks,
+        unconfirmed=unconfirmed,
+    )
+
+
+@bp.route("/plans")
+def plans():
+    authorize(current_user, "plan.view")
+    return render_template("main/plans.html", plans=plan_service.list_plans(current_user))
+
+
+@bp.route("/plans/<int:plan_id>")
+def plan(plan_id: int):
+    authorize(current_user, "plan.view")
+    plan = db.session.scalar(
+        select(Plan)
+        .where(Plan.id == plan_id)
+        .options(
+            selectinload(Plan.sections).selectinload(Section.tasks).selectinload(Task.units).joinedload(TaskUnit.unit),
+            selectinload(Plan.sections).selectinload(Section.tasks).selectinload(Task.targets),
+            selectinload(Plan.measures),
+            selectinload(Plan.targets),
+        )
+    )
+    if plan is None:
+        raise NotFound("未找到该计划")
+    return render_template("main/plan.html", plan=plan)
+
+
+@bp.route("/tasks/<int:task_id>", methods=["GET", "POST"])
+def task(task_id: int):
+    task = plan_service.get_task(current_user, task_id)
+    form = None
+    if can(current_user, "task.assign_units", task):
+        form = TaskUnitForm()
+        form.unit_id.choices = [
+            (u.id, u.short_name) for u in db.session.scalars(select(Unit).where(Unit.is_active).order_by(Unit.kind, Unit.sort_order))
+        ]
+        if request.method == "POST":
+            if form.validate_on_submit():
+                try:
+                    _change_units(task, form)
+                except DomainError as exc:
+                    db.session.rollback()
+                    form.unit_id.errors.append(exc.message)
+                else:
+                    flash("责任单位已更新", "success")
+                    return redirect(url_for("main.task", task_id=task.id))
+            return render_template("main/task.html", **_task_context(task, form)), 400
+    elif request.method == "POST":
+        authorize(current_user, "task.assign_units", task)
+    return render_template("main/task.html", **_task_context(task, form))
+
+
+def _change_units(task: Task, form: TaskUnitForm) -> None:
+    reason = (form.reason.data or "").strip()
+    if form.action.data == "set_lead":
+        plan_service.set_lead_unit(acting_user(), task, form.unit_id.data, reason=reason)
+    elif form.action.data == "add":
+        plan_service.add_task_unit(acting_user(), task, form.unit_id.data, reason=reason)
+    else:
+        plan_service.remove_task_unit(acting_user(), task, form.unit_id.data, reason=reason)
+
+
+def _task_context(task: Task, form: TaskUnitForm | None) -> dict:
+    history = list(
+        db.session.scalars(
+            select(AuditEntry).where(AuditEntry.task_id == task.id).order_by(AuditEntry.id.desc()).limit(200)
+        )
+    )
+    return {"task": task, "form": form, "history": history}
+
+
+@bp.route("/units")
+def units():
+    authorize(current_user, "unit.view")
+    all_units = list(db.session.scalars(select(Unit).order_by(Unit.kind, Unit.sort_order, Unit.id)))
+    return render_template("main/units.html", units=all_units)
+
+
+@bp.route("/units/<int:unit_id>")
+def unit(unit_id: int):
+    authorize(current_user, "unit.view")
+    unit = db.session.get(Unit, unit_id)
+    if unit is None:
+        raise NotFound("未找到该单位")
+    rows = []
+    if can(current_user, "task.view"):
+        rows = list(
+            db.session.execute(
+                select(Task, TaskUnit)
+                .join(TaskUnit, TaskUnit.task_id == Task.id)
+                .where(TaskUnit.unit_id == unit.id)
+                .options(selectinload(Task.units).joinedload(TaskUnit.unit))
+                .order_by(Task.plan_id, Task.number)
+            ).all()
+        )
+    lead = [(t, tu) for t, tu in rows if tu.role is UnitRole.LEAD]
+    co = [(t, tu) for t, tu in rows if tu.role is UnitRole.CO]
+    return render_template("main/unit.html", unit=unit, lead=lead, co=co)

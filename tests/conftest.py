@@ -1,0 +1,162 @@
+"""Test fixtures: a fresh, migrated database per test (a real SQLite file,
+or a real PostgreSQL database when SUPERVISE_TEST_DB=postgresql), the app,
+clients, and factories for the things tests need."""
+from __future__ import annotations
+
+import contextvars
+import os
+import shutil
+import uuid
+from pathlib import Path
+
+import pytest
+from flask import has_app_context
+from flask.testing import FlaskClient
+from sqlalchemy import create_engine, text
+
+from supervise import create_app, migrate
+from supervise.db import session as db_session
+from supervise.db import unit_of_work
+
+ROOT = Path(__file__).resolve().parent.parent
+SOURCE_DOC = ROOT / "seed" / "plans" / "zhejiang-cbec-action-plan-2024.md"
+PASSWORD = "Test@Pass2026"
+BACKEND = os.environ.get("SUPERVISE_TEST_DB", "sqlite")
+PG_ADMIN_URL = os.environ.get("SUPERVISE_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+
+
+def _pg_admin():
+    return create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+
+
+@pytest.fixture(scope="session")
+def migrated_template(tmp_path_factory):
+    """Migrate once per session; each test copies the result."""
+    if BACKEND == "postgresql":
+        name = f"sv_tmpl_{uuid.uuid4().hex[:8]}"
+        admin = _pg_admin()
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+        url = PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
+        migrate.upgrade(url)
+        yield name
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+    else:
+        path = tmp_path_factory.mktemp("template") / "template.sqlite3"
+        migrate.upgrade(f"sqlite:///{path}")
+        yield path
+
+
+@pytest.fixture
+def db_url(migrated_template, tmp_path):
+    if BACKEND == "postgresql":
+        name = f"sv_test_{uuid.uuid4().hex[:10]}"
+        admin = _pg_admin()
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{migrated_template}"'))
+        yield PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+    else:
+        path = tmp_path / "test.sqlite3"
+        shutil.copy(migrated_template, path)
+        yield f"sqlite:///{path}"
+
+
+class IsolatedClient(FlaskClient):
+    """Each request runs as in production: in an application context of its
+    own, even while the test holds one to call services (otherwise Flask
+    reuses the test's context, and `g`, the login with it, leaks between
+    requests and clients)."""
+
+    def open(self, *args, **kwargs):
+        response = contextvars.Context().run(super().open, *args, **kwargs)
+        if has_app_context():
+            # End the test's read snapshot so it sees what the request committed.
+            db_session.rollback()
+        return response
+
+
+@pytest.fixture
+def app(db_url, tmp_path):
+    app = create_app(
+        "testing",
+        DATABASE_URL=db_url,
+        EVIDENCE_DIR=tmp_path / "evidence",
+        ARCHIVE_DIR=tmp_path / "archive",
+        INSTANCE_DIR=tmp_path,
+    )
+    app.test_client_class = IsolatedClient
+    yield app
+    app.extensions["supervise.engine"].dispose()
+
+
+@pytest.fixture
+def ctx(app):
+    """An application context for calling services directly."""
+    with app.app_context():
+        yield app
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def units(ctx):
+    """The unit directory from seed/ (provincial units, cities, counties)."""
+    from supervise.services.units import load_units
+
+    with unit_of_work():
+        load_units(ROOT / "seed" / "units.csv")
+        load_units(ROOT / "seed" / "counties.csv")
+
+
+@pytest.fixture
+def plan(units):
+    """The 27号 plan imported from its document."""
+    from supervise.services.plans import import_plan_document
+
+    with unit_of_work():
+        return import_plan_document(SOURCE_DOC.read_text(encoding="utf-8")).plan
+
+
+@pytest.fixture
+def make_user(units):
+    """make_user("coordinator", unit="省商务厅", login=...) -> User"""
+    from supervise.models import Role
+    from supervise.services.users import create_user
+
+    counter = {"n": 0}
+
+    def factory(*roles: str, unit: str = "省商务厅", login: str | None = None, password: str = PASSWORD, **kw):
+        counter["n"] += 1
+        login = login or f"{'_'.join(roles) or 'user'}{counter['n']}"
+        with unit_of_work():
+            return create_user(login, unit_name=unit, roles=[Role(r) for r in roles], password=password, **kw)
+
+    return factory
+
+
+def login(client, user_or_login, password: str = PASSWORD):
+    name = user_or_login if isinstance(user_or_login, str) else user_or_login.login
+    response = client.post("/login", data={"login": name, "password": password})
+    assert response.status_code == 302, response.get_data(as_text=True)[:500]
+    return response
+
+
+@pytest.fixture
+def login_as(app, make_user):
+    """login_as("liaison", unit="省经信厅") -> (client, user), logged in."""
+
+    def factory(*roles: str, unit: str = "省商务厅", **kw):
+        user = make_user(*roles, unit=unit, **kw)
+        c = app.test_client()
+        login(c, user)
+        return c, user
+
+    return factory
