@@ -393,7 +393,9 @@ class _TaskBuilder:
         # otherwise it is a page break inside a sentence ("…增至\n\n3. 5 倍").
         return closed or not pieces or found in (last + 1, 1) or ends_sentence(pieces[-1])
 
-    def _finish(self, current: _SectionDraft | None, number: int, pieces: list[str], part: _Part) -> _SectionDraft | None:
+    def _finish(
+        self, current: _SectionDraft | None, number: int, pieces: list[str], part: _Part
+    ) -> _SectionDraft | None:
         """Build the task gathered in pieces (if any) into the current section."""
         if not pieces:
             return current

@@ -59,10 +59,11 @@ _COLLECTIVES = (
     (re.compile(r"各设区(?:的)?市(?:人民)?政府"), CITIES),
 )
 
-# Remarks that sit in a unit list but are not units:
-# "各单位按职责分工负责,下同" (a note for the whole plan) or a bare "下同".
+# Remarks that sit in a unit list but are not units: "各单位按职责分工负责,下同"
+# (a note for the whole plan), "列第一位的为牵头单位,下同", or a bare "下同".
 _NOTE = re.compile(
-    r"(?:各(?:有关)?(?:单位|部门))?按(?:照)?职责(?:分工)?(?:抓好落实|负责)(?:\s*[,，]\s*下同)?"
+    r"(?:(?:各(?:有关)?(?:单位|部门))?按(?:照)?职责(?:分工)?(?:抓好落实|负责)|" + FIRST_LISTED_LEADS.pattern + ")"
+    r"(?:\s*[,，]\s*下同)?"
     r"|(?<![\u4e00-\u9fff])下同(?![\u4e00-\u9fff])"
 )
 

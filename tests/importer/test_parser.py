@@ -369,6 +369,17 @@ def test_document_saying_first_listed_leads_confirms_the_lead(sentence):
     assert plan.sections[0].tasks[1].units == (ParsedUnitRef("省财政厅", "lead", True, None),)
 
 
+def test_first_listed_leads_said_inside_the_first_unit_list():
+    body = ("（一）实施测试行动\n\n1. 甲任务。正文。（责任单位：省商务厅、省经信厅，列第一位的为牵头单位，下同）\n\n"
+            "2. 乙任务。正文。（责任单位：省财政厅、省商务厅）\n")
+    plan = parse_plan(make_doc(body))
+    assert plan.notes == ("列第一位的为牵头单位，下同",)
+    assert [[(u.name, u.role, u.confirmed) for u in t.units] for t in plan.sections[0].tasks] == [
+        [("省商务厅", "lead", True), ("省经信厅", "co", True)],
+        [("省财政厅", "lead", True), ("省商务厅", "co", True)],
+    ]
+
+
 @pytest.mark.parametrize(
     "unit_list",
     [

@@ -1,0 +1,100 @@
+"""Who owes what, and when: for each task and reporting period, the lead unit
+owes a report to the coordinators and each co-responsible unit owes a
+contribution to the lead. Reminders, 我的待办, the dashboard and the quarterly
+report all ask this one module."""
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from .models import Report, ReportingPeriod, ReportKind, ReportState, Task, TaskState, TaskUnit, UnitRole
+from .workdays import WorkdayCalendar
+
+# A contribution is due this many working days before the lead's report, so
+# that the lead has time to consolidate it.
+CONTRIBUTION_LEAD_TIME_WORKING_DAYS = 2
+
+# States in which the unit has done its part for the period.
+DONE_STATES = {
+    ReportKind.LEAD_REPORT: {ReportState.SUBMITTED, ReportState.APPROVED},
+    ReportKind.CONTRIBUTION: {ReportState.SUBMITTED, ReportState.ACCEPTED},
+}
+
+
+def contribution_due_on(period: ReportingPeriod, calendar: WorkdayCalendar) -> date:
+    return calendar.add_working_days(period.due_on, -CONTRIBUTION_LEAD_TIME_WORKING_DAYS)
+
+
+@dataclass
+class Obligation:
+    task: Task
+    task_unit: TaskUnit
+    period: ReportingPeriod
+    kind: ReportKind
+    due_on: date
+    report: Report | None
+
+    @property
+    def is_done(self) -> bool:
+        return self.report is not None and self.report.state in DONE_STATES[self.kind]
+
+    @property
+    def is_approved(self) -> bool:
+        return self.report is not None and self.report.state is ReportState.APPROVED
+
+
+def obligations(
+    session: Session,
+    periods: Iterable[ReportingPeriod],
+    calendar: WorkdayCalendar,
+    *,
+    unit_ids: Iterable[int] | None = None,
+    task_ids: Iterable[int] | None = None,
+) -> list[Obligation]:
+    """Every report owed for the given periods (tasks that are suspended or
+    closed owe nothing), with the report filed so far, if any. A constant
+    number of statements whatever the size of the data."""
+    periods = list(periods)
+    if not periods:
+        return []
+    period_ids = [p.id for p in periods]
+    plan_ids = {p.plan_id for p in periods}
+    query = (
+        select(TaskUnit, Task)
+        .join(Task, Task.id == TaskUnit.task_id)
+        .where(Task.plan_id.in_(plan_ids), Task.state.notin_([TaskState.SUSPENDED, TaskState.CLOSED]))
+        .order_by(Task.plan_id, Task.number, TaskUnit.position)
+    )
+    report_query = select(Report).where(Report.period_id.in_(period_ids))
+    if unit_ids is not None:
+        unit_ids = list(unit_ids)
+        query = query.where(TaskUnit.unit_id.in_(unit_ids))
+        report_query = report_query.where(Report.unit_id.in_(unit_ids))
+    if task_ids is not None:
+        task_ids = list(task_ids)
+        query = query.where(Task.id.in_(task_ids))
+        report_query = report_query.where(Report.task_id.in_(task_ids))
+    rows = session.execute(query).all()
+    reports = {(r.task_id, r.period_id, r.unit_id): r for r in session.scalars(report_query)}
+    result = []
+    for period in periods:
+        contribution_due = contribution_due_on(period, calendar)
+        for task_unit, task in rows:
+            if task.plan_id != period.plan_id:
+                continue
+            is_lead = task_unit.role is UnitRole.LEAD
+            result.append(
+                Obligation(
+                    task=task,
+                    task_unit=task_unit,
+                    period=period,
+                    kind=ReportKind.LEAD_REPORT if is_lead else ReportKind.CONTRIBUTION,
+                    due_on=period.due_on if is_lead else contribution_due,
+                    report=reports.get((task.id, period.id, task_unit.unit_id)),
+                )
+            )
+    return result
