@@ -7,6 +7,12 @@ from typing import Any
 from .models import FiscalMeasure, Plan, Target, Task, TaskUnit
 
 
+def decimal_text(value: Decimal) -> str:
+    """A decimal as plain digits, without exponent or trailing zeros."""
+    text = format(value, "f")
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
 def number(value: Decimal | None) -> int | float | None:
     if value is None:
         return None

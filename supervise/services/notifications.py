@@ -1,0 +1,58 @@
+"""In-app notifications. Other channels (e-mail, webhook) are delivered by
+the reminder machinery after commit."""
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from sqlalchemy import func, select, update
+
+from ..db import session, utcnow
+from ..models import Notification, Role, User, UserRole
+
+
+def coordinators() -> list[User]:
+    return list(
+        session().scalars(
+            select(User).join(UserRole, UserRole.user_id == User.id).where(UserRole.role == Role.COORDINATOR, User.is_active).order_by(User.id)
+        )
+    )
+
+
+def liaisons_of(unit_id: int) -> list[User]:
+    return list(
+        session().scalars(
+            select(User)
+            .join(UserRole, UserRole.user_id == User.id)
+            .where(UserRole.role == Role.LIAISON, User.unit_id == unit_id, User.is_active)
+            .order_by(User.id)
+        )
+    )
+
+
+def notify(
+    users: Iterable[User], kind: str, title: str, *, body: str = "", link: str = "", task_id: int | None = None,
+    exclude: User | None = None,
+) -> list[Notification]:
+    rows = []
+    seen: set[int] = set()
+    for user in users:
+        if user.id in seen or (exclude is not None and user.id == exclude.id):
+            continue
+        seen.add(user.id)
+        rows.append(Notification(user_id=user.id, kind=kind, title=title, body=body, link=link, task_id=task_id))
+    session().add_all(rows)
+    session().flush()
+    return rows
+
+
+def unread_count(user: User) -> int:
+    return session().scalar(
+        select(func.count(Notification.id)).where(Notification.user_id == user.id, Notification.read_at.is_(None))
+    ) or 0
+
+
+def mark_read(user: User, notification_ids: Iterable[int] | None = None) -> int:
+    query = update(Notification).where(Notification.user_id == user.id, Notification.read_at.is_(None))
+    if notification_ids is not None:
+        query = query.where(Notification.id.in_(list(notification_ids)))
+    return session().execute(query.values(read_at=utcnow())).rowcount

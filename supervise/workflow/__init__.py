@@ -1,0 +1,159 @@
+"""The state machines. Every state change of a task, report, contribution,
+milestone or extension request goes through `transition()`, driven by the
+tables below, and writes one audit row.
+
+A table maps (state, action) to the next state. Anything not in the table is
+refused with InvalidTransition (HTTP 409) and changes nothing.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from ..errors import InvalidTransition
+from ..models import (
+    ExtensionRequest,
+    ExtensionState,
+    Milestone,
+    MilestoneState,
+    Report,
+    ReportKind,
+    ReportState,
+    Task,
+    TaskState,
+    User,
+)
+
+T = TaskState
+R = ReportState
+M = MilestoneState
+E = ExtensionState
+
+TASK_TRANSITIONS: dict[tuple[TaskState, str], TaskState] = {
+    (T.NOT_STARTED, "start"): T.IN_PROGRESS,  # the first report is submitted
+    (T.IN_PROGRESS, "request_close"): T.CLOSING_REQUESTED,
+    (T.CLOSING_REQUESTED, "approve_close"): T.CLOSED,
+    (T.CLOSING_REQUESTED, "reject_close"): T.IN_PROGRESS,
+    (T.NOT_STARTED, "suspend"): T.SUSPENDED,
+    (T.IN_PROGRESS, "suspend"): T.SUSPENDED,
+    (T.CLOSING_REQUESTED, "suspend"): T.SUSPENDED,
+    (T.SUSPENDED, "resume"): T.IN_PROGRESS,
+}
+
+LEAD_REPORT_TRANSITIONS: dict[tuple[ReportState, str], ReportState] = {
+    (R.DRAFT, "edit"): R.DRAFT,
+    (R.DRAFT, "submit"): R.SUBMITTED,
+    (R.SUBMITTED, "approve"): R.APPROVED,
+    (R.SUBMITTED, "return"): R.RETURNED,
+    (R.RETURNED, "edit"): R.RETURNED,
+    (R.RETURNED, "submit"): R.SUBMITTED,
+    (R.APPROVED, "reopen"): R.RETURNED,
+}
+
+CONTRIBUTION_TRANSITIONS: dict[tuple[ReportState, str], ReportState] = {
+    (R.DRAFT, "edit"): R.DRAFT,
+    (R.DRAFT, "submit"): R.SUBMITTED,
+    (R.SUBMITTED, "accept"): R.ACCEPTED,
+    (R.SUBMITTED, "return"): R.RETURNED,
+    (R.RETURNED, "edit"): R.RETURNED,
+    (R.RETURNED, "submit"): R.SUBMITTED,
+}
+
+MILESTONE_TRANSITIONS: dict[tuple[MilestoneState, str], MilestoneState] = {
+    (M.PROPOSED, "confirm"): M.CONFIRMED,
+    (M.CONFIRMED, "mark_done"): M.DONE_CLAIMED,
+    (M.DONE_CLAIMED, "accept_done"): M.COMPLETED,
+    (M.DONE_CLAIMED, "reject_done"): M.CONFIRMED,
+}
+
+EXTENSION_TRANSITIONS: dict[tuple[ExtensionState, str], ExtensionState] = {
+    (E.PENDING, "grant"): E.GRANTED,
+    (E.PENDING, "refuse"): E.REFUSED,
+}
+
+# Actions that need a reason from the person taking them.
+REASON_REQUIRED = {"return", "reopen", "suspend", "resume", "reject_close", "reject_done", "refuse", "request_close"}
+
+ACTION_LABELS = {
+    "start": "启动", "request_close": "申请办结", "approve_close": "同意办结", "reject_close": "不同意办结",
+    "suspend": "暂缓", "resume": "恢复", "edit": "修改", "submit": "报送", "approve": "审核通过",
+    "return": "退回", "reopen": "重新打开", "accept": "采纳", "confirm": "确认", "mark_done": "申请验收",
+    "accept_done": "验收通过", "reject_done": "验收不通过", "grant": "同意延期", "refuse": "不同意延期",
+}
+
+
+
+@dataclass(frozen=True)
+class Machine:
+    name: str  # used in audit rows: "task", "report", "contribution", ...
+    table: dict[tuple[Any, str], Any]
+
+
+TASK = Machine("task", TASK_TRANSITIONS)
+LEAD_REPORT = Machine("report", LEAD_REPORT_TRANSITIONS)
+CONTRIBUTION = Machine("contribution", CONTRIBUTION_TRANSITIONS)
+MILESTONE = Machine("milestone", MILESTONE_TRANSITIONS)
+EXTENSION = Machine("extension", EXTENSION_TRANSITIONS)
+
+
+def machine_for(item: Any) -> Machine:
+    if isinstance(item, Task):
+        return TASK
+    if isinstance(item, Report):
+        return LEAD_REPORT if item.kind is ReportKind.LEAD_REPORT else CONTRIBUTION
+    if isinstance(item, Milestone):
+        return MILESTONE
+    if isinstance(item, ExtensionRequest):
+        return EXTENSION
+    raise TypeError(f"no state machine for {type(item).__name__}")
+
+
+def allowed_actions(item: Any) -> set[str]:
+    table = machine_for(item).table
+    return {action for (state, action) in table if state == item.state}
+
+
+def next_state(item: Any, action: str):
+    machine = machine_for(item)
+    try:
+        return machine.table[(item.state, action)]
+    except KeyError:
+        label = ACTION_LABELS.get(action, action)
+        state_label = getattr(item.state, "label", item.state.value)
+        raise InvalidTransition(f"当前状态为“{state_label}”,不能执行“{label}”操作") from None
+
+
+def transition(
+    item: Any,
+    action: str,
+    actor: User | None,
+    *,
+    reason: str | None = None,
+    detail: dict[str, Any] | None = None,
+):
+    """Move `item` along its state machine and audit it; returns the new state.
+    The caller has already checked permission (policy) and the business rules."""
+    from ..services import audit
+
+    new_state = next_state(item, action)
+    reason = (reason or "").strip() or None
+    if action in REASON_REQUIRED and not reason:
+        from ..errors import ValidationError
+
+        raise ValidationError(
+            f"“{ACTION_LABELS.get(action, action)}”需要填写原因", field_errors={"reason": "请填写原因"}
+        )
+    old_state = item.state
+    item.state = new_state
+    task_id = item.id if isinstance(item, Task) else getattr(item, "task_id", None)
+    audit.record(
+        actor,
+        f"{machine_for(item).name}.{action}",
+        obj=item,
+        task_id=task_id,
+        from_state=old_state.value,
+        to_state=new_state.value,
+        reason=reason,
+        detail=detail,
+    )
+    return new_state
