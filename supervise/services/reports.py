@@ -338,10 +338,10 @@ def attach_evidence(actor: User, target: Report | Milestone | Task, stored: Stor
     authorize(actor, "evidence.upload", target)
     if isinstance(target, Report):
         workflow.next_state(target, "edit")  # only while the report can be edited
-        evidence = Evidence(task_id=target.task_id, report_id=target.id, unit_id=target.unit_id)
+        evidence = Evidence(task_id=target.task_id, report=target, unit_id=target.unit_id)
         target.updated_at = utcnow()
     elif isinstance(target, Milestone):
-        evidence = Evidence(task_id=target.task_id, milestone_id=target.id, unit_id=actor.unit_id)
+        evidence = Evidence(task_id=target.task_id, milestone=target, unit_id=actor.unit_id)
     else:
         evidence = Evidence(task_id=target.id, unit_id=actor.unit_id)
     evidence.sha256 = stored.sha256

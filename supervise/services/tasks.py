@@ -197,6 +197,7 @@ def confirm_milestone(actor: User, milestone: Milestone) -> Milestone:
 
 def mark_milestone_done(actor: User, milestone: Milestone, note: Any = "") -> Milestone:
     authorize(actor, "milestone.propose", milestone)
+    workflow.next_state(milestone, "mark_done")  # the state is checked before the evidence
     if not milestone.evidence:
         raise ValidationError("请先上传节点完成的佐证材料", field_errors={"file": "请上传佐证材料"})
     workflow.transition(milestone, "mark_done", actor, reason=note if isinstance(note, str) else None)

@@ -1,0 +1,64 @@
+"""Factories for the reporting tests: tasks with their units' liaisons, and
+reports in any state, built through the services (never by poking states)."""
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+
+from sqlalchemy import select
+
+from supervise.db import session, unit_of_work
+from supervise.evidence_store import store
+from supervise.models import Report, Task, User
+from supervise.services import reports as report_service
+
+# A minimal valid PDF and PNG, for uploads.
+PDF_BYTES = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+PNG_BYTES = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32
+
+
+@dataclass
+class Cast:
+    """The people around task 1 of 27号: its lead's and a co-unit's liaisons,
+    a liaison of an unrelated unit, a coordinator, a leader."""
+
+    task: Task
+    lead: User  # 省经信厅, the proposed lead of task 1
+    co: User  # 杭州市人民政府, a co-unit
+    outsider: User  # 省教育厅, not responsible for task 1
+    coordinator: User
+    leader: User
+    admin: User
+    auditor: User
+
+
+def task_by_number(plan, number: int) -> Task:
+    return session().scalar(select(Task).where(Task.plan_id == plan.id, Task.number == number))
+
+
+def make_cast(plan, make_user) -> Cast:
+    return Cast(
+        task=task_by_number(plan, 1),
+        lead=make_user("liaison", unit="省经信厅", login="lead_liaison"),
+        co=make_user("liaison", unit="杭州市人民政府", login="co_liaison"),
+        outsider=make_user("liaison", unit="省教育厅", login="outsider"),
+        coordinator=make_user("coordinator", login="coord"),
+        leader=make_user("leader", login="boss"),
+        admin=make_user("admin", login="root"),
+        auditor=make_user("auditor", login="audit"),
+    )
+
+
+def file_report(author: User, task: Task, period: str = "2025Q2", *, text: str = "本季度进展", submit: bool = False,
+                values: dict | None = None) -> Report:
+    with unit_of_work():
+        report = report_service.create_report(author, task, period, text=text, values=values)
+        if submit:
+            report_service.submit_report(author, report)
+    return report
+
+
+def upload(author: User, report: Report, name: str = "佐证材料.pdf", data: bytes = PDF_BYTES):
+    stored = store(io.BytesIO(data), name)
+    with unit_of_work():
+        return report_service.attach_evidence(author, report, stored)
