@@ -69,6 +69,7 @@ class TestingConfig(Config):
     TESTING = True
     SECRET_KEY = "testing-secret"
     WTF_CSRF_ENABLED = False
+    PASSWORD_HASH_METHOD = "pbkdf2:sha256:1000"  # fast: tests create many accounts
     DATABASE_URL = "sqlite://"  # the tests pass a real file or server URL
     CREATE_DEMO_ACCOUNTS = True
 

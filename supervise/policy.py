@@ -30,7 +30,7 @@ from .models import (
 ROLE_PERMISSIONS: dict[Role, frozenset[str]] = {
     Role.COORDINATOR: frozenset(
         {
-            "plan.view", "task.view", "unit.view", "plan.import", "task.assign_units",
+            "plan.view", "task.view", "unit.view", "plan.import", "plan.manage", "task.assign_units",
             "report.view", "report.review", "dashboard.view", "work.view",
             "task.decide", "milestone.decide", "target.split", "evidence.download",
             "notification.view", "token.manage",

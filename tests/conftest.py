@@ -29,40 +29,71 @@ def _pg_admin():
     return create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
 
 
+def _seed(url: str, stage: str) -> None:
+    """Bring a migrated database to a seeding stage: "units" (the unit
+    directory) or "plan" (the directory and the 27号 plan)."""
+    from supervise.services.plans import import_plan_document
+    from supervise.services.units import load_units
+
+    app = create_app("testing", DATABASE_URL=url)
+    with app.app_context():
+        with unit_of_work():
+            load_units(ROOT / "seed" / "units.csv")
+            load_units(ROOT / "seed" / "counties.csv")
+            if stage == "plan":
+                import_plan_document(SOURCE_DOC.read_text(encoding="utf-8"))
+    app.extensions["supervise.engine"].dispose()
+
+
+STAGES = ("bare", "units", "plan")
+
+
 @pytest.fixture(scope="session")
-def migrated_template(tmp_path_factory):
-    """Migrate once per session; each test copies the result."""
+def templates(tmp_path_factory):
+    """Migrate (and seed) once per session, one template per stage; each
+    test starts from a copy of the one it needs."""
     if BACKEND == "postgresql":
-        name = f"sv_tmpl_{uuid.uuid4().hex[:8]}"
         admin = _pg_admin()
+        names = {stage: f"sv_tmpl_{stage}_{uuid.uuid4().hex[:8]}" for stage in STAGES}
+        base = PG_ADMIN_URL.rsplit("/", 1)[0] + "/"
         with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-        url = PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
-        migrate.upgrade(url)
-        yield name
+            conn.execute(text(f'CREATE DATABASE "{names["bare"]}"'))
+        migrate.upgrade(base + names["bare"])
+        for previous, stage in zip(STAGES, STAGES[1:]):
+            with admin.connect() as conn:
+                conn.execute(text(f'CREATE DATABASE "{names[stage]}" TEMPLATE "{names[previous]}"'))
+            _seed(base + names[stage], stage)
+        yield names
         with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            for name in names.values():
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
     else:
-        path = tmp_path_factory.mktemp("template") / "template.sqlite3"
-        migrate.upgrade(f"sqlite:///{path}")
-        yield path
+        folder = tmp_path_factory.mktemp("templates")
+        paths = {stage: folder / f"{stage}.sqlite3" for stage in STAGES}
+        migrate.upgrade(f"sqlite:///{paths['bare']}")
+        for previous, stage in zip(STAGES, STAGES[1:]):
+            shutil.copy(paths[previous], paths[stage])
+            _seed(f"sqlite:///{paths[stage]}", stage)
+        yield paths
 
 
 @pytest.fixture
-def db_url(migrated_template, tmp_path):
+def db_url(request, templates, tmp_path):
+    """A fresh database for this test, already holding what its fixtures ask for."""
+    stage = "plan" if "plan" in request.fixturenames else "units" if "units" in request.fixturenames else "bare"
     if BACKEND == "postgresql":
         name = f"sv_test_{uuid.uuid4().hex[:10]}"
         admin = _pg_admin()
         with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{migrated_template}"'))
+            conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{templates[stage]}"'))
         yield PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
     else:
         path = tmp_path / "test.sqlite3"
-        shutil.copy(migrated_template, path)
+        shutil.copy(templates[stage], path)
         yield f"sqlite:///{path}"
 
 
@@ -77,6 +108,7 @@ class IsolatedClient(FlaskClient):
         if has_app_context():
             # End the test's read snapshot so it sees what the request committed.
             db_session.rollback()
+            db_session.expire_all()  # rollback expires nothing if no transaction was open
         return response
 
 
@@ -108,21 +140,18 @@ def client(app):
 
 @pytest.fixture
 def units(ctx):
-    """The unit directory from seed/ (provincial units, cities, counties)."""
-    from supervise.services.units import load_units
-
-    with unit_of_work():
-        load_units(ROOT / "seed" / "units.csv")
-        load_units(ROOT / "seed" / "counties.csv")
+    """The unit directory from seed/ (provincial units, cities, counties),
+    loaded into the database by `db_url` from a seeded template."""
 
 
 @pytest.fixture
 def plan(units):
-    """The 27号 plan imported from its document."""
-    from supervise.services.plans import import_plan_document
+    """The 27号 plan, imported from its document (in the template)."""
+    from sqlalchemy import select
 
-    with unit_of_work():
-        return import_plan_document(SOURCE_DOC.read_text(encoding="utf-8")).plan
+    from supervise.models import Plan
+
+    return db_session().scalar(select(Plan).where(Plan.document_number == "浙政办发〔2024〕27号"))
 
 
 @pytest.fixture

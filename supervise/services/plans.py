@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from datetime import date
+from typing import Any
 
 from flask import current_app
 from sqlalchemy import select
@@ -189,7 +190,17 @@ def rebuild_periods(plan: Plan, calendar: WorkdayCalendar | None = None) -> None
             period = ReportingPeriod(code=span.code, starts_on=span.starts_on, ends_on=span.ends_on, due_on=span.ends_on)
             plan.periods.append(period)
         period.due_on = report_due_date(calendar, span.ends_on, plan.report_due_working_days)
-    # Periods of another frequency are kept if reports were filed for them.
+    # Periods that no longer fit (the frequency changed) go, unless reports
+    # were filed for them: those stay on record with their due dates.
+    if existing:
+        from ..models import Report
+
+        used = set(
+            sess.scalars(select(Report.period_id).where(Report.period_id.in_([p.id for p in existing.values() if p.id])))
+        )
+        for period in existing.values():
+            if period.id not in used:
+                plan.periods.remove(period)
     sess.flush()
 
 
@@ -288,3 +299,45 @@ def period_for(plan: Plan, code: str) -> ReportingPeriod:
 
 def current_period(plan: Plan, today: date) -> ReportingPeriod | None:
     return next((p for p in plan.periods if p.starts_on <= today <= p.ends_on), None)
+
+
+def update_plan_settings(
+    actor: User, plan: Plan, *, frequency: str | None = None, due_working_days: Any = None
+) -> Plan:
+    """Change how often units report on a plan and how long after a period
+    they have; the periods and their due dates follow."""
+    from ..models import ReportingFrequency
+
+    authorize(actor, "plan.manage", plan)
+    before = {"frequency": plan.reporting_frequency.value, "due_working_days": plan.report_due_working_days}
+    if frequency is not None:
+        try:
+            plan.reporting_frequency = ReportingFrequency(frequency)
+        except ValueError:
+            raise ValidationError("报送周期应为按月、按季度或按半年", field_errors={"frequency": "无效的报送周期"}) from None
+    if due_working_days is not None:
+        try:
+            days = int(due_working_days)
+        except (TypeError, ValueError):
+            raise ValidationError("报送时限必须是整数", field_errors={"due_working_days": "必须是整数"}) from None
+        if not 0 <= days <= 60:
+            raise ValidationError("报送时限应在 0 到 60 个工作日之间", field_errors={"due_working_days": "超出范围"})
+        plan.report_due_working_days = days
+    rebuild_periods(plan)
+    after = {"frequency": plan.reporting_frequency.value, "due_working_days": plan.report_due_working_days}
+    if after != before:
+        audit.record(actor, "plan.settings", obj=plan, detail={"before": before, "after": after})
+    return plan
+
+
+def import_plan_for(actor: User, text: str) -> ImportResult:
+    """A coordinator imports a plan document from the pages."""
+    authorize(actor, "plan.import")
+    if not text or not text.strip():
+        raise ValidationError("文件内容为空", field_errors={"document": "文件内容为空"})
+    from ..importer import PlanParseError
+
+    try:
+        return import_plan_document(text, actor=actor)
+    except PlanParseError as exc:
+        raise ValidationError(f"无法识别该计划文件:{exc}", field_errors={"document": "无法识别该计划文件"}) from None

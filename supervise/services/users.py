@@ -5,6 +5,7 @@ import hashlib
 import secrets
 from collections.abc import Iterable
 
+from flask import current_app
 from sqlalchemy import select
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -61,7 +62,7 @@ def create_user(
         name=name or login,
         unit=unit,
         email=email,
-        password_hash=generate_password_hash(password),
+        password_hash=hash_password(password),
         password_changed_at=utcnow(),
         must_change_password=must_change_password,
     )
@@ -76,6 +77,12 @@ def create_user(
         detail={"login": login, "unit": unit.canonical_name, "roles": sorted(r.value for r in user.roles)},
     )
     return user
+
+
+def hash_password(password: str) -> str:
+    # scrypt in production; the test configuration picks a cheap method so
+    # that hundreds of test accounts do not dominate the suite's time.
+    return generate_password_hash(password, method=current_app.config.get("PASSWORD_HASH_METHOD", "scrypt"))
 
 
 def get_user_by_login(login: str) -> User:

@@ -35,9 +35,10 @@ def init_web(app: Flask) -> None:
     login_manager.login_message_category = "warning"
     csrf.init_app(app)
 
-    from . import admin, api, audit, auth, main
+    from . import admin, api, audit, auth, main, plan_admin
 
     app.register_blueprint(auth.bp)
+    app.register_blueprint(plan_admin.bp)
     app.register_blueprint(main.bp)
     app.register_blueprint(admin.bp)
     app.register_blueprint(audit.bp)
