@@ -54,26 +54,53 @@ def small_plan(units, workdays):
         section = Section(plan=plan, number=1, title="测试行动")
         sess.add_all([plan, section])
         for number, lead, cos in [(1, "省经信厅", ["杭州市人民政府"]), (2, "省商务厅", [])]:
-            task = Task(plan=plan, section=section, number=number, title=f"测试任务{number}", text="正文")
-            task.units.append(TaskUnit(unit=find_unit(lead), role=UnitRole.LEAD, position=1, is_confirmed=True))
-            for position, name in enumerate(cos, start=2):
-                task.units.append(TaskUnit(unit=find_unit(name), role=UnitRole.CO, position=position))
-            sess.add(task)
+            with sess.no_autoflush:
+                task = Task(plan=plan, section=section, number=number, title=f"测试任务{number}", text="正文")
+                task.units.append(TaskUnit(unit=find_unit(lead), role=UnitRole.LEAD, position=1, is_confirmed=True))
+                for position, name in enumerate(cos, start=2):
+                    task.units.append(TaskUnit(unit=find_unit(name), role=UnitRole.CO, position=position))
+                sess.add(task)
         sess.flush()
         rebuild_periods(plan)
     return plan
 
 
+_PASSWORD_HASH: list[str] = []
+
+
 @pytest.fixture
-def people(make_user):
+def make_person(units):
+    """Like make_user, with the password hash computed once per session:
+    these tests make many users and never test passwords."""
+    from werkzeug.security import generate_password_hash
+
+    from tests.conftest import PASSWORD
+    from supervise.models import Role, User, UserRole
+
+    if not _PASSWORD_HASH:
+        _PASSWORD_HASH.append(generate_password_hash(PASSWORD))
+
+    def factory(role: str, unit: str, login: str, email: str | None = None, **kw) -> User:
+        with unit_of_work() as sess:
+            user = User(login=login, name=kw.pop("name", login), unit_id=find_unit(unit).id,
+                        password_hash=_PASSWORD_HASH[0], email=email, **kw)
+            user.role_grants.append(UserRole(role=Role(role)))
+            sess.add(user)
+        return user
+
+    return factory
+
+
+@pytest.fixture
+def people(make_person):
     """Who reminders go to: the liaisons of the lead and the co-unit, the
-    co-unit's leader, and a coordinator."""
+    units' leaders, and a coordinator."""
     return SimpleNamespace(
-        lead=make_user("liaison", unit="省经信厅", login="lead_liaison", email="lead@example.gov.cn"),
-        co=make_user("liaison", unit="杭州市人民政府", login="hz_liaison", email="hz@example.gov.cn"),
-        co_leader=make_user("leader", unit="杭州市人民政府", login="hz_leader", email="hzleader@example.gov.cn"),
-        lead_leader=make_user("leader", unit="省经信厅", login="jxt_leader"),
-        coordinator=make_user("coordinator", login="coord", email="coord@example.gov.cn"),
+        lead=make_person("liaison", "省经信厅", "lead_liaison", "lead@example.gov.cn", phone="13800000001"),
+        co=make_person("liaison", "杭州市人民政府", "hz_liaison", "hz@example.gov.cn", phone="13800000002"),
+        co_leader=make_person("leader", "杭州市人民政府", "hz_leader", "hzleader@example.gov.cn"),
+        lead_leader=make_person("leader", "省经信厅", "jxt_leader"),
+        coordinator=make_person("coordinator", "省商务厅", "coord", "coord@example.gov.cn"),
     )
 
 
