@@ -68,5 +68,5 @@ def delivery_log(user: User, limit: int = 300) -> list[Delivery]:
         DeliveryState.ABANDONED: 0, DeliveryState.FAILED: 1, DeliveryState.SENDING: 2,
         DeliveryState.PENDING: 3, DeliveryState.SENT: 4,
     }
-    rank = case(order, value=Delivery.state, else_=9)
+    rank = case(*[(Delivery.state == state, n) for state, n in order.items()], else_=9)
     return list(session().scalars(select(Delivery).order_by(rank, Delivery.id.desc()).limit(limit)))
