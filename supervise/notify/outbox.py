@@ -9,6 +9,7 @@ holds up the others: each delivery is tried on its own, with a timeout."""
 from __future__ import annotations
 
 import contextvars
+from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -131,21 +132,26 @@ def _deliver_one(delivery_id: int) -> Outcome | None:
 
 def deliver(ids: list[int] | None = None) -> list[Outcome]:
     """Send the given deliveries, or every one that is due (new, or due for a
-    retry). Returns what this call sent or failed to send."""
+    retry). Returns what this call sent or failed to send. Deliveries go out
+    side by side, so a mail server or robot that hangs until its timeout
+    does not hold up the others."""
+    app = current_app._get_current_object()
+    todo = ids if ids is not None else _due_ids(utcnow())
+    if not todo:
+        return []
 
-    def run() -> list[Outcome]:
-        # Claims and results are writes: take SQLite's write lock at BEGIN.
-        declare_write_intent(True)
-        todo = ids if ids is not None else _due_ids(utcnow())
-        outcomes = []
-        for delivery_id in todo:
-            outcome = _deliver_one(delivery_id)
-            if outcome is not None:
-                outcomes.append(outcome)
-        return outcomes
+    def one(delivery_id: int) -> Outcome | None:
+        with app.app_context():
+            # Claims and results are writes: take SQLite's write lock at BEGIN.
+            declare_write_intent(True)
+            return _deliver_one(delivery_id)
 
-    # A copy of the context, so the write intent does not outlive this call.
-    return contextvars.copy_context().run(run)
+    workers = max(1, min(len(todo), int(app.config.get("DELIVERY_WORKERS", 8))))
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="delivery") as pool:
+        # Each worker thread runs in a fresh context: the write intent set
+        # there does not leak into the caller.
+        results = list(pool.map(lambda i: contextvars.Context().run(one, i), todo))
+    return [outcome for outcome in results if outcome is not None]
 
 
 def deliver_after_commit(ids: list[int]) -> Callable[[], None]:
