@@ -10,7 +10,7 @@ from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 from sqlalchemy import select
 from wtforms import DateField, IntegerField, SelectField, StringField
-from wtforms.validators import DataRequired, Length, Optional
+from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
 from .. import db
 from ..errors import DomainError, NotFound, PermissionDenied
@@ -42,7 +42,8 @@ def scheduler():
     rows = {row.id: row for row in db.session.scalars(select(SchedulerJob))}
     jobs = [(spec, rows.get(spec.id)) for spec in JOBS]
     deliveries = delivery_log(current_user) if can(current_user, "delivery.view") else []
-    return render_template("admin/scheduler.html", jobs=jobs, deliveries=deliveries)
+    plans = list(db.session.scalars(select(Plan).order_by(Plan.id))) if can(current_user, "reminder.configure") else []
+    return render_template("admin/scheduler.html", jobs=jobs, deliveries=deliveries, plans=plans)
 
 
 # --- the working-day calendar ----------------------------------------------
@@ -139,7 +140,7 @@ def _rules_form_class():
     from ..reminders.rules import RULE_LABELS
 
     attrs = {
-        key: IntegerField(label, validators=[DataRequired("请填写整数")]) for key, label in RULE_LABELS.items()
+        key: IntegerField(label, validators=[InputRequired("请填写整数")]) for key, label in RULE_LABELS.items()
     }
     return type("ReminderRulesForm", (FlaskForm,), attrs)
 
