@@ -47,6 +47,23 @@ class Config:
     SMTP_SENDER = os.environ.get("SMTP_SENDER", "督查督办系统 <noreply@localhost>")
     WEBHOOK_URL = os.environ.get("SUPERVISE_WEBHOOK_URL", "")
     WEBHOOK_SECRET = os.environ.get("SUPERVISE_WEBHOOK_SECRET", "")
+    # A CA certificate for an intranet mail server's STARTTLS/TLS certificate.
+    SMTP_CA_FILE = os.environ.get("SMTP_CA_FILE", "")
+    SMTP_TIMEOUT_SECONDS = _env_int("SMTP_TIMEOUT_SECONDS", 10)
+    WEBHOOK_TIMEOUT_SECONDS = _env_int("SUPERVISE_WEBHOOK_TIMEOUT_SECONDS", 5)
+    # Reminders: the daily scan (Asia/Shanghai), and retries of failed
+    # e-mail/webhook deliveries: after 1, 2, 4, 8 ... minutes, at most an
+    # hour apart, given up after DELIVERY_MAX_ATTEMPTS tries.
+    REMINDER_SCAN_AT = os.environ.get("SUPERVISE_REMINDER_SCAN_AT", "08:30")
+    DELIVERY_MAX_ATTEMPTS = _env_int("SUPERVISE_DELIVERY_MAX_ATTEMPTS", 5)
+    DELIVERY_RETRY_BASE_SECONDS = _env_int("SUPERVISE_DELIVERY_RETRY_BASE_SECONDS", 60)
+    DELIVERY_RETRY_MAX_SECONDS = _env_int("SUPERVISE_DELIVERY_RETRY_MAX_SECONDS", 3600)
+    DELIVERY_RETRY_INTERVAL_SECONDS = _env_int("SUPERVISE_DELIVERY_RETRY_INTERVAL_SECONDS", 60)
+    # A delivery claimed this long ago by a process that then died is tried again.
+    DELIVERY_STALE_SECONDS = _env_int("SUPERVISE_DELIVERY_STALE_SECONDS", 600)
+    # A job that fell due while the scheduler was down runs once on its return
+    # if it is not older than this.
+    SCHEDULER_MISFIRE_GRACE_SECONDS = _env_int("SUPERVISE_SCHEDULER_MISFIRE_GRACE_SECONDS", 30 * 24 * 3600)
 
     @property
     def MAX_CONTENT_LENGTH(self) -> int:  # noqa: N802 - Flask's name

@@ -155,3 +155,7 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(plan_cli)
     app.cli.add_command(user_cli)
     app.cli.add_command(seed)
+
+    from .scheduler.cli import register as register_scheduler_cli
+
+    register_scheduler_cli(app)

@@ -33,7 +33,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[str]] = {
             "plan.view", "task.view", "unit.view", "plan.import", "plan.manage", "task.assign_units",
             "report.view", "report.review", "dashboard.view", "work.view",
             "task.decide", "milestone.decide", "target.split", "evidence.download",
-            "notification.view", "token.manage",
+            "notification.view", "token.manage", "delivery.view", "reminder.configure",
         }
     ),
     Role.LIAISON: frozenset(
@@ -49,7 +49,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[str]] = {
             "notification.view", "token.manage",
         }
     ),
-    Role.ADMIN: frozenset({"unit.view", "unit.manage", "user.manage", "calendar.manage", "jobs.view", "token.manage"}),
+    Role.ADMIN: frozenset({"unit.view", "unit.manage", "user.manage", "calendar.manage", "jobs.view", "token.manage", "delivery.view"}),
     Role.AUDITOR: frozenset({"audit.view", "token.manage"}),
 }
 

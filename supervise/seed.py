@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from .db import session
 from .models import User
+from .services.calendar import sync_from_package
 from .services.plans import import_plan_document
 from .services.units import load_units
 from .services.users import create_user, parse_roles
@@ -22,6 +23,9 @@ def run_seed(app: Flask) -> list[str]:
     if (seed_dir / "counties.csv").exists():
         created += load_units(seed_dir / "counties.csv")
     lines.append(f"单位名录: 新增 {created} 个单位")
+    # The calendar first, so that the plans' report due dates follow it.
+    change = sync_from_package()
+    lines.append(f"工作日历: {change.years[0]}–{change.years[-1]} 年, 变更 {change.days} 天")
     for path in sorted((seed_dir / "plans").glob("*.md")):
         result = import_plan_document(path.read_text(encoding="utf-8"))
         state = "已导入" if result.created else "已存在,未改动"

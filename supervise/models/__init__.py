@@ -29,11 +29,12 @@ from .reports import (
     ReportValue,
     ReportVersion,
 )
+from .reminders import Channel, Delivery, DeliveryState, SchedulerJob
 from .units import Unit, UnitAlias, UnitKind
 from .users import ApiToken, Role, User, UserRole
 
 __all__ = [
-    "ApiToken", "AuditEntry", "CalendarDay", "Evidence", "ExtensionRequest", "ExtensionState",
+    "ApiToken", "AuditEntry", "CalendarDay", "Channel", "Delivery", "DeliveryState", "SchedulerJob", "Evidence", "ExtensionRequest", "ExtensionState",
     "FiscalMeasure", "Milestone", "MilestoneState", "Notification", "Plan", "Report",
     "ReportInclusion", "ReportKind", "ReportState", "ReportValue", "ReportVersion",
     "ReportingFrequency", "ReportingPeriod", "Role", "Section", "Target", "TargetAllocation",

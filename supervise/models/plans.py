@@ -5,8 +5,9 @@ from __future__ import annotations
 import enum
 from datetime import date, datetime
 from decimal import Decimal
+from typing import Any
 
-from sqlalchemy import Date, ForeignKey, Integer, Numeric, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Date, ForeignKey, Integer, Numeric, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..db import Base, utcnow
@@ -82,6 +83,9 @@ class Plan(Base):
     )
     # A report is due this many working days after its period ends.
     report_due_working_days: Mapped[int] = mapped_column(default=5)
+    # Overrides of the default reminder rules (supervise.reminders.rules),
+    # e.g. {"notice_working_days": 5}; NULL means the defaults.
+    reminder_rules: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     notes: Mapped[str] = mapped_column(Text, default="")
     source_text: Mapped[str] = mapped_column(Text, default="")
     source_sha256: Mapped[str] = mapped_column(String(64), default="")

@@ -43,6 +43,10 @@ def init_web(app: Flask) -> None:
     app.register_blueprint(admin.bp)
     app.register_blueprint(audit.bp)
     app.register_blueprint(api.bp)
+
+    from . import reminders
+
+    app.register_blueprint(reminders.bp)
     # The API authenticates with bearer tokens, not the session cookie.
     csrf.exempt(api.bp)
 

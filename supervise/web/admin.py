@@ -1,13 +1,22 @@
-"""Administration of users and units (系统管理员)."""
+"""Administration: users and units (系统管理员), the scheduler's jobs and
+the delivery log, the working-day calendar, and a plan's reminder rules."""
 from __future__ import annotations
 
-from flask import Blueprint, render_template
+from datetime import date
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField
 from sqlalchemy import select
+from wtforms import DateField, IntegerField, SelectField, StringField
+from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
 from .. import db
-from ..models import User
-from ..policy import authorize
+from ..errors import DomainError, NotFound, PermissionDenied
+from ..models import Plan, SchedulerJob, User
+from ..policy import authorize, can
+from . import acting_user
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -17,3 +26,149 @@ def users():
     authorize(current_user, "user.manage")
     rows = list(db.session.scalars(select(User).order_by(User.unit_id, User.login)))
     return render_template("admin/users.html", users=rows)
+
+
+# --- the scheduler and the delivery log ----------------------------------
+
+
+@bp.route("/scheduler")
+def scheduler():
+    """The jobs with their last and next run, and the delivery log, failures first."""
+    if not (can(current_user, "jobs.view") or can(current_user, "delivery.view")):
+        raise PermissionDenied()
+    from ..reminders.service import delivery_log
+    from ..scheduler.registry import JOBS
+
+    rows = {row.id: row for row in db.session.scalars(select(SchedulerJob))}
+    jobs = [(spec, rows.get(spec.id)) for spec in JOBS]
+    deliveries = delivery_log(current_user) if can(current_user, "delivery.view") else []
+    plans = list(db.session.scalars(select(Plan).order_by(Plan.id))) if can(current_user, "reminder.configure") else []
+    return render_template("admin/scheduler.html", jobs=jobs, deliveries=deliveries, plans=plans)
+
+
+# --- the working-day calendar ----------------------------------------------
+
+
+class CalendarDayForm(FlaskForm):
+    day = DateField("日期", validators=[DataRequired("请填写日期")])
+    kind = SelectField("类型", choices=[("holiday", "放假"), ("workday", "调休上班"), ("normal", "按周末规则")])
+    name = StringField("名称", validators=[Optional(), Length(max=60)])
+
+
+class CalendarImportForm(FlaskForm):
+    file = FileField("CSV 文件")
+
+
+def _calendar_page(year: int, day_form: CalendarDayForm, import_form: CalendarImportForm, status: int = 200):
+    from ..services.calendar import days_of_year, package_years, years_held
+
+    return (
+        render_template(
+            "admin/calendar.html", year=year, days=days_of_year(year), years=sorted(set(years_held()) | {year}),
+            package_years=package_years(), day_form=day_form, import_form=import_form,
+        ),
+        status,
+    )
+
+
+@bp.route("/calendar", methods=["GET"])
+def calendar():
+    authorize(current_user, "calendar.manage")
+    year = request.args.get("year", type=int) or date.today().year
+    return _calendar_page(year, CalendarDayForm(), CalendarImportForm())
+
+
+@bp.route("/calendar/day", methods=["POST"])
+def calendar_day():
+    authorize(current_user, "calendar.manage")
+    from ..services.calendar import set_day
+
+    form = CalendarDayForm()
+    if form.validate_on_submit():
+        try:
+            set_day(acting_user(), form.day.data, form.kind.data, form.name.data or "")
+        except DomainError as exc:
+            db.session.rollback()
+            form.kind.errors.append(exc.message)
+        else:
+            flash(f"{form.day.data} 已更新,各计划报送截止日已按新日历重算", "success")
+            return redirect(url_for("admin.calendar", year=form.day.data.year))
+    year = form.day.data.year if form.day.data else date.today().year
+    return _calendar_page(year, form, CalendarImportForm(), 400)
+
+
+@bp.route("/calendar/import", methods=["POST"])
+def calendar_import():
+    authorize(current_user, "calendar.manage")
+    from ..services.calendar import import_days, parse_calendar_csv
+
+    form = CalendarImportForm()
+    upload = request.files.get("file")
+    if not form.validate_on_submit() or upload is None or not upload.filename:
+        form.file.errors.append("请选择 CSV 文件")
+        return _calendar_page(date.today().year, CalendarDayForm(), form, 400)
+    try:
+        text = upload.read().decode("utf-8-sig")
+        change = import_days(acting_user(), parse_calendar_csv(text), source_name=upload.filename)
+    except UnicodeDecodeError:
+        form.file.errors.append("文件应为 UTF-8 编码的 CSV")
+    except DomainError as exc:
+        db.session.rollback()
+        form.file.errors.append(exc.message)
+    else:
+        flash(f"已导入 {'、'.join(map(str, change.years))} 年共 {change.days} 天,报送截止日已重算", "success")
+        return redirect(url_for("admin.calendar", year=change.years[0]))
+    return _calendar_page(date.today().year, CalendarDayForm(), form, 400)
+
+
+@bp.route("/calendar/sync", methods=["POST"])
+def calendar_sync():
+    authorize(current_user, "calendar.manage")
+    from ..services.calendar import sync_from_package
+
+    if not FlaskForm().validate_on_submit():
+        raise PermissionDenied("表单已失效,请刷新后重试")
+    change = sync_from_package()
+    flash(f"已从 chinese-calendar 同步 {change.years[0]}–{change.years[-1]} 年,变更 {change.days} 天", "success")
+    return redirect(url_for("admin.calendar"))
+
+
+# --- a plan's reminder rules ---------------------------------------------
+
+
+def _rules_form_class():
+    from ..reminders.rules import RULE_LABELS
+
+    attrs = {
+        key: IntegerField(label, validators=[InputRequired("请填写整数")]) for key, label in RULE_LABELS.items()
+    }
+    return type("ReminderRulesForm", (FlaskForm,), attrs)
+
+
+@bp.route("/plans/<int:plan_id>/reminder-rules", methods=["GET", "POST"])
+def reminder_rules(plan_id: int):
+    authorize(current_user, "reminder.configure")
+    from ..reminders.rules import DEFAULT_RULES, RULE_LABELS, rules_dict, rules_for
+    from ..reminders.service import set_plan_rules
+
+    plan = db.session.get(Plan, plan_id)
+    if plan is None:
+        raise NotFound("未找到该计划")
+    form = _rules_form_class()(data=rules_dict(rules_for(plan)))
+    status = 200
+    if request.method == "POST":
+        if form.validate_on_submit():
+            try:
+                set_plan_rules(acting_user(), plan, {key: getattr(form, key).data for key in RULE_LABELS})
+            except DomainError as exc:
+                db.session.rollback()
+                for key, message in exc.field_errors.items():
+                    if key in RULE_LABELS:
+                        getattr(form, key).errors.append(message)
+            else:
+                flash("催办规则已保存", "success")
+                return redirect(url_for("admin.reminder_rules", plan_id=plan.id))
+        status = 400
+    return render_template(
+        "admin/reminder_rules.html", plan=plan, form=form, keys=list(RULE_LABELS), defaults=rules_dict(DEFAULT_RULES)
+    ), status

@@ -1,0 +1,326 @@
+"""The daily scan: which reminders are due today, to whom, and recording each
+once. Recording is an insert that does nothing when the key (recipient,
+item, rule, step, channel) is already there, so running the scan twice, or
+in two processes at the same moment, records and sends nothing twice.
+
+In-app reminders are written in the same transaction; e-mail and webhook
+deliveries go out after it commits (`after_commit`), so a rolled-back scan
+notifies nobody."""
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+from flask import current_app
+from sqlalchemy import select, update
+from sqlalchemy.orm import selectinload
+
+from ..db import after_commit, session, utcnow
+from ..lights import working_days_overdue
+from ..models import (
+    Channel,
+    Delivery,
+    DeliveryState,
+    Milestone,
+    MilestoneState,
+    Notification,
+    Plan,
+    ReportKind,
+    ReportState,
+    Role,
+    Task,
+    TaskState,
+    User,
+    UserRole,
+)
+from ..obligations import Obligation, contribution_due_on, obligations
+from ..workdays import WorkdayCalendar
+from .messages import subject_for
+from .rules import ReminderRules, rules_for
+
+
+@dataclass
+class Reminder:
+    """One reminder of one rule about one item, to a set of people."""
+
+    rule: str
+    step: int
+    item_key: str
+    task: Task
+    recipients: list[User]
+    context: dict
+
+
+@dataclass
+class ScanLine:
+    recipient: User
+    channel: Channel
+    rule: str
+    step: int
+    subject: str
+    is_new: bool
+    delivery_id: int | None = None
+
+
+@dataclass
+class ScanResult:
+    as_of: date
+    is_workday: bool
+    lines: list[ScanLine] = field(default_factory=list)
+    outbox: list[int] = field(default_factory=list)  # e-mail / webhook deliveries to send after commit
+
+    @property
+    def new_lines(self) -> list[ScanLine]:
+        return [line for line in self.lines if line.is_new]
+
+
+def local_today() -> date:
+    return datetime.now(ZoneInfo(current_app.config.get("TIMEZONE", "Asia/Shanghai"))).date()
+
+
+class _People:
+    """Active users by role and unit, loaded once per scan."""
+
+    def __init__(self) -> None:
+        self.by_unit: dict[tuple[Role, int], list[User]] = defaultdict(list)
+        self.coordinators: list[User] = []
+        users = session().scalars(
+            select(User).join(UserRole, UserRole.user_id == User.id).where(User.is_active).distinct().order_by(User.id)
+        )
+        for user in users:
+            for role in user.roles:
+                self.by_unit[(role, user.unit_id)].append(user)
+            if Role.COORDINATOR in user.roles:
+                self.coordinators.append(user)
+
+    def liaisons(self, unit_id: int | None) -> list[User]:
+        return list(self.by_unit.get((Role.LIAISON, unit_id), [])) if unit_id else []
+
+    def escalation(self, unit_id: int | None) -> list[User]:
+        leaders = self.by_unit.get((Role.LEADER, unit_id), []) if unit_id else []
+        seen: dict[int, User] = {u.id: u for u in leaders}
+        for user in self.coordinators:
+            seen.setdefault(user.id, user)
+        return list(seen.values())
+
+
+def due_reminders(as_of: date, calendar: WorkdayCalendar) -> list[Reminder]:
+    """Every reminder the rules call for on `as_of` (before de-duplication)."""
+    sess = session()
+    people = _People()
+    reminders: list[Reminder] = []
+    plans = list(sess.scalars(select(Plan).options(selectinload(Plan.periods)).order_by(Plan.id)))
+    for plan in plans:
+        rules = rules_for(plan)
+        horizon = calendar.add_working_days(as_of, rules.notice_working_days + 1)
+        periods = [
+            p
+            for p in plan.periods
+            if contribution_due_on(p, calendar) <= horizon
+            and working_days_overdue(p.due_on, as_of, calendar) <= rules.chase_limit_working_days + 1
+        ]
+        for ob in obligations(sess, periods, calendar):
+            reminders.extend(_obligation_reminders(ob, as_of, calendar, rules, people))
+        reminders.extend(_milestone_reminders(plan, as_of, calendar, rules, people))
+    return reminders
+
+
+def _base_context(task: Task, unit, item_label: str, due_on: date, **extra) -> dict:
+    return {
+        "plan": task.plan.document_number,
+        "task_id": task.id,
+        "task_number": task.number,
+        "task_title": task.title,
+        "item": item_label,
+        "unit": unit.short_name if unit is not None else "",
+        "due_on": due_on.isoformat(),
+        "link": f"/tasks/{task.id}",
+        **extra,
+    }
+
+
+def _obligation_reminders(
+    ob: Obligation, as_of: date, calendar: WorkdayCalendar, rules: ReminderRules, people: _People
+) -> list[Reminder]:
+    if ob.is_done:
+        return []
+    task, unit = ob.task, ob.task_unit.unit
+    key = f"report:{task.id}:{ob.period.id}:{unit.id}"
+    item = f"{ob.period.label}进展情况({ob.kind.label})"
+    context = _base_context(task, unit, item, ob.due_on, period=ob.period.label, kind=ob.kind.value)
+    owners = people.liaisons(unit.id)
+    if ob.report is not None and ob.report.state is ReportState.RETURNED:
+        # A returned item runs on the return's clock, not the period's.
+        returned_at = ob.report.returned_at or ob.report.updated_at
+        returned_on = returned_at.astimezone(ZoneInfo("Asia/Shanghai")).date()
+        step = rules.returned_step(returned_on, as_of, calendar)
+        if step is None:
+            return []
+        ctx = {**context, "rule": "returned", "audience": "owner", "returned_on": returned_on.isoformat(),
+               "waited_working_days": calendar.working_days_between(returned_on, as_of)}
+        return [Reminder("returned", step, f"{key}:r{int(returned_at.timestamp())}", task, owners, ctx)]
+    result = []
+    overdue = working_days_overdue(ob.due_on, as_of, calendar)
+    for rule, step in rules.timing(ob.due_on, as_of, calendar):
+        ctx = {**context, "overdue_working_days": overdue,
+               "until_working_days": calendar.working_days_between(as_of, ob.due_on)}
+        if rule == "escalation":
+            result.append(Reminder(rule, step, key, task, people.escalation(unit.id),
+                                   {**ctx, "rule": rule, "audience": "escalation"}))
+        elif rule == "overdue" and ob.kind is ReportKind.CONTRIBUTION:
+            # A contribution not in by its date (two working days before the
+            # lead's report is due) is chased, and the lead unit is told once.
+            result.append(Reminder("contribution_late", step, key, task, owners,
+                                   {**ctx, "rule": "contribution_late", "audience": "owner"}))
+            lead = task.lead
+            if lead is not None:
+                # Step 0 whatever the day: the lead is told once, even when
+                # the first scan after a pause finds the chase at a later step.
+                result.append(Reminder("contribution_late", 0, key, task, people.liaisons(lead.unit_id),
+                                       {**ctx, "rule": "contribution_late", "audience": "lead",
+                                        "lead_due_on": ob.period.due_on.isoformat()}))
+        else:
+            result.append(Reminder(rule, step, key, task, owners, {**ctx, "rule": rule, "audience": "owner"}))
+    return result
+
+
+def _milestone_reminders(
+    plan: Plan, as_of: date, calendar: WorkdayCalendar, rules: ReminderRules, people: _People
+) -> list[Reminder]:
+    milestones = session().scalars(
+        select(Milestone)
+        .join(Task, Task.id == Milestone.task_id)
+        .where(
+            Task.plan_id == plan.id,
+            Task.state.notin_([TaskState.SUSPENDED, TaskState.CLOSED]),
+            Milestone.state == MilestoneState.CONFIRMED,
+            Milestone.due_on <= calendar.add_working_days(as_of, rules.notice_working_days + 1),
+        )
+        .order_by(Milestone.due_on, Milestone.id)
+    )
+    result = []
+    for milestone in milestones:
+        task = milestone.task
+        lead = task.lead
+        if lead is None:
+            continue
+        # A new due date (an extension) makes a new item: its notices start afresh.
+        key = f"milestone:{milestone.id}:{milestone.due_on.isoformat()}"
+        context = _base_context(task, lead.unit, f"节点「{milestone.title}」", milestone.due_on, kind="milestone")
+        overdue = working_days_overdue(milestone.due_on, as_of, calendar)
+        for rule, step in rules.timing(milestone.due_on, as_of, calendar):
+            ctx = {**context, "rule": rule, "overdue_working_days": overdue,
+                   "until_working_days": calendar.working_days_between(as_of, milestone.due_on)}
+            if rule == "escalation":
+                result.append(Reminder(rule, step, key, task, people.escalation(lead.unit_id),
+                                       {**ctx, "audience": "escalation"}))
+            else:
+                result.append(Reminder(rule, step, key, task, people.liaisons(lead.unit_id),
+                                       {**ctx, "audience": "owner"}))
+    return result
+
+
+def channels_for(user: User) -> list[Channel]:
+    """In-app always; e-mail and the group robot if the user wants them and
+    the system has them configured."""
+    config = current_app.config
+    channels = [Channel.IN_APP]
+    if user.wants_email and user.email and config.get("SMTP_HOST"):
+        channels.append(Channel.EMAIL)
+    if user.wants_webhook and config.get("WEBHOOK_URL"):
+        channels.append(Channel.WEBHOOK)
+    return channels
+
+
+def _insert_once(values: dict) -> int | None:
+    """Insert a delivery unless its key exists; the id if this call inserted it.
+    Concurrent inserts of one key wait for each other in the database, and
+    all but the first do nothing."""
+    sess = session()
+    dialect = sess.get_bind().dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    elif dialect == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert
+    else:  # pragma: no cover - the system runs on SQLite or PostgreSQL
+        raise RuntimeError(f"unsupported database {dialect}")
+    stmt = (
+        insert(Delivery)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=["recipient_id", "item_key", "rule", "step", "channel"])
+        .returning(Delivery.id)
+    )
+    return sess.execute(stmt).scalar()
+
+
+def _exists(recipient_id: int, item_key: str, rule: str, step: int, channel: Channel) -> bool:
+    return (
+        session().scalar(
+            select(Delivery.id).where(
+                Delivery.recipient_id == recipient_id, Delivery.item_key == item_key, Delivery.rule == rule,
+                Delivery.step == step, Delivery.channel == channel,
+            )
+        )
+        is not None
+    )
+
+
+def run_scan(as_of: date, *, dry_run: bool = False) -> ScanResult:
+    """Apply the rules for `as_of` and record each new reminder once (or,
+    with dry_run, only say what would be sent). No reminders on days off."""
+    sess = session()
+    calendar = WorkdayCalendar.load(sess)
+    result = ScanResult(as_of=as_of, is_workday=calendar.is_workday(as_of))
+    if not result.is_workday:
+        return result
+    now = utcnow()
+    for reminder in due_reminders(as_of, calendar):
+        for user in reminder.recipients:
+            context = {**reminder.context, "recipient": user.name}
+            subject = subject_for(context)
+            for channel in channels_for(user):
+                if dry_run:
+                    is_new = not _exists(user.id, reminder.item_key, reminder.rule, reminder.step, channel)
+                    result.lines.append(ScanLine(user, channel, reminder.rule, reminder.step, subject, is_new))
+                    continue
+                delivery_id = _insert_once(
+                    {
+                        "recipient_id": user.id, "item_key": reminder.item_key, "rule": reminder.rule,
+                        "step": reminder.step, "channel": channel, "state": DeliveryState.PENDING,
+                        "task_id": reminder.task.id, "as_of": as_of.isoformat(), "subject": subject,
+                        "context": context, "attempts": 0, "next_attempt_at": now, "created_at": now,
+                    }
+                )
+                line = ScanLine(user, channel, reminder.rule, reminder.step, subject, delivery_id is not None, delivery_id)
+                result.lines.append(line)
+                if delivery_id is None:
+                    continue
+                if channel is Channel.IN_APP:
+                    _write_in_app(delivery_id, user, reminder, subject, context, now)
+                else:
+                    result.outbox.append(delivery_id)
+    sess.flush()
+    if result.outbox:
+        from ..notify.outbox import deliver_after_commit
+
+        after_commit(deliver_after_commit(list(result.outbox)))
+    return result
+
+
+def _write_in_app(delivery_id: int, user: User, reminder: Reminder, subject: str, context: dict, now) -> None:
+    from .messages import text_for
+
+    sess = session()
+    note = Notification(
+        user_id=user.id, kind=f"reminder.{reminder.rule}", title=subject[:255], body=text_for(context),
+        link=context["link"], task_id=reminder.task.id, created_at=now,
+    )
+    sess.add(note)
+    sess.flush()
+    sess.execute(
+        update(Delivery)
+        .where(Delivery.id == delivery_id)
+        .values(state=DeliveryState.SENT, sent_at=now, attempts=1, notification_id=note.id, next_attempt_at=None)
+    )
