@@ -29,12 +29,13 @@ from .reports import (
     ReportValue,
     ReportVersion,
 )
+from .security import PasswordHistory
 from .units import Unit, UnitAlias, UnitKind
 from .users import ApiToken, Role, User, UserRole
 
 __all__ = [
     "ApiToken", "AuditEntry", "CalendarDay", "Evidence", "ExtensionRequest", "ExtensionState",
-    "FiscalMeasure", "Milestone", "MilestoneState", "Notification", "Plan", "Report",
+    "FiscalMeasure", "Milestone", "MilestoneState", "Notification", "PasswordHistory", "Plan", "Report",
     "ReportInclusion", "ReportKind", "ReportState", "ReportValue", "ReportVersion",
     "ReportingFrequency", "ReportingPeriod", "Role", "Section", "Target", "TargetAllocation",
     "TargetKind", "Task", "TaskState", "TaskUnit", "Unit", "UnitAlias", "UnitKind", "UnitRole",
