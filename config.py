@@ -49,6 +49,7 @@ class Config:
     # Login (等保 身份鉴别).
     PASSWORD_MIN_LENGTH = 8
     PASSWORD_HISTORY = 5  # the last N passwords cannot be chosen again
+    PASSWORD_HASH_METHOD = "scrypt"
     LOGIN_MAX_FAILURES = _env_int("SUPERVISE_LOGIN_MAX_FAILURES", 5)
     LOGIN_LOCK_MINUTES = _env_int("SUPERVISE_LOGIN_LOCK_MINUTES", 15)
     # Failed logins allowed from one address within the window, over all accounts.
@@ -96,6 +97,9 @@ class TestingConfig(Config):
     TESTING = True
     SECRET_KEY = "testing-secret"
     WTF_CSRF_ENABLED = False
+    # Cheap hashes keep the many logins of the test-suite fast; the format
+    # and the checks are the same as with scrypt.
+    PASSWORD_HASH_METHOD = "pbkdf2:sha256:1000"
     DATABASE_URL = "sqlite://"  # the tests pass a real file or server URL
     CREATE_DEMO_ACCOUNTS = True
 

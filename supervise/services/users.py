@@ -124,7 +124,14 @@ def _recent_hashes(user: User, policy: LoginPolicy) -> list[str]:
         .order_by(PasswordHistory.id.desc())
         .limit(policy.password_history)
     )
-    return [user.password_hash, *rows]
+    return list(dict.fromkeys([user.password_hash, *rows]))
+
+
+def _hash(password: str) -> str:
+    from flask import current_app, has_app_context
+
+    method = current_app.config.get("PASSWORD_HASH_METHOD", "scrypt") if has_app_context() else "scrypt"
+    return generate_password_hash(password, method=method)
 
 
 def _set_password(user: User, password: str, policy: LoginPolicy) -> None:
@@ -132,7 +139,7 @@ def _set_password(user: User, password: str, policy: LoginPolicy) -> None:
     if any(check_password_hash(h, password) for h in _recent_hashes(user, policy) if h):
         message = f"不能使用最近 {policy.password_history} 次用过的密码"
         raise ValidationError(message, field_errors={"new_password": message, "password": message})
-    user.password_hash = generate_password_hash(password)
+    user.password_hash = _hash(password)
     user.password_changed_at = utcnow()
     sess = session()
     if user.id is None:
@@ -295,7 +302,7 @@ def _burn_hash_time(password: str) -> None:
     # An unknown login costs as much time as a known one, so timing does not
     # reveal which logins exist.
     if not _DUMMY_HASH:
-        _DUMMY_HASH.append(generate_password_hash(secrets.token_hex(8)))
+        _DUMMY_HASH.append(_hash(secrets.token_hex(8)))
     check_password_hash(_DUMMY_HASH[0], password or "")
 
 
