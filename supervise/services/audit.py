@@ -127,7 +127,9 @@ def verify() -> ChainReport:
         for e in sess.scalars(select(AuditEntry).where(AuditEntry.action == "audit.prune"))
     }
     prev_hash: str | None = None
-    for entry in sess.execute(select(AuditEntry).order_by(AuditEntry.id)).scalars().yield_per(1000):
+    # populate_existing: check what is stored, not what this session remembers.
+    query = select(AuditEntry).order_by(AuditEntry.id).execution_options(populate_existing=True)
+    for entry in sess.execute(query).scalars().yield_per(1000):
         expected_ok = (
             entry.prev_hash == prev_hash
             if prev_hash is not None

@@ -351,7 +351,7 @@ def check_credentials(login: str, password: str, policy: LoginPolicy | None = No
     login = (login or "").strip()
     # Lock the row: parallel wrong guesses must each count (PostgreSQL;
     # SQLite's BEGIN IMMEDIATE already serialises them).
-    user = session().scalar(select(User).where(User.login == login).with_for_update())
+    user = session().scalar(select(User).where(User.login == login).with_for_update(of=User))
     if user is None:
         _burn_hash_time(password)
         _fail(None, login, "unknown", policy)
