@@ -19,7 +19,7 @@ from supervise.db import Base, session, unit_of_work
 from supervise.models import Evidence, Report, ReportingPeriod, ReportKind, ReportState, Task, User
 from supervise.services import audit
 
-from .conftest import BACKEND, PASSWORD, PG_ADMIN_URL, IsolatedClient, _pg_admin, login
+from .conftest import BACKEND, PG_ADMIN_URL, IsolatedClient, _pg_admin, login
 
 
 @pytest.fixture

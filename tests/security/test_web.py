@@ -3,7 +3,6 @@ security headers, escaping, safe `next`, and production's refusals."""
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 from flask import jsonify
