@@ -7,7 +7,7 @@ FLASK  := $(BIN)/flask --app wsgi
 HOST   ?= 127.0.0.1
 PORT   ?= 5000
 
-.PHONY: install migrate seed run test clean-venv
+.PHONY: install migrate seed run test test-sqlite test-postgresql clean-venv
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -27,8 +27,16 @@ seed: migrate
 run: seed
 	$(BIN)/python -m supervise.devserver --host $(HOST) --port $(PORT)
 
-test: install
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+# The whole suite twice: on SQLite files, then on the PostgreSQL server of
+# this machine (127.0.0.1:5432, user postgres; the tests create and drop
+# their own databases). SUPERVISE_TEST_PG overrides the server's URL.
+test: test-sqlite test-postgresql
+
+test-sqlite: install
+	SUPERVISE_TEST_DB=sqlite $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+test-postgresql: install
+	SUPERVISE_TEST_DB=postgresql $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 clean-venv:
 	rm -rf $(VENV)

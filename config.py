@@ -18,6 +18,10 @@ def _env_int(name: str, default: int) -> int:
     return int(value) if value not in (None, "") else default
 
 
+def _env_flag(name: str) -> bool:
+    return os.environ.get(name, "").strip().lower() in {"1", "true", "yes", "on"}
+
+
 class Config:
     NAME = "base"
     SECRET_KEY: str | None = os.environ.get("SECRET_KEY")
@@ -36,6 +40,30 @@ class Config:
     SESSION_COOKIE_SAMESITE = "Lax"
     SESSION_COOKIE_SECURE = False
     WTF_CSRF_TIME_LIMIT = None
+    # Sessions (等保 会话管理): a signed cookie that lives as long as the
+    # browser, ended after SESSION_IDLE_MINUTES without a request or
+    # SESSION_MAX_HOURS after login, whatever comes first. No remember-me.
+    SESSION_IDLE_MINUTES = _env_int("SUPERVISE_SESSION_IDLE_MINUTES", 30)
+    SESSION_MAX_HOURS = _env_int("SUPERVISE_SESSION_MAX_HOURS", 12)
+    SESSION_PERMANENT = False
+    # Login (等保 身份鉴别).
+    PASSWORD_MIN_LENGTH = 8
+    PASSWORD_HISTORY = 5  # the last N passwords cannot be chosen again
+    PASSWORD_HASH_METHOD = "scrypt"
+    LOGIN_MAX_FAILURES = _env_int("SUPERVISE_LOGIN_MAX_FAILURES", 5)
+    LOGIN_LOCK_MINUTES = _env_int("SUPERVISE_LOGIN_LOCK_MINUTES", 15)
+    # Failed logins allowed from one address within the window, over all accounts.
+    LOGIN_RATE_LIMIT = _env_int("SUPERVISE_LOGIN_RATE_LIMIT", 20)
+    LOGIN_RATE_WINDOW_MINUTES = _env_int("SUPERVISE_LOGIN_RATE_WINDOW_MINUTES", 10)
+    # TOTP second factor; when on, required for these roles (others may not enrol).
+    TOTP_ENABLED = os.environ.get("SUPERVISE_TOTP", "0") == "1"
+    TOTP_REQUIRED_ROLES = ("admin", "coordinator")
+    TOTP_ISSUER = "督查督办系统"
+    # Reverse proxies in front of the app whose X-Forwarded-For/-Proto to trust
+    # (0: none; the client address is then the socket's peer).
+    PROXY_COUNT = _env_int("SUPERVISE_PROXY_COUNT", 0)
+    # Audit rows younger than this are never pruned; 等保 asks for at least 180 days.
+    AUDIT_RETENTION_DAYS = max(_env_int("SUPERVISE_AUDIT_RETENTION_DAYS", 180), 180)
     # Where links in e-mails point to.
     BASE_URL = os.environ.get("SUPERVISE_BASE_URL", "http://127.0.0.1:5000")
     # Outgoing mail (reminders); empty host disables the e-mail channel.
@@ -86,7 +114,9 @@ class TestingConfig(Config):
     TESTING = True
     SECRET_KEY = "testing-secret"
     WTF_CSRF_ENABLED = False
-    PASSWORD_HASH_METHOD = "pbkdf2:sha256:1000"  # fast: tests create many accounts
+    # Cheap hashes keep the many logins of the test-suite fast; the format
+    # and the checks are the same as with scrypt.
+    PASSWORD_HASH_METHOD = "pbkdf2:sha256:1000"
     DATABASE_URL = "sqlite://"  # the tests pass a real file or server URL
     CREATE_DEMO_ACCOUNTS = True
 
@@ -98,13 +128,16 @@ class ProductionConfig(Config):
 
     def validate(self) -> None:
         key = os.environ.get("SECRET_KEY") or ""
-        if len(key) < 32 or key in {DevelopmentConfig.SECRET_KEY, TestingConfig.SECRET_KEY}:
+        # Fewer than 10 distinct characters is no random key ("x" * 48).
+        if len(key) < 32 or len(set(key)) < 10 or key in {DevelopmentConfig.SECRET_KEY, TestingConfig.SECRET_KEY}:
             raise RuntimeError(
                 "生产环境必须通过环境变量 SECRET_KEY 设置至少 32 个字符的随机密钥 "
                 "(production needs a SECRET_KEY of its own, at least 32 characters)"
             )
         if not self.database_url():
             raise RuntimeError("生产环境必须设置 DATABASE_URL (production needs DATABASE_URL)")
+        if _env_flag("FLASK_DEBUG") or _env_flag("SUPERVISE_DEBUG"):
+            raise RuntimeError("生产环境不得开启调试模式 (production refuses to start with DEBUG on)")
 
 
 CONFIGS: dict[str, type[Config]] = {

@@ -109,18 +109,84 @@ user_cli = AppGroup("user", help="用户")
 @click.option("--name", default=None, help="姓名")
 @click.option("--email", default=None)
 def user_create(login: str, roles: tuple[str, ...], unit_name: str, password: str, name: str | None, email: str | None) -> None:
-    """Create a user."""
+    """Create a user. The password is temporary: it must be changed at the
+    first login."""
     from .services.users import create_user, parse_roles
 
     try:
         with unit_of_work():
             user = create_user(
-                login, unit_name=unit_name, roles=parse_roles(roles), password=password, name=name, email=email
+                login,
+                unit_name=unit_name,
+                roles=parse_roles(roles),
+                password=password,
+                name=name,
+                email=email,
+                must_change_password=True,
             )
             unit = user.unit.canonical_name
     except DomainError as exc:
         _fail(exc)
-    click.echo(f"已创建用户 {login} ({unit})")
+    click.echo(f"已创建用户 {login} ({unit}),首次登录须修改密码")
+
+
+@user_cli.command("grant")
+@click.argument("login")
+@click.argument("role")
+def user_grant(login: str, role: str) -> None:
+    """Give LOGIN the ROLE (admin, auditor and working roles stay apart)."""
+    from .services.users import get_user_by_login, grant_role, parse_roles
+
+    try:
+        with unit_of_work():
+            grant_role(get_user_by_login(login), parse_roles([role])[0], actor=None)
+    except DomainError as exc:
+        _fail(exc)
+    click.echo(f"已为 {login} 授予角色 {role};该用户的会话已全部结束")
+
+
+@user_cli.command("revoke")
+@click.argument("login")
+@click.argument("role")
+def user_revoke(login: str, role: str) -> None:
+    """Take ROLE from LOGIN."""
+    from .services.users import get_user_by_login, parse_roles, revoke_role
+
+    try:
+        with unit_of_work():
+            revoke_role(get_user_by_login(login), parse_roles([role])[0], actor=None)
+    except DomainError as exc:
+        _fail(exc)
+    click.echo(f"已撤销 {login} 的角色 {role};该用户的会话已全部结束")
+
+
+@user_cli.command("reset-password")
+@click.argument("login")
+@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
+def user_reset_password(login: str, password: str) -> None:
+    """Set a temporary password for LOGIN (to be changed at next login)."""
+    from .services.users import get_user_by_login, reset_password
+
+    try:
+        with unit_of_work():
+            reset_password(get_user_by_login(login), password, actor=None)
+    except DomainError as exc:
+        _fail(exc)
+    click.echo(f"已重置 {login} 的密码,下次登录须修改;该用户的会话已全部结束")
+
+
+@user_cli.command("unlock")
+@click.argument("login")
+def user_unlock(login: str) -> None:
+    """Lift the lock after too many failed logins."""
+    from .services.users import get_user_by_login, unlock_user
+
+    try:
+        with unit_of_work():
+            unlock_user(get_user_by_login(login), actor=None)
+    except DomainError as exc:
+        _fail(exc)
+    click.echo(f"已解除 {login} 的锁定")
 
 
 @user_cli.command("token")
@@ -136,6 +202,93 @@ def user_token(login: str, label: str) -> None:
     except DomainError as exc:
         _fail(exc)
     click.echo(token)
+
+
+audit_cli = AppGroup("audit", help="审计日志")
+
+
+@audit_cli.command("verify")
+def audit_verify() -> None:
+    """Check the hash chain of the audit log; exit 1 if a row was edited or deleted."""
+    from .services import audit
+
+    report = audit.verify()
+    if not report.ok:
+        for problem in report.problems:
+            click.echo(problem, err=True)
+        raise click.ClickException(f"审计日志校验失败:{len(report.problems)} 处问题(共 {report.count} 条记录)")
+    click.echo(f"审计日志完整:共 {report.count} 条记录,末条 #{report.head_id} {report.head_hash}")
+
+
+@audit_cli.command("prune")
+@click.option("--before", "before", required=True, type=click.DateTime(formats=["%Y-%m-%d"]),
+              help="清理此日期(北京时间)之前的记录;须早于保留期限(至少 180 天)")
+def audit_prune(before) -> None:
+    """Archive to a file, then delete, the audit rows older than --before."""
+    from zoneinfo import ZoneInfo
+
+    from .services import audit
+
+    cutoff = before.replace(tzinfo=ZoneInfo(current_app.config.get("TIMEZONE", "Asia/Shanghai")))
+    try:
+        with unit_of_work():
+            result = audit.prune(
+                cutoff,
+                archive_dir=Path(current_app.config["ARCHIVE_DIR"]),
+                retention_days=current_app.config.get("AUDIT_RETENTION_DAYS", 180),
+            )
+    except DomainError as exc:
+        _fail(exc)
+    if result.deleted:
+        click.echo(f"已归档并清理 {result.deleted} 条审计记录(至 #{result.up_to_id}):{result.archive}")
+    else:
+        click.echo("没有需要清理的记录")
+
+
+backup_cli = AppGroup("backup", help="备份与恢复")
+
+
+@backup_cli.command("create")
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(["auto", "sqlite", "logical"]), default="auto",
+              help="auto: SQLite 用 SQLite 备份接口,PostgreSQL 用逻辑导出;logical 可恢复到任一种数据库")
+def backup_create(path: Path, fmt: str) -> None:
+    """Write a consistent archive of the database and the evidence files to PATH."""
+    from .backup import BackupError, create_backup
+
+    try:
+        manifest = create_backup(current_app, path, fmt=fmt)
+    except BackupError as exc:
+        raise click.ClickException(str(exc)) from exc
+    rows = sum(manifest["tables"].values())
+    click.echo(f"已备份到 {path}:{rows} 行数据,{len(manifest['evidence'])} 个佐证文件")
+
+
+@backup_cli.command("restore")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def backup_restore(path: Path) -> None:
+    """Restore the archive at PATH into this (empty) instance."""
+    from .backup import BackupError, restore_backup
+
+    try:
+        manifest = restore_backup(current_app, path)
+    except BackupError as exc:
+        raise click.ClickException(str(exc)) from exc
+    rows = sum(manifest["tables"].values())
+    click.echo(f"已从 {path} 恢复:{rows} 行数据,{len(manifest['evidence'])} 个佐证文件")
+
+
+@backup_cli.command("verify")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def backup_verify(path: Path) -> None:
+    """Check every file of the archive against its manifest."""
+    from .backup import BackupError, verify_archive
+
+    try:
+        manifest = verify_archive(path)
+    except BackupError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"备份完整:创建于 {manifest['created_at']},{len(manifest['files'])} 个文件与清单相符")
 
 
 @click.command("seed")
@@ -154,6 +307,8 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(db_cli)
     app.cli.add_command(plan_cli)
     app.cli.add_command(user_cli)
+    app.cli.add_command(audit_cli)
+    app.cli.add_command(backup_cli)
     app.cli.add_command(seed)
 
     from .scheduler.cli import register as register_scheduler_cli

@@ -49,8 +49,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[str]] = {
             "notification.view", "token.manage",
         }
     ),
-    Role.ADMIN: frozenset({"unit.view", "unit.manage", "user.manage", "calendar.manage", "jobs.view", "token.manage", "delivery.view"}),
-    Role.AUDITOR: frozenset({"audit.view", "token.manage"}),
+    Role.ADMIN: frozenset({"unit.view", "unit.manage", "user.manage", "calendar.manage", "jobs.view", "delivery.view"}),
+    Role.AUDITOR: frozenset({"audit.view"}),
 }
 
 # Roles that see every unit's work, submitted or not (never drafts of others).

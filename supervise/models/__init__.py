@@ -30,12 +30,14 @@ from .reports import (
     ReportVersion,
 )
 from .reminders import Channel, Delivery, DeliveryState, SchedulerJob
+from .security import PasswordHistory
 from .units import Unit, UnitAlias, UnitKind
 from .users import ApiToken, Role, User, UserRole
 
 __all__ = [
-    "ApiToken", "AuditEntry", "CalendarDay", "Channel", "Delivery", "DeliveryState", "SchedulerJob", "Evidence", "ExtensionRequest", "ExtensionState",
-    "FiscalMeasure", "Milestone", "MilestoneState", "Notification", "Plan", "Report",
+    "ApiToken", "AuditEntry", "CalendarDay", "Channel", "Delivery", "DeliveryState", "SchedulerJob", "Evidence",
+    "ExtensionRequest", "ExtensionState", "FiscalMeasure", "Milestone", "MilestoneState", "Notification",
+    "PasswordHistory", "Plan", "Report",
     "ReportInclusion", "ReportKind", "ReportState", "ReportValue", "ReportVersion",
     "ReportingFrequency", "ReportingPeriod", "Role", "Section", "Target", "TargetAllocation",
     "TargetKind", "Task", "TaskState", "TaskUnit", "Unit", "UnitAlias", "UnitKind", "UnitRole",

@@ -52,6 +52,8 @@ class User(Base):
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
     password_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     totp_secret: Mapped[str | None] = mapped_column(String(64))
+    # The time step of the last code accepted, so a seen code cannot be replayed.
+    totp_last_step: Mapped[int | None] = mapped_column()
     # Bumped to end every session of the user (logout, password or role change).
     session_epoch: Mapped[int] = mapped_column(default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -4,12 +4,22 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, func, select, text
 
 from ..db import session, utcnow
+from ..errors import ValidationError
 from ..models import AuditEntry, User
+
+# The key of the PostgreSQL advisory lock that serialises appends to the chain
+# (any fixed 64-bit number; this one is "audit" in ASCII).
+CHAIN_LOCK_KEY = 0x6175646974
+# 等保 asks that audit records be kept for at least six months.
+MIN_RETENTION_DAYS = 180
 
 
 def _row_digest(entry: AuditEntry) -> str:
@@ -54,6 +64,7 @@ def record(
         object_id = object_id if object_id is not None else getattr(obj, "id", None)
     if ip is None:
         ip = _request_ip()
+    _lock_chain()
     prev = sess.execute(select(AuditEntry.row_hash).order_by(AuditEntry.id.desc()).limit(1)).scalar()
     entry = AuditEntry(
         at=utcnow(),
@@ -77,17 +88,123 @@ def record(
     return entry
 
 
+def _lock_chain() -> None:
+    """Make concurrent transactions append one after the other.
+
+    Each row carries the hash of the row before it, so two transactions that
+    read the same last row and both append would fork the chain. On
+    PostgreSQL a transaction-scoped advisory lock queues them (held until the
+    transaction ends, then the next one reads the committed last row). On
+    SQLite a writing transaction already holds the database's write lock from
+    BEGIN IMMEDIATE, and a deferred one that read a stale last row fails
+    to write rather than fork."""
+    sess = session()
+    if sess.get_bind().dialect.name == "postgresql":
+        sess.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": CHAIN_LOCK_KEY})
+
+
+@dataclass
+class ChainReport:
+    count: int = 0
+    head_id: int | None = None
+    head_hash: str = ""
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def verify() -> ChainReport:
+    """Walk the chain from its first row. A row whose own hash is wrong was
+    edited; a row whose prev_hash is not the previous row's hash follows a
+    deleted (or edited) row. After a prune, the first row may point to a
+    pruned row only if an `audit.prune` entry further on vouches for it."""
+    report = ChainReport()
+    sess = session()
+    pruned_heads = {
+        (e.detail or {}).get("last_hash")
+        for e in sess.scalars(select(AuditEntry).where(AuditEntry.action == "audit.prune"))
+    }
+    prev_hash: str | None = None
+    # populate_existing: check what is stored, not what this session remembers.
+    query = select(AuditEntry).order_by(AuditEntry.id).execution_options(populate_existing=True)
+    for entry in sess.execute(query).scalars().yield_per(1000):
+        expected_ok = (
+            entry.prev_hash == prev_hash
+            if prev_hash is not None
+            else entry.prev_hash == "" or entry.prev_hash in pruned_heads
+        )
+        if not expected_ok:
+            report.problems.append(f"#{entry.id}: 前一条记录缺失或被改动 (prev_hash mismatch)")
+        if _row_digest(entry) != entry.row_hash:
+            report.problems.append(f"#{entry.id}: 记录内容被改动 (row hash mismatch)")
+        prev_hash = entry.row_hash
+        report.count += 1
+        report.head_id, report.head_hash = entry.id, entry.row_hash
+    return report
+
+
 def verify_chain() -> list[str]:
     """Problems found in the chain; empty when it is intact."""
-    problems: list[str] = []
-    prev_hash = ""
-    for entry in session().scalars(select(AuditEntry).order_by(AuditEntry.id)):
-        if entry.prev_hash != prev_hash:
-            problems.append(f"#{entry.id}: 前一条记录缺失或被改动 (prev_hash mismatch)")
-        if _row_digest(entry) != entry.row_hash:
-            problems.append(f"#{entry.id}: 记录内容被改动 (row hash mismatch)")
-        prev_hash = entry.row_hash
-    return problems
+    return verify().problems
+
+
+@dataclass
+class PruneResult:
+    deleted: int
+    up_to_id: int | None
+    archive: Path | None
+
+
+def prune(before: datetime, *, archive_dir: Path, retention_days: int = MIN_RETENTION_DAYS) -> PruneResult:
+    """Delete the audit rows older than `before`, after writing them to a
+    JSON-lines file in `archive_dir`. Refuses any cut that would reach rows
+    younger than the retention period (never less than 180 days).
+
+    Only a prefix of the chain is removed, and an `audit.prune` entry records
+    the hash of the last removed row, so `verify` still proves the rest."""
+    retention_days = max(retention_days, MIN_RETENTION_DAYS)
+    limit = utcnow() - timedelta(days=retention_days)
+    if before > limit:
+        raise ValidationError(
+            f"审计记录至少保留 {retention_days} 天:只能清理 {limit.date().isoformat()} 之前的记录"
+        )
+    sess = session()
+    _lock_chain()
+    cut = sess.scalar(select(func.max(AuditEntry.id)).where(AuditEntry.at < before))
+    if cut is None:
+        return PruneResult(0, None, None)
+    # Ids follow time because appends are serialised; check anyway, so a row
+    # younger than the limit is never caught in the prefix.
+    newest = sess.scalar(select(func.max(AuditEntry.at)).where(AuditEntry.id <= cut))
+    if newest is not None and newest > limit:
+        raise ValidationError("要清理的记录中有未满保留期限的记录,已拒绝")
+    rows = list(sess.scalars(select(AuditEntry).where(AuditEntry.id <= cut).order_by(AuditEntry.id)))
+    archive_dir.mkdir(parents=True, exist_ok=True)
+    path = archive_dir / f"audit-{rows[0].id}-{rows[-1].id}-{utcnow():%Y%m%dT%H%M%S}.jsonl"
+    with path.open("w", encoding="utf-8") as fh:
+        for e in rows:
+            fh.write(json.dumps(_entry_dict(e), ensure_ascii=False, default=str) + "\n")
+    last_hash = rows[-1].row_hash
+    # A bulk DELETE: the ORM refuses to delete audit entries one by one.
+    sess.execute(delete(AuditEntry).where(AuditEntry.id <= cut))
+    record(
+        None,
+        "audit.prune",
+        actor_login="cli",
+        detail={"up_to_id": cut, "count": len(rows), "last_hash": last_hash, "archive": path.name},
+    )
+    return PruneResult(len(rows), cut, path)
+
+
+def _entry_dict(e: AuditEntry) -> dict[str, Any]:
+    return {
+        "id": e.id, "at": e.at.isoformat(), "actor_id": e.actor_id, "actor_login": e.actor_login,
+        "actor_unit": e.actor_unit, "action": e.action, "object_type": e.object_type, "object_id": e.object_id,
+        "task_id": e.task_id, "from_state": e.from_state, "to_state": e.to_state, "reason": e.reason,
+        "detail": e.detail, "ip": e.ip, "prev_hash": e.prev_hash, "row_hash": e.row_hash,
+    }
 
 
 def _request_ip() -> str | None:

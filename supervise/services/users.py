@@ -1,21 +1,77 @@
-"""Accounts, roles, passwords, API tokens and login."""
+"""Accounts, roles, passwords, API tokens and login (等保 身份鉴别 and 三权分立).
+
+The rules of login security live here: the password policy, the password
+history, lockout after repeated failures, the per-address limit on failed
+logins, the TOTP second factor, and the separation of duties between the
+administrator, the auditor and the working roles. Every session of a user
+ends when their password, roles or lock change (`User.session_epoch`).
+"""
 from __future__ import annotations
 
 import hashlib
+import hmac
 import secrets
+import time
 from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import timedelta
 
-from flask import current_app
-from sqlalchemy import select
+import pyotp
+from sqlalchemy import delete, func, select
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from ..db import session, utcnow
 from ..errors import NotFound, ValidationError
-from ..models import ApiToken, Role, User, UserRole
+from ..models import ApiToken, AuditEntry, PasswordHistory, Role, User, UserRole
+from ..policy import authorize
 from . import audit
 from .units import find_unit
 
+# One message for an unknown login, a wrong password, a locked or a disabled
+# account: the answer must not tell an attacker which logins exist.
 LOGIN_FAILED = "用户名或密码错误"
+
+# 三权分立: each account belongs to exactly one of these duties.
+DUTIES: dict[Role, str] = {
+    Role.ADMIN: "系统管理",
+    Role.AUDITOR: "安全审计",
+    Role.COORDINATOR: "业务",
+    Role.LIAISON: "业务",
+    Role.LEADER: "业务",
+}
+
+
+@dataclass(frozen=True)
+class LoginPolicy:
+    password_min_length: int = 8
+    password_history: int = 5
+    max_failures: int = 5
+    lock_minutes: int = 15
+    rate_limit: int = 20
+    rate_window_minutes: int = 10
+    totp_enabled: bool = False
+    totp_required_roles: frozenset[Role] = frozenset({Role.ADMIN, Role.COORDINATOR})
+    totp_issuer: str = "督查督办系统"
+
+    @classmethod
+    def current(cls) -> LoginPolicy:
+        """The policy configured for the running application."""
+        from flask import current_app, has_app_context
+
+        if not has_app_context():
+            return cls()
+        c = current_app.config
+        return cls(
+            password_min_length=c.get("PASSWORD_MIN_LENGTH", 8),
+            password_history=c.get("PASSWORD_HISTORY", 5),
+            max_failures=c.get("LOGIN_MAX_FAILURES", 5),
+            lock_minutes=c.get("LOGIN_LOCK_MINUTES", 15),
+            rate_limit=c.get("LOGIN_RATE_LIMIT", 20),
+            rate_window_minutes=c.get("LOGIN_RATE_WINDOW_MINUTES", 10),
+            totp_enabled=bool(c.get("TOTP_ENABLED", False)),
+            totp_required_roles=frozenset(Role(r) for r in c.get("TOTP_REQUIRED_ROLES", ("admin", "coordinator"))),
+            totp_issuer=c.get("TOTP_ISSUER", "督查督办系统"),
+        )
 
 
 def parse_roles(names: Iterable[str]) -> list[Role]:
@@ -31,9 +87,122 @@ def parse_roles(names: Iterable[str]) -> list[Role]:
     return roles
 
 
-def check_password_strength(password: str, login: str = "") -> None:
-    if len(password) < 8:
-        raise ValidationError("密码至少 8 位", field_errors={"password": "密码至少 8 位"})
+# -- passwords --------------------------------------------------------------
+
+def check_password_strength(password: str, login: str = "", policy: LoginPolicy | None = None) -> None:
+    """At least 8 characters of three of the four classes (lower case, upper
+    case, digits, other), and not the login itself."""
+    policy = policy or LoginPolicy.current()
+    password = password or ""
+
+    def refuse(message: str) -> None:
+        raise ValidationError(message, field_errors={"password": message})
+
+    if len(password) < policy.password_min_length:
+        refuse(f"密码至少 {policy.password_min_length} 位")
+    classes = sum(
+        [
+            any(c.islower() for c in password),
+            any(c.isupper() for c in password),
+            any(c.isdigit() for c in password),
+            any(not c.isalnum() for c in password),
+        ]
+    )
+    if classes < 3:
+        refuse("密码须包含大写字母、小写字母、数字、特殊字符中的至少三类")
+    login = (login or "").strip().lower()
+    if login and (login in password.lower() or password.lower() in login):
+        refuse("密码不能包含登录名")
+
+
+def _recent_hashes(user: User, policy: LoginPolicy) -> list[str]:
+    if user.id is None:
+        return []
+    rows = session().scalars(
+        select(PasswordHistory.password_hash)
+        .where(PasswordHistory.user_id == user.id)
+        .order_by(PasswordHistory.id.desc())
+        .limit(policy.password_history)
+    )
+    return list(dict.fromkeys([user.password_hash, *rows]))
+
+
+def _hash(password: str) -> str:
+    from flask import current_app, has_app_context
+
+    method = current_app.config.get("PASSWORD_HASH_METHOD", "scrypt") if has_app_context() else "scrypt"
+    return generate_password_hash(password, method=method)
+
+
+def _set_password(user: User, password: str, policy: LoginPolicy) -> None:
+    check_password_strength(password, user.login, policy)
+    if any(check_password_hash(h, password) for h in _recent_hashes(user, policy) if h):
+        message = f"不能使用最近 {policy.password_history} 次用过的密码"
+        raise ValidationError(message, field_errors={"new_password": message, "password": message})
+    user.password_hash = _hash(password)
+    user.password_changed_at = utcnow()
+    sess = session()
+    if user.id is None:
+        sess.add(user)
+        sess.flush()
+    sess.add(PasswordHistory(user_id=user.id, password_hash=user.password_hash))
+    sess.flush()
+    # Only the last few are needed; older hashes are one more thing to leak.
+    keep = select(PasswordHistory.id).where(PasswordHistory.user_id == user.id).order_by(
+        PasswordHistory.id.desc()
+    ).limit(policy.password_history)
+    sess.execute(
+        delete(PasswordHistory).where(PasswordHistory.user_id == user.id, PasswordHistory.id.not_in(keep.scalar_subquery()))
+    )
+
+
+def end_sessions(user: User) -> None:
+    """Every session of the user ends at its next request, copied cookies too."""
+    user.session_epoch = (user.session_epoch or 0) + 1
+
+
+def change_password(user: User, current_password: str, new_password: str, policy: LoginPolicy | None = None) -> None:
+    """The user changes their own password (and ends their other sessions)."""
+    policy = policy or LoginPolicy.current()
+    if not check_password_hash(user.password_hash, current_password or ""):
+        raise ValidationError("当前密码不正确", field_errors={"current_password": "当前密码不正确"})
+    try:
+        _set_password(user, new_password, policy)
+    except ValidationError as exc:
+        raise ValidationError(exc.message, field_errors={"new_password": exc.message}) from None
+    was_forced = user.must_change_password
+    user.must_change_password = False
+    end_sessions(user)
+    audit.record(user, "password.change", obj=user, detail={"forced": was_forced})
+
+
+def reset_password(user: User, new_password: str, *, actor: User | None) -> None:
+    """An administrator sets a password; the user must change it at next login.
+    `actor` None is the command line on the server."""
+    _check_admin_acts_on_other(actor, user)
+    _set_password(user, new_password, LoginPolicy.current())
+    user.must_change_password = True
+    user.failed_logins = 0
+    user.locked_until = None
+    end_sessions(user)
+    audit.record(actor, "password.reset", obj=user, actor_login="cli", detail={"user": user.login})
+
+
+# -- accounts and roles -----------------------------------------------------
+
+def _check_duties(roles: Iterable[Role]) -> None:
+    duties = {DUTIES[r] for r in roles}
+    if len(duties) > 1:
+        message = "系统管理员、审计员与业务角色须由不同账号担任(三权分立)"
+        raise ValidationError(message, field_errors={"role": message})
+
+
+def _check_admin_acts_on_other(actor: User | None, user: User | None) -> None:
+    if actor is None:
+        return
+    authorize(actor, "user.manage")
+    if user is not None and user.id is not None and actor.id == user.id:
+        raise ValidationError("不能为自己授予角色或重置密码,请由另一名系统管理员办理")
 
 
 def create_user(
@@ -47,7 +216,10 @@ def create_user(
     actor: User | None = None,
     must_change_password: bool = False,
 ) -> User:
+    """Create an account. A password an administrator sets is temporary: pass
+    must_change_password=True (the web form and `flask user create` do)."""
     sess = session()
+    _check_admin_acts_on_other(actor, None)
     login = (login or "").strip()
     if not login:
         raise ValidationError("登录名不能为空", field_errors={"login": "登录名不能为空"})
@@ -56,33 +228,62 @@ def create_user(
     unit = find_unit(unit_name)
     if unit is None:
         raise ValidationError(f"未找到单位“{unit_name}”", field_errors={"unit": "未找到该单位"})
-    check_password_strength(password, login)
+    roles = list(dict.fromkeys(roles))
+    _check_duties(roles)
+    policy = LoginPolicy.current()
+    check_password_strength(password, login, policy)
     user = User(
         login=login,
         name=name or login,
         unit=unit,
         email=email,
-        password_hash=hash_password(password),
-        password_changed_at=utcnow(),
+        password_hash="",
         must_change_password=must_change_password,
     )
-    for role in dict.fromkeys(roles):
+    for role in roles:
         user.role_grants.append(UserRole(role=role, granted_by_id=actor.id if actor else None))
-    sess.add(user)
-    sess.flush()
+    _set_password(user, password, policy)
     audit.record(
         actor,
         "user.create",
         obj=user,
+        actor_login="" if actor else "cli",
         detail={"login": login, "unit": unit.canonical_name, "roles": sorted(r.value for r in user.roles)},
     )
     return user
 
 
-def hash_password(password: str) -> str:
-    # scrypt in production; the test configuration picks a cheap method so
-    # that hundreds of test accounts do not dominate the suite's time.
-    return generate_password_hash(password, method=current_app.config.get("PASSWORD_HASH_METHOD", "scrypt"))
+def grant_role(user: User, role: Role, *, actor: User | None) -> None:
+    """Give `user` a role. Nobody grants themselves one, and the result must
+    keep administration, audit and the working roles apart."""
+    _check_admin_acts_on_other(actor, user)
+    if role in user.roles:
+        return
+    _check_duties([*user.roles, role])
+    user.role_grants.append(UserRole(role=role, granted_by_id=actor.id if actor else None))
+    end_sessions(user)
+    session().flush()
+    audit.record(actor, "role.grant", obj=user, actor_login="cli", detail={"user": user.login, "role": role.value})
+
+
+def revoke_role(user: User, role: Role, *, actor: User | None) -> None:
+    _check_admin_acts_on_other(actor, user)
+    grant = next((g for g in user.role_grants if g.role is role), None)
+    if grant is None:
+        return
+    if len(user.role_grants) == 1:
+        raise ValidationError("每个账号至少保留一个角色;如需停用账号,请停用", field_errors={"role": "至少保留一个角色"})
+    user.role_grants.remove(grant)
+    end_sessions(user)
+    session().flush()
+    audit.record(actor, "role.revoke", obj=user, actor_login="cli", detail={"user": user.login, "role": role.value})
+
+
+def unlock_user(user: User, *, actor: User | None) -> None:
+    _check_admin_acts_on_other(actor, user)
+    user.failed_logins = 0
+    user.locked_until = None
+    audit.record(actor, "user.unlock", obj=user, actor_login="cli", detail={"user": user.login})
 
 
 def get_user_by_login(login: str) -> User:
@@ -92,17 +293,169 @@ def get_user_by_login(login: str) -> User:
     return user
 
 
-def authenticate(login: str, password: str) -> User | None:
-    """The user if login and password match an active account; audited."""
-    user = session().scalar(select(User).where(User.login == (login or "").strip()))
-    if user is None or not user.is_active or not check_password_hash(user.password_hash, password or ""):
-        audit.record(user if user else None, "login.failed", actor_login=(login or "")[:64],
-                     detail={"login": (login or "")[:64]})
+# -- login ------------------------------------------------------------------
+
+_DUMMY_HASH: list[str] = []
+
+
+def _burn_hash_time(password: str) -> None:
+    # An unknown login costs as much time as a known one, so timing does not
+    # reveal which logins exist.
+    if not _DUMMY_HASH:
+        _DUMMY_HASH.append(_hash(secrets.token_hex(8)))
+    check_password_hash(_DUMMY_HASH[0], password or "")
+
+
+def is_locked(user: User) -> bool:
+    return user.locked_until is not None and user.locked_until > utcnow()
+
+
+def login_throttled(ip: str | None, policy: LoginPolicy | None = None) -> bool:
+    """Too many failed logins from this address lately (over all accounts).
+
+    Counted from the audit trail rather than in process memory: every failure
+    is audited anyway, the count holds across all gunicorn workers and
+    restarts, and it costs one indexed query per login attempt."""
+    policy = policy or LoginPolicy.current()
+    if not ip or policy.rate_limit <= 0:
+        return False
+    since = utcnow() - timedelta(minutes=policy.rate_window_minutes)
+    failures = session().scalar(
+        select(func.count(AuditEntry.id)).where(
+            AuditEntry.action == "login.failed", AuditEntry.at >= since, AuditEntry.ip == ip
+        )
+    )
+    return (failures or 0) >= policy.rate_limit
+
+
+def record_throttled(login: str) -> None:
+    audit.record(None, "login.throttled", actor_login=(login or "")[:64], detail={"login": (login or "")[:64]})
+
+
+def _fail(user: User | None, login: str, reason: str, policy: LoginPolicy) -> None:
+    audit.record(user, "login.failed", actor_login=(login or "")[:64], detail={"login": (login or "")[:64], "reason": reason})
+    if user is None or reason in ("locked", "inactive"):
+        return
+    user.failed_logins = (user.failed_logins or 0) + 1
+    if user.failed_logins >= policy.max_failures:
+        user.failed_logins = 0
+        user.locked_until = utcnow() + timedelta(minutes=policy.lock_minutes)
+        end_sessions(user)
+        audit.record(user, "login.locked", obj=user, detail={"minutes": policy.lock_minutes})
+
+
+def check_credentials(login: str, password: str, policy: LoginPolicy | None = None) -> User | None:
+    """The user if the password is right and the account open; None (and an
+    audited failure) otherwise. The caller must commit either way."""
+    policy = policy or LoginPolicy.current()
+    login = (login or "").strip()
+    # Lock the row: parallel wrong guesses must each count (PostgreSQL;
+    # SQLite's BEGIN IMMEDIATE already serialises them).
+    user = session().scalar(select(User).where(User.login == login).with_for_update(of=User))
+    if user is None:
+        _burn_hash_time(password)
+        _fail(None, login, "unknown", policy)
         return None
-    user.last_login_at = utcnow()
-    audit.record(user, "login", obj=user)
+    if not check_password_hash(user.password_hash, password or ""):
+        _fail(user, login, "locked" if is_locked(user) else "password", policy)
+        return None
+    if is_locked(user):
+        _fail(user, login, "locked", policy)
+        return None
+    if not user.is_active:
+        _fail(user, login, "inactive", policy)
+        return None
     return user
 
+
+def record_login(user: User, *, second_factor: bool = False) -> None:
+    user.failed_logins = 0
+    user.last_login_at = utcnow()
+    audit.record(user, "login", obj=user, detail={"totp": second_factor} if second_factor else None)
+
+
+def authenticate(login: str, password: str) -> User | None:
+    """Password-only login: the user, recorded as logged in, or None."""
+    user = check_credentials(login, password)
+    if user is not None:
+        record_login(user)
+    return user
+
+
+def log_out(user: User) -> None:
+    audit.record(user, "logout", obj=user)
+    # Ends this session and any copy of its cookie.
+    end_sessions(user)
+
+
+# -- the TOTP second factor ---------------------------------------------------
+
+def second_factor_step(user: User, policy: LoginPolicy | None = None) -> str | None:
+    """"verify" when the user must give a code, "enrol" when they must first
+    set up an authenticator, None when the password is enough."""
+    policy = policy or LoginPolicy.current()
+    if not policy.totp_enabled:
+        return None
+    if user.totp_secret:
+        return "verify"
+    if user.roles & policy.totp_required_roles:
+        return "enrol"
+    return None
+
+
+def new_totp_secret() -> str:
+    return pyotp.random_base32()
+
+
+def totp_uri(user: User, secret: str, policy: LoginPolicy | None = None) -> str:
+    policy = policy or LoginPolicy.current()
+    return pyotp.TOTP(secret).provisioning_uri(name=user.login, issuer_name=policy.totp_issuer)
+
+
+def _accepted_step(secret: str, code: str, after: int | None) -> int | None:
+    code = (code or "").strip().replace(" ", "")
+    if not (code.isdigit() and len(code) == 6):
+        return None
+    totp = pyotp.TOTP(secret)
+    now_step = int(time.time()) // totp.interval
+    # One step either side for clock drift; never a step already used.
+    for step in (now_step - 1, now_step, now_step + 1):
+        if after is not None and step <= after:
+            continue
+        if hmac.compare_digest(totp.generate_otp(step), code):
+            return step
+    return None
+
+
+def verify_second_factor(user: User, code: str, policy: LoginPolicy | None = None) -> bool:
+    """Check a TOTP code at login; a wrong code counts as a failed login."""
+    policy = policy or LoginPolicy.current()
+    if is_locked(user) or not user.is_active or not user.totp_secret:
+        _fail(user, user.login, "locked" if is_locked(user) else "totp", policy)
+        return False
+    step = _accepted_step(user.totp_secret, code, user.totp_last_step)
+    if step is None:
+        _fail(user, user.login, "totp", policy)
+        return False
+    user.totp_last_step = step
+    return True
+
+
+def enrol_totp(user: User, secret: str, code: str, policy: LoginPolicy | None = None) -> bool:
+    """Store the authenticator's secret once the user proves it works."""
+    policy = policy or LoginPolicy.current()
+    step = _accepted_step(secret, code, None)
+    if step is None or is_locked(user) or not user.is_active:
+        _fail(user, user.login, "totp", policy)
+        return False
+    user.totp_secret = secret
+    user.totp_last_step = step
+    end_sessions(user)
+    audit.record(user, "totp.enrol", obj=user)
+    return True
+
+
+# -- API tokens -----------------------------------------------------------------
 
 def _token_digest(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()

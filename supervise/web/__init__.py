@@ -2,12 +2,13 @@
 validate, call a service, respond. The request commits once, at its end."""
 from __future__ import annotations
 
+import time
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from flask import Flask, g, jsonify, render_template, request
-from flask_login import LoginManager, current_user
-from flask_wtf.csrf import CSRFProtect
+from flask import Flask, flash, g, jsonify, redirect, render_template, request, session, url_for
+from flask_login import LoginManager, current_user, logout_user
+from flask_wtf.csrf import CSRFError, CSRFProtect
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException
 
@@ -17,6 +18,10 @@ from ..models import Role, User
 
 login_manager = LoginManager()
 csrf = CSRFProtect()
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+# Reachable without a login: the login steps themselves and static files.
+PUBLIC_ENDPOINTS = frozenset({None, "static", "auth.login", "auth.totp_verify", "auth.totp_enrol"})
 
 
 def acting_user() -> User:
@@ -28,7 +33,22 @@ def is_api_request() -> bool:
     return request.path.startswith("/api/")
 
 
+def _logged_in_by_cookie() -> bool:
+    # Flask-Login keeps the user id in the session; API tokens never do.
+    return "_user_id" in session
+
+
 def init_web(app: Flask) -> None:
+    if app.config.get("CONFIG_NAME") == "production" and app.debug:
+        raise RuntimeError("生产环境不得开启调试模式 (production refuses to start with DEBUG on)")
+    if app.config.get("PROXY_COUNT"):
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        # Behind nginx the socket's peer is the proxy; trust exactly the
+        # configured number of X-Forwarded-* hops for the client's address,
+        # which the login rate limit and the audit trail key on.
+        n = int(app.config["PROXY_COUNT"])
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore[method-assign]
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
     login_manager.login_message = "请先登录"
@@ -79,12 +99,54 @@ def init_web(app: Flask) -> None:
         db.declare_write_intent(request.method not in ("GET", "HEAD", "OPTIONS"))
 
     @app.before_request
+    def _session_limits():
+        # A session ends after SESSION_IDLE_MINUTES without a request, or
+        # SESSION_MAX_HOURS after login. The times live in the signed cookie,
+        # so an old copy of the cookie carries its old, expired times.
+        if request.endpoint == "static" or not _logged_in_by_cookie():
+            return None
+        from .auth import session_limits
+
+        idle, absolute = session_limits()
+        now = time.time()
+        login_at, seen_at = session.get("login_at"), session.get("seen_at")
+        if login_at is None or seen_at is None or now - seen_at > idle or now - login_at > absolute:
+            logout_user()
+            session.clear()
+            if is_api_request():
+                return jsonify(error="session_expired", message="会话已超时,请重新登录"), 401
+            flash("会话已超时,请重新登录", "warning")
+            return redirect(url_for("auth.login"))
+        if now - seen_at > 10:
+            session["seen_at"] = now
+        return None
+
+    @app.before_request
+    def _csrf_for_cookie_api():
+        # The API is exempt from the form CSRF check because bearer tokens
+        # cannot be sent by another site; a call that rides on the session
+        # cookie can, so it must carry the token (X-CSRFToken header).
+        if not is_api_request() or request.method in SAFE_METHODS or not app.config.get("WTF_CSRF_ENABLED", True):
+            return None
+        if request.headers.get("Authorization", "").startswith("Bearer "):
+            return None
+        csrf.protect()
+        return None
+
+    @app.before_request
     def _require_login():
         # Everything but the login page and static files needs a login.
-        if request.endpoint in (None, "static", "auth.login") or request.endpoint.startswith("api."):
+        if request.endpoint in PUBLIC_ENDPOINTS or request.endpoint.startswith("api."):
             return None
         if not current_user.is_authenticated:
             return login_manager.unauthorized()
+        # A password set by an administrator is changed before anything else.
+        if (
+            current_user.must_change_password
+            and _logged_in_by_cookie()
+            and request.endpoint not in ("auth.change_password", "auth.logout")
+        ):
+            return redirect(url_for("auth.change_password"))
         return None
 
     @app.after_request
@@ -106,9 +168,21 @@ def init_web(app: Flask) -> None:
             "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
             "object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'",
         )
-        if current_user.is_authenticated and request.endpoint != "static":
+        if app.config.get("SESSION_COOKIE_SECURE"):
+            response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
+        if request.endpoint != "static":
+            # Pages and API answers carry data (or a CSRF token): never kept
+            # by the browser or a proxy, so "back" after logout shows nothing.
             response.headers["Cache-Control"] = "no-store"
         return response
+
+    @app.errorhandler(CSRFError)
+    def _csrf_error(exc: CSRFError):
+        db.session.rollback()
+        message = "页面已过期或缺少安全令牌,请刷新页面后重试"
+        if is_api_request():
+            return jsonify(error="csrf_failed", message=message + "(使用 Cookie 调用接口时须带 X-CSRFToken 请求头)"), 400
+        return render_template("errors/error.html", status=400, message=message), 400
 
     @app.errorhandler(DomainError)
     def _domain_error(exc: DomainError):
