@@ -213,6 +213,7 @@ def create_user(
     password: str,
     name: str | None = None,
     email: str | None = None,
+    phone: str | None = None,
     actor: User | None = None,
     must_change_password: bool = False,
 ) -> User:
@@ -237,6 +238,7 @@ def create_user(
         name=name or login,
         unit=unit,
         email=email,
+        phone=(phone or "").strip() or None,
         password_hash="",
         must_change_password=must_change_password,
     )
@@ -284,6 +286,41 @@ def unlock_user(user: User, *, actor: User | None) -> None:
     user.failed_logins = 0
     user.locked_until = None
     audit.record(actor, "user.unlock", obj=user, actor_login="cli", detail={"user": user.login})
+
+
+def set_active(user: User, active: bool, *, actor: User | None) -> None:
+    """停用 or 启用 an account. A disabled account cannot log in and its
+    sessions and tokens stop working; its history stays."""
+    _check_admin_acts_on_other(actor, user)
+    if user.is_active == active:
+        return
+    user.is_active = active
+    end_sessions(user)
+    audit.record(actor, "user.enable" if active else "user.disable", obj=user, actor_login="cli",
+                 detail={"user": user.login})
+
+
+def update_profile(user: User, *, actor: User | None, name: str, unit_name: str, email: str | None,
+                   phone: str | None) -> None:
+    """An administrator corrects a user's name, unit or contact details."""
+    _check_admin_acts_on_other(actor, None)
+    name = (name or "").strip()
+    if not name or len(name) > 64:
+        raise ValidationError("请填写姓名(不超过 64 字)", field_errors={"name": "请填写姓名"})
+    unit = find_unit(unit_name)
+    if unit is None:
+        raise ValidationError(f"未找到单位“{unit_name}”", field_errors={"unit": "未找到该单位"})
+    email = (email or "").strip() or None
+    if email and ("@" not in email or len(email) > 255):
+        raise ValidationError("电子邮箱格式不正确", field_errors={"email": "电子邮箱格式不正确"})
+    phone = (phone or "").strip() or None
+    before = {"name": user.name, "unit": user.unit.canonical_name, "email": user.email, "phone": user.phone}
+    user.name, user.unit, user.email, user.phone = name, unit, email, phone
+    after = {"name": name, "unit": unit.canonical_name, "email": email, "phone": phone}
+    if before != after:
+        if before["unit"] != after["unit"]:
+            end_sessions(user)  # what the user may see depends on the unit
+        audit.record(actor, "user.update", obj=user, actor_login="cli", detail={"before": before, "after": after})
 
 
 def get_user_by_login(login: str) -> User:

@@ -9,12 +9,12 @@ from flask_login import current_user
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 from sqlalchemy import select
-from wtforms import DateField, IntegerField, SelectField, StringField
+from wtforms import DateField, IntegerField, PasswordField, SelectField, SelectMultipleField, StringField
 from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
 from .. import db
 from ..errors import DomainError, NotFound, PermissionDenied
-from ..models import Plan, SchedulerJob, User
+from ..models import Plan, Role, SchedulerJob, User
 from ..policy import authorize, can
 from . import acting_user
 
@@ -26,6 +26,181 @@ def users():
     authorize(current_user, "user.manage")
     rows = list(db.session.scalars(select(User).order_by(User.unit_id, User.login)))
     return render_template("admin/users.html", users=rows)
+
+
+def _unit_choices() -> list[tuple[str, str]]:
+    from ..models import Unit
+
+    return [(u.canonical_name, u.canonical_name) for u in db.session.scalars(
+        select(Unit).where(Unit.is_active).order_by(Unit.kind, Unit.sort_order, Unit.id))]
+
+
+class UserForm(FlaskForm):
+    login = StringField("登录名", validators=[DataRequired("请填写登录名"), Length(max=64)])
+    name = StringField("姓名", validators=[DataRequired("请填写姓名"), Length(max=64)])
+    unit = SelectField("单位", validate_choice=False)
+    roles = SelectMultipleField("角色", choices=[(r.value, r.label) for r in Role])
+    email = StringField("电子邮箱", validators=[Optional(), Length(max=255)])
+    phone = StringField("手机号(用于钉钉/浙政钉提醒)", validators=[Optional(), Length(max=32)])
+    password = PasswordField("初始密码(首次登录须修改)", validators=[DataRequired("请设置初始密码")])
+
+
+class ProfileForm(FlaskForm):
+    name = StringField("姓名", validators=[DataRequired("请填写姓名"), Length(max=64)])
+    unit = SelectField("单位", validate_choice=False)
+    email = StringField("电子邮箱", validators=[Optional(), Length(max=255)])
+    phone = StringField("手机号", validators=[Optional(), Length(max=32)])
+
+
+class RoleForm(FlaskForm):
+    role = SelectField("角色", choices=[(r.value, r.label) for r in Role])
+
+
+class PasswordResetForm(FlaskForm):
+    password = PasswordField("新的临时密码", validators=[DataRequired("请填写新密码")])
+
+
+def _apply_errors(form: FlaskForm, exc: DomainError, default_field: str) -> None:
+    placed = False
+    for field, message in exc.field_errors.items():
+        target = {"role": "roles"}.get(field, field)
+        if hasattr(form, target):
+            getattr(form, target).errors.append(message)
+            placed = True
+    if not placed:
+        getattr(form, default_field).errors.append(exc.message)
+
+
+@bp.route("/users/new", methods=["GET", "POST"])
+def new_user():
+    from ..services import users as user_service
+
+    authorize(current_user, "user.manage")
+    form = UserForm()
+    form.unit.choices = _unit_choices()
+    if form.validate_on_submit():
+        try:
+            user = user_service.create_user(
+                form.login.data, unit_name=form.unit.data, roles=user_service.parse_roles(form.roles.data or []),
+                password=form.password.data, name=form.name.data, email=form.email.data or None,
+                phone=form.phone.data, actor=acting_user(), must_change_password=True,
+            )
+        except DomainError as exc:
+            db.session.rollback()
+            _apply_errors(form, exc, "login")
+        else:
+            flash(f"已创建账号 {user.login},首次登录须修改密码", "success")
+            return redirect(url_for("admin.user", user_id=user.id))
+    return render_template("admin/user_new.html", form=form), 400 if form.errors else 200
+
+
+def _load_user(user_id: int) -> User:
+    user = db.session.get(User, user_id)
+    if user is None:
+        raise NotFound("未找到该用户")
+    return user
+
+
+def _user_page(user: User, status: int = 200, **forms):
+    profile = forms.get("profile") or ProfileForm(obj=user, unit=user.unit.canonical_name)
+    profile.unit.choices = _unit_choices()
+    return render_template(
+        "admin/user.html", user=user, profile=profile, role_form=forms.get("role_form") or RoleForm(),
+        password_form=forms.get("password_form") or PasswordResetForm(),
+    ), status
+
+
+@bp.route("/users/<int:user_id>")
+def user(user_id: int):
+    authorize(current_user, "user.manage")
+    return _user_page(_load_user(user_id))
+
+
+@bp.route("/users/<int:user_id>/profile", methods=["POST"])
+def user_profile(user_id: int):
+    from ..services import users as user_service
+
+    authorize(current_user, "user.manage")
+    user = _load_user(user_id)
+    form = ProfileForm()
+    form.unit.choices = _unit_choices()
+    if form.validate_on_submit():
+        try:
+            user_service.update_profile(user, actor=acting_user(), name=form.name.data, unit_name=form.unit.data,
+                                        email=form.email.data, phone=form.phone.data)
+        except DomainError as exc:
+            db.session.rollback()
+            _apply_errors(form, exc, "name")
+        else:
+            flash("账号信息已保存", "success")
+            return redirect(url_for("admin.user", user_id=user.id))
+    return _user_page(user, 400, profile=form)
+
+
+@bp.route("/users/<int:user_id>/roles", methods=["POST"])
+def user_roles(user_id: int):
+    from ..services import users as user_service
+
+    authorize(current_user, "user.manage")
+    user = _load_user(user_id)
+    form = RoleForm()
+    grant = request.form.get("op") == "grant"
+    if form.validate_on_submit():
+        try:
+            role = Role(form.role.data)
+            if grant:
+                user_service.grant_role(user, role, actor=acting_user())
+            else:
+                user_service.revoke_role(user, role, actor=acting_user())
+        except DomainError as exc:
+            db.session.rollback()
+            form.role.errors.append(exc.message)
+        else:
+            flash(f"已{'授予' if grant else '收回'}角色“{role.label}”,该用户需重新登录", "success")
+            return redirect(url_for("admin.user", user_id=user.id))
+    return _user_page(user, 400, role_form=form)
+
+
+@bp.route("/users/<int:user_id>/password", methods=["POST"])
+def user_password(user_id: int):
+    from ..services import users as user_service
+
+    authorize(current_user, "user.manage")
+    user = _load_user(user_id)
+    form = PasswordResetForm()
+    if form.validate_on_submit():
+        try:
+            user_service.reset_password(user, form.password.data, actor=acting_user())
+        except DomainError as exc:
+            db.session.rollback()
+            form.password.errors.append(exc.message)
+        else:
+            flash("密码已重置,该用户下次登录须修改密码", "success")
+            return redirect(url_for("admin.user", user_id=user.id))
+    return _user_page(user, 400, password_form=form)
+
+
+@bp.route("/users/<int:user_id>/status", methods=["POST"])
+def user_status(user_id: int):
+    from ..services import users as user_service
+
+    authorize(current_user, "user.manage")
+    user = _load_user(user_id)
+    op = request.form.get("op")
+    try:
+        if op == "unlock":
+            user_service.unlock_user(user, actor=acting_user())
+            flash("账号已解锁", "success")
+        elif op in ("enable", "disable"):
+            user_service.set_active(user, op == "enable", actor=acting_user())
+            flash("账号已启用" if op == "enable" else "账号已停用", "success")
+        else:
+            raise NotFound()
+    except DomainError as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+        return _user_page(user, exc.status)
+    return redirect(url_for("admin.user", user_id=user.id))
 
 
 # --- the scheduler and the delivery log ----------------------------------
