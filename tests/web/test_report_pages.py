@@ -241,3 +241,30 @@ def test_only_reviewers_review(login_as, plan):
         assert client.post(f"/reports/{rid}/return", data={"return-version": version,
                                                              "return-reason": "x"}).status_code in (403, 404)
     assert report(rid).state is ReportState.SUBMITTED and report(rid).version == version
+
+
+def test_with_csrf_on_the_forms_carry_their_token_and_a_post_without_it_changes_nothing(app, make_user, plan):
+    import re
+
+    app.config["WTF_CSRF_ENABLED"] = True
+    user = make_user("liaison", unit=CO)
+    client = app.test_client()
+
+    def token(html: str) -> str:
+        return re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', html).group(1)
+
+    html = page(client.get("/login"))
+    assert client.post("/login", data={"login": user.login, "password": "Test@Pass2026",
+                                       "csrf_token": token(html)}).status_code == 302
+    task = task_no(plan, 3)
+    html = page(client.get(f"/tasks/{task.id}"))
+    assert client.post(f"/tasks/{task.id}/reports", data={"period": "2025Q2"}).status_code == 400
+    rid = created_id(client.post(f"/tasks/{task.id}/reports", data={"period": "2025Q2", "csrf_token": token(html)}))
+    html = page(client.get(f"/reports/{rid}"))
+    version = report(rid).version
+    assert client.post(f"/reports/{rid}", data={"version": version, "text": "无令牌", "save": "1"}).status_code == 400
+    assert report(rid).text == ""
+    response = client.post(f"/reports/{rid}", data={"version": version, "text": "有令牌", "save": "1",
+                                                    "csrf_token": token(html)})
+    assert response.status_code == 302
+    assert report(rid).text == "有令牌"
