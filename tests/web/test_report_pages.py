@@ -290,3 +290,24 @@ def test_size_limit_and_tampered_files(login_as, plan, app):
     response = co.get(f"/evidence/{evidence.id}")
     assert response.status_code == 500 and "附件校验失败" in response.get_data(as_text=True)
     assert session().scalar(select(AuditEntry).where(AuditEntry.action == "evidence.download")) is None
+
+
+def test_a_file_is_removed_from_a_draft_but_not_from_a_submitted_report(login_as, plan):
+    task = task_no(plan, 3)
+    co, _ = login_as("liaison", unit=CO)
+    rid = _file_contribution(co, task)
+    for name in ("错传的文件.pdf", "正确的文件.pdf"):
+        co.post(f"/reports/{rid}/evidence", data={"version": report(rid).version, "file": file(name, PDF + name.encode())},
+                content_type="multipart/form-data")
+    wrong = session().scalar(select(Evidence).where(Evidence.original_name == "错传的文件.pdf"))
+    stale = report(rid).version - 1
+    assert co.post(f"/evidence/{wrong.id}/remove", data={"version": stale}).status_code == 409
+    assert co.post(f"/evidence/{wrong.id}/remove", data={"version": report(rid).version}).status_code == 302
+    assert [e.original_name for e in report(rid).evidence] == ["正确的文件.pdf"]
+    assert session().scalar(select(AuditEntry).where(AuditEntry.action == "evidence.remove"))
+
+    co.post(f"/reports/{rid}", data={"version": report(rid).version, "text": "报送", "submit": "1"})
+    kept = report(rid).evidence[0]
+    assert co.post(f"/evidence/{kept.id}/remove", data={"version": report(rid).version}).status_code == 409
+    assert "删除</button>" not in page(co.get(f"/reports/{rid}"))
+    assert len(report(rid).evidence) == 1

@@ -145,3 +145,11 @@ def test_every_role_has_a_profile_and_sets_its_channels(login_as, plan, role):
     assert tuple(channels) == (False, True)
     entry = session().scalar(select(AuditEntry).where(AuditEntry.action == "user.preferences"))
     assert entry.detail["after"] == {"wants_email": False, "wants_webhook": True}
+
+
+@pytest.mark.parametrize("role,has_work", [("coordinator", True), ("liaison", True), ("leader", False)])
+def test_home_and_nav_link_to_work_and_notifications(login_as, plan, role, has_work):
+    client, _ = login_as(role, unit=CO)
+    html = page(client.get("/"))
+    assert ('href="/work"' in html) is has_work
+    assert 'href="/notifications"' in html and 'href="/profile"' in html
