@@ -204,6 +204,10 @@ class ExtensionRequest(Base):
     decision_reason: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
+    # policy.can("task.request", request) and the pages read the task.
+    task: Mapped[Task] = relationship()
+    requested_by: Mapped[User] = relationship(foreign_keys=[requested_by_id])
+
 
 class Evidence(Base):
     """An uploaded file backing a report, a milestone or a request to close.

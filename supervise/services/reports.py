@@ -332,10 +332,14 @@ def _reason(reason: Any) -> str:
 # --- evidence ------------------------------------------------------------------
 
 
-def attach_evidence(actor: User, target: Report | Milestone | Task, stored: StoredFile) -> Evidence:
+def attach_evidence(
+    actor: User, target: Report | Milestone | Task, stored: StoredFile, *, expected_version: int | None = None
+) -> Evidence:
     """Record an uploaded file (already in the store) against a report, a
     milestone or a task's request to close."""
     authorize(actor, "evidence.upload", target)
+    if expected_version is not None and int(expected_version) != target.version:
+        raise Conflict("该事项已被他人修改(版本已变化),请刷新后再上传")
     if isinstance(target, Report):
         workflow.next_state(target, "edit")  # only while the report can be edited
         evidence = Evidence(task_id=target.task_id, report=target, unit_id=target.unit_id)
@@ -359,10 +363,11 @@ def attach_evidence(actor: User, target: Report | Milestone | Task, stored: Stor
     return evidence
 
 
-def remove_evidence(actor: User, evidence: Evidence) -> None:
+def remove_evidence(actor: User, evidence: Evidence, *, expected_version: int | None = None) -> None:
     if evidence.report is None:
         raise ValidationError("只能删除报告草稿中的附件")
     authorize(actor, "evidence.upload", evidence.report)
+    _check_version(evidence.report, expected_version)
     workflow.next_state(evidence.report, "edit")
     audit.record(actor, "evidence.remove", obj=evidence, task_id=evidence.task_id,
                  detail={"name": evidence.original_name, "sha256": evidence.sha256})

@@ -188,15 +188,24 @@ def get_milestone(milestone_id: int) -> Milestone:
     return milestone
 
 
-def confirm_milestone(actor: User, milestone: Milestone) -> Milestone:
+def _check_milestone_version(milestone: Milestone, expected_version: int | None) -> None:
+    if expected_version is not None and int(expected_version) != milestone.version:
+        raise Conflict("该节点已被他人修改,请刷新后再操作")
+
+
+def confirm_milestone(actor: User, milestone: Milestone, *, expected_version: int | None = None) -> Milestone:
     authorize(actor, "milestone.decide", milestone)
+    _check_milestone_version(milestone, expected_version)
     workflow.transition(milestone, "confirm", actor)
     session().flush()
     return milestone
 
 
-def mark_milestone_done(actor: User, milestone: Milestone, note: Any = "") -> Milestone:
+def mark_milestone_done(
+    actor: User, milestone: Milestone, note: Any = "", *, expected_version: int | None = None
+) -> Milestone:
     authorize(actor, "milestone.propose", milestone)
+    _check_milestone_version(milestone, expected_version)
     workflow.next_state(milestone, "mark_done")  # the state is checked before the evidence
     if not milestone.evidence:
         raise ValidationError("请先上传节点完成的佐证材料", field_errors={"file": "请上传佐证材料"})
@@ -209,8 +218,11 @@ def mark_milestone_done(actor: User, milestone: Milestone, note: Any = "") -> Mi
     return milestone
 
 
-def decide_milestone(actor: User, milestone: Milestone, accept: bool, reason: Any = None) -> Milestone:
+def decide_milestone(
+    actor: User, milestone: Milestone, accept: bool, reason: Any = None, *, expected_version: int | None = None
+) -> Milestone:
     authorize(actor, "milestone.decide", milestone)
+    _check_milestone_version(milestone, expected_version)
     if accept:
         workflow.transition(milestone, "accept_done", actor)
         milestone.completed_at = utcnow()

@@ -509,8 +509,21 @@ def issue_api_token(user: User, *, label: str = "", actor: User | None = None) -
 
 
 def revoke_api_token(token_row: ApiToken, *, actor: User) -> None:
+    if token_row.revoked_at is not None:
+        return  # revoked once is revoked; the first time stays on record
     token_row.revoked_at = utcnow()
     audit.record(actor, "token.revoke", obj=token_row, detail={"user": token_row.user.login})
+
+
+def set_channel_preferences(user: User, *, wants_email: bool, wants_webhook: bool) -> None:
+    """The channels besides in-app on which the user wants reminders."""
+    before = {"wants_email": user.wants_email, "wants_webhook": user.wants_webhook}
+    after = {"wants_email": bool(wants_email), "wants_webhook": bool(wants_webhook)}
+    if before == after:
+        return
+    user.wants_email, user.wants_webhook = after["wants_email"], after["wants_webhook"]
+    session().flush()
+    audit.record(user, "user.preferences", obj=user, detail={"before": before, "after": after})
 
 
 def user_for_token(token: str) -> User | None:

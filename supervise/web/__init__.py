@@ -56,10 +56,13 @@ def init_web(app: Flask) -> None:
     csrf.init_app(app)
 
     from . import admin, api, audit, auth, main, plan_admin
+    from . import notifications, profile, reports, tasks, work
 
     app.register_blueprint(auth.bp)
     app.register_blueprint(plan_admin.bp)
     app.register_blueprint(main.bp)
+    for page_bp in (reports.bp, tasks.bp, work.bp, notifications.bp, profile.bp):
+        app.register_blueprint(page_bp)
     app.register_blueprint(admin.bp)
     app.register_blueprint(audit.bp)
     app.register_blueprint(api.bp)

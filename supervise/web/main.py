@@ -95,10 +95,7 @@ def task(task_id: int):
     task = plan_service.get_task(current_user, task_id)
     form = None
     if can(current_user, "task.assign_units", task):
-        form = TaskUnitForm()
-        form.unit_id.choices = [
-            (u.id, u.short_name) for u in db.session.scalars(select(Unit).where(Unit.is_active).order_by(Unit.kind, Unit.sort_order))
-        ]
+        form = _unit_form(bound=True)
         if request.method == "POST":
             if form.validate_on_submit():
                 try:
@@ -109,10 +106,18 @@ def task(task_id: int):
                 else:
                     flash("责任单位已更新", "success")
                     return redirect(url_for("main.task", task_id=task.id))
-            return render_template("main/task.html", **_task_context(task, form)), 400
+            return render_template("main/task.html", **task_context(task, unit_form=form)), 400
     elif request.method == "POST":
         authorize(current_user, "task.assign_units", task)
-    return render_template("main/task.html", **_task_context(task, form))
+    return render_template("main/task.html", **task_context(task, unit_form=form))
+
+
+def _unit_form(bound: bool) -> TaskUnitForm:
+    form = TaskUnitForm() if bound else TaskUnitForm(formdata=None)
+    form.unit_id.choices = [
+        (u.id, u.short_name) for u in db.session.scalars(select(Unit).where(Unit.is_active).order_by(Unit.kind, Unit.sort_order))
+    ]
+    return form
 
 
 def _change_units(task: Task, form: TaskUnitForm) -> None:
@@ -125,13 +130,21 @@ def _change_units(task: Task, form: TaskUnitForm) -> None:
         plan_service.remove_task_unit(acting_user(), task, form.unit_id.data, reason=reason)
 
 
-def _task_context(task: Task, form: TaskUnitForm | None) -> dict:
+def task_context(task: Task, *, unit_form: TaskUnitForm | None = None, page_error: str | None = None,
+                 forms: dict | None = None) -> dict:
+    """Everything the task page shows; `forms` are the task actions' forms
+    as typed, when one of them failed (see web/tasks.py)."""
+    from .tasks import task_sections
+
+    if unit_form is None and can(current_user, "task.assign_units", task):
+        unit_form = _unit_form(bound=False)
     history = list(
         db.session.scalars(
             select(AuditEntry).where(AuditEntry.task_id == task.id).order_by(AuditEntry.id.desc()).limit(200)
         )
     )
-    return {"task": task, "form": form, "history": history}
+    return {"task": task, "form": unit_form, "history": history,
+            **task_sections(task, page_error=page_error, forms=forms)}
 
 
 @bp.route("/units")

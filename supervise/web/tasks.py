@@ -1,0 +1,468 @@
+"""The task page's work: who owes what for each period, milestones (节点),
+closing (办结), suspension (暂缓), deadline extensions (延期) and the split of
+targets among units (目标分解).
+
+The page itself is `main.task`; `task_sections()` gives it these parts, and
+the actions here draw it again with the failing form (400), or afresh with
+the reason on top (409) when the item changed meanwhile.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from flask import Blueprint, flash, redirect, render_template, url_for
+from sqlalchemy import select
+
+from .. import db
+from ..errors import Conflict, InvalidTransition, PermissionDenied, ValidationError
+from ..lights import Light, light_for
+from ..models import (
+    Evidence,
+    ExtensionRequest,
+    Milestone,
+    MilestoneState,
+    Report,
+    ReportingPeriod,
+    ReportKind,
+    Target,
+    Task,
+    TaskState,
+    User,
+)
+from ..obligations import Obligation, contribution_due_on, obligations
+from ..policy import authorize, can, visible_reports
+from ..serialize import decimal_text
+from ..services import plans as plan_service
+from ..services import tasks as task_service
+from ..workdays import WorkdayCalendar
+from ..workflow import ACTION_LABELS, allowed_actions
+from . import acting_user
+from .common import local_today, show_errors
+from .forms import (
+    DecisionForm,
+    EvidenceForm,
+    ExtensionForm,
+    MilestoneDoneForm,
+    MilestoneForm,
+    NewReportForm,
+    ReasonForm,
+    VersionForm,
+    split_form,
+)
+from .reports import store_and_attach
+
+bp = Blueprint("tasks", __name__)
+
+
+# --- the sections of the task page ---------------------------------------------------------
+
+
+@dataclass
+class Item:
+    """One unit's report (or contribution) for one period, as this user may see it."""
+
+    unit_name: str
+    kind: ReportKind
+    due_on: date | None
+    light: Light
+    report: Report | None  # only when the user may open it
+    status: str  # the report's state if visible; otherwise only whether the unit has done its part
+    is_mine: bool = False
+
+
+@dataclass
+class PeriodBlock:
+    period: ReportingPeriod
+    light: Light  # of the lead unit's report: the task's status for the period
+    items: list[Item] = field(default_factory=list)
+    my_item: Item | None = None
+
+
+def _period_blocks(task: Task, user: User, today: date, calendar: WorkdayCalendar) -> list[PeriodBlock]:
+    periods = [p for p in task.plan.periods if p.starts_on <= today]
+    periods.sort(key=lambda p: p.starts_on, reverse=True)
+    visible = {
+        r.id: r
+        for r in db.session.scalars(select(Report).where(Report.task_id == task.id, visible_reports(user)))
+    }
+    by_period: dict[int, list[Obligation]] = {}
+    for ob in obligations(db.session, periods, calendar, task_ids=[task.id]):
+        by_period.setdefault(ob.period.id, []).append(ob)
+    # Reports filed while the task was open stay on its page after it is
+    # suspended or closed (obligations() no longer lists them).
+    shown: set[int] = set()
+    blocks = []
+    for period in periods:
+        obs = by_period.get(period.id, [])
+        lead_ob = next((ob for ob in obs if ob.kind is ReportKind.LEAD_REPORT), None)
+        block = PeriodBlock(
+            period,
+            light_for(period.due_on, today, calendar, done=lead_ob.is_done) if lead_ob else Light.GREEN,
+        )
+        for ob in obs:
+            report = visible.get(ob.report.id) if ob.report is not None else None
+            if report is not None:
+                status = report.state.label
+                shown.add(report.id)
+            else:
+                # Another unit's draft or unapproved work is not shown; whether
+                # the unit has done its part is (punctuality is public).
+                status = "已报送" if ob.is_done else "未报送"
+            item = Item(
+                ob.task_unit.unit.short_name, ob.kind, ob.due_on,
+                light_for(ob.due_on, today, calendar, done=ob.is_done), report, status,
+                is_mine=ob.task_unit.unit_id == user.unit_id,
+            )
+            block.items.append(item)
+            if item.is_mine:
+                block.my_item = item
+        for report in visible.values():
+            if report.period_id == period.id and report.id not in shown:
+                block.items.append(Item(report.unit.short_name, report.kind, None, Light.GREEN, report,
+                                        report.state.label, is_mine=report.unit_id == user.unit_id))
+        blocks.append(block)
+    return blocks
+
+
+def task_sections(task: Task, *, page_error: str | None = None, forms: dict[str, Any] | None = None) -> dict[str, Any]:
+    """What the task page shows besides the task itself: periods, milestones,
+    closing, extensions, target progress, and the forms this user may use."""
+    user = acting_user()
+    forms = dict(forms or {})
+    today = local_today()
+    calendar = WorkdayCalendar.load(db.session)
+    task_version = {"version": task.version}
+
+    def form(key: str, factory):
+        if key not in forms:
+            forms[key] = factory()
+        return forms[key]
+
+    is_lead = can(user, "task.request", task)
+    may_decide = can(user, "task.decide", task)
+    may_file = can(user, "report.file", task) and task.state not in (TaskState.CLOSED, TaskState.SUSPENDED)
+    task_actions = allowed_actions(task)
+
+    milestones = list(
+        db.session.scalars(select(Milestone).where(Milestone.task_id == task.id).order_by(Milestone.due_on, Milestone.id))
+    )
+    milestone_rows = []
+    for m in milestones:
+        actions = allowed_actions(m)
+        version = {"version": m.version}
+        row: dict[str, Any] = {
+            "m": m,
+            "light": light_for(m.due_on, today, calendar, done=m.state is MilestoneState.COMPLETED),
+        }
+        if can(user, "milestone.decide", m):
+            if "confirm" in actions:
+                row["confirm_form"] = form(f"ms{m.id}-confirm", lambda v=version: VersionForm(formdata=None, data=v))
+            if "accept_done" in actions:
+                row["decide_form"] = form(
+                    f"ms{m.id}-decide", lambda v=version, i=m.id: DecisionForm(formdata=None, data=v, prefix=f"ms{i}-decide")
+                )
+        if can(user, "milestone.propose", m) and "mark_done" in actions:
+            row["evidence_form"] = form(
+                f"ms{m.id}-ev", lambda v=version, i=m.id: EvidenceForm(formdata=None, data=v, prefix=f"ms{i}-ev")
+            )
+            row["done_form"] = form(
+                f"ms{m.id}-done", lambda v=version, i=m.id: MilestoneDoneForm(formdata=None, data=v, prefix=f"ms{i}-done")
+            )
+        milestone_rows.append(row)
+
+    extensions = list(
+        db.session.scalars(
+            select(ExtensionRequest).where(ExtensionRequest.task_id == task.id).order_by(ExtensionRequest.created_at.desc())
+        )
+    )
+    extension_rows = []
+    for ext in extensions:
+        row = {"x": ext}
+        if may_decide and ext.state.value == "pending":
+            row["decide_form"] = form(
+                f"ext{ext.id}", lambda i=ext.id: DecisionForm(formdata=None, data=task_version, prefix=f"ext{i}")
+            )
+        extension_rows.append(row)
+    may_request_extension = (
+        is_lead and task.deadline is not None and today <= task.deadline
+        and not any(e.state.value == "pending" for e in extensions)
+        and task.state not in (TaskState.CLOSED, TaskState.SUSPENDED)
+    )
+
+    closing_evidence = list(
+        db.session.scalars(
+            select(Evidence)
+            .where(Evidence.task_id == task.id, Evidence.report_id.is_(None), Evidence.milestone_id.is_(None))
+            .order_by(Evidence.uploaded_at)
+        )
+    )
+
+    progress = task_service.target_progress(task)
+    for row in progress:
+        target = row["target"]
+        if can(user, "target.split", target):
+            allocations = {a.unit_id: decimal_text(a.value) for a in target.allocations}
+            row["split_form"] = form(
+                f"split{target.id}",
+                lambda t=target, a=allocations: split_form(
+                    t, [tu.unit for tu in task.units], formdata=None, prefix=f"split{t.id}",
+                    data={f"share_{uid}": value for uid, value in a.items()},
+                ),
+            )
+
+    ctx: dict[str, Any] = {
+        "today": today,
+        "page_error": page_error,
+        "periods": _period_blocks(task, user, today, calendar),
+        "contribution_due_on": lambda p: contribution_due_on(p, calendar),
+        "may_file": may_file,
+        "new_report_form": NewReportForm(formdata=None),
+        "milestones": milestone_rows,
+        "extensions": extension_rows,
+        "closing_evidence": closing_evidence,
+        "progress": progress,
+        "task_actions": task_actions,
+        "ACTION_LABELS": ACTION_LABELS,
+        "is_lead": is_lead,
+        "may_decide": may_decide,
+    }
+    if can(user, "milestone.propose", task) and task.state not in (TaskState.CLOSED, TaskState.SUSPENDED):
+        ctx["milestone_form"] = form("ms", lambda: MilestoneForm(formdata=None, prefix="ms"))
+    if is_lead and "request_close" in task_actions:
+        ctx["close_evidence_form"] = form("close-ev", lambda: EvidenceForm(formdata=None, data=task_version, prefix="close-ev"))
+        ctx["close_form"] = form("close", lambda: ReasonForm(formdata=None, data=task_version, prefix="close"))
+    if may_request_extension:
+        ctx["extension_form"] = form("ext", lambda: ExtensionForm(formdata=None, data=task_version, prefix="ext"))
+    if may_decide:
+        if "approve_close" in task_actions:
+            ctx["decide_close_form"] = form(
+                "decide-close", lambda: DecisionForm(formdata=None, data=task_version, prefix="decide-close")
+            )
+        if "suspend" in task_actions:
+            ctx["suspend_form"] = form("suspend", lambda: ReasonForm(formdata=None, data=task_version, prefix="suspend"))
+        if "resume" in task_actions:
+            ctx["resume_form"] = form("resume", lambda: ReasonForm(formdata=None, data=task_version, prefix="resume"))
+    return ctx
+
+
+def _render(task: Task, *, status: int, page_error: str | None = None, forms: dict[str, Any] | None = None):
+    from .main import task_context
+
+    return render_template("main/task.html", **task_context(task, page_error=page_error, forms=forms)), status
+
+
+def _run(task_id: int, key: str, form, action):
+    """Validate `form`, run `action(form)`; on bad input draw the page again
+    with the form as typed (400); when the item changed meanwhile, draw it
+    afresh with the reason (409)."""
+    task = plan_service.get_task(acting_user(), task_id)
+    if not form.validate_on_submit():
+        return _render(task, status=400, forms={key: form})
+    try:
+        message = action(form)
+    except ValidationError as exc:
+        show_errors(form, exc)
+        return _render(plan_service.get_task(acting_user(), task_id), status=400, forms={key: form})
+    except (Conflict, InvalidTransition) as exc:
+        db.session.rollback()
+        return _render(plan_service.get_task(acting_user(), task_id), status=409, page_error=exc.message)
+    flash(message, "success")
+    return redirect(url_for("main.task", task_id=task_id))
+
+
+def _task(task_id: int) -> Task:
+    return plan_service.get_task(acting_user(), task_id)
+
+
+def _milestone(milestone_id: int) -> Milestone:
+    milestone = task_service.get_milestone(milestone_id)
+    plan_service.get_task(acting_user(), milestone.task_id)  # the same check as its task
+    return milestone
+
+
+# --- milestones ------------------------------------------------------------------------------
+
+
+@bp.post("/tasks/<int:task_id>/milestones")
+def propose_milestone(task_id: int):
+    task = _task(task_id)
+    authorize(acting_user(), "milestone.propose", task)
+
+    def act(form):
+        m = task_service.propose_milestone(acting_user(), task, form.title.data, form.due_on.data)
+        return f"已提出节点“{m.title}”,待督办员确认"
+
+    return _run(task_id, "ms", MilestoneForm(prefix="ms"), act)
+
+
+@bp.post("/milestones/<int:milestone_id>/confirm")
+def confirm_milestone(milestone_id: int):
+    m = _milestone(milestone_id)
+    authorize(acting_user(), "milestone.decide", m)
+
+    def act(form):
+        task_service.confirm_milestone(acting_user(), m, expected_version=int(form.version.data))
+        return f"已确认节点“{m.title}”"
+
+    return _run(m.task_id, f"ms{m.id}-confirm", VersionForm(), act)
+
+
+@bp.post("/milestones/<int:milestone_id>/evidence")
+def milestone_evidence(milestone_id: int):
+    m = _milestone(milestone_id)
+    authorize(acting_user(), "evidence.upload", m)
+
+    def act(form):
+        evidence = store_and_attach(form, m)
+        return f"已上传“{evidence.original_name}”"
+
+    return _run(m.task_id, f"ms{m.id}-ev", EvidenceForm(prefix=f"ms{m.id}-ev"), act)
+
+
+@bp.post("/milestones/<int:milestone_id>/done")
+def mark_milestone_done(milestone_id: int):
+    m = _milestone(milestone_id)
+    authorize(acting_user(), "milestone.propose", m)
+
+    def act(form):
+        task_service.mark_milestone_done(acting_user(), m, form.note.data or "", expected_version=int(form.version.data))
+        return f"节点“{m.title}”已申请验收"
+
+    return _run(m.task_id, f"ms{m.id}-done", MilestoneDoneForm(prefix=f"ms{m.id}-done"), act)
+
+
+@bp.post("/milestones/<int:milestone_id>/decide")
+def decide_milestone(milestone_id: int):
+    m = _milestone(milestone_id)
+    authorize(acting_user(), "milestone.decide", m)
+
+    def act(form):
+        accept = bool(form.agree.data)
+        task_service.decide_milestone(acting_user(), m, accept, form.reason.data,
+                                      expected_version=int(form.version.data))
+        return f"节点“{m.title}”{'验收通过' if accept else '验收未通过,已退回牵头单位'}"
+
+    return _run(m.task_id, f"ms{m.id}-decide", DecisionForm(prefix=f"ms{m.id}-decide"), act)
+
+
+# --- closing, suspension ------------------------------------------------------------------------
+
+
+@bp.post("/tasks/<int:task_id>/close-evidence")
+def close_evidence(task_id: int):
+    task = _task(task_id)
+    authorize(acting_user(), "evidence.upload", task)
+
+    def act(form):
+        evidence = store_and_attach(form, task)
+        return f"已上传办结佐证材料“{evidence.original_name}”"
+
+    return _run(task_id, "close-ev", EvidenceForm(prefix="close-ev"), act)
+
+
+@bp.post("/tasks/<int:task_id>/request-close")
+def request_close(task_id: int):
+    task = _task(task_id)
+    authorize(acting_user(), "task.request", task)
+
+    def act(form):
+        task_service.request_close(acting_user(), task, form.reason.data, expected_version=int(form.version.data))
+        return "已申请办结,待督办员审核"
+
+    return _run(task_id, "close", ReasonForm(prefix="close"), act)
+
+
+@bp.post("/tasks/<int:task_id>/decide-close")
+def decide_close(task_id: int):
+    task = _task(task_id)
+    authorize(acting_user(), "task.decide", task)
+
+    def act(form):
+        agree = bool(form.agree.data)
+        task_service.decide_close(acting_user(), task, agree, form.reason.data, expected_version=int(form.version.data))
+        return "已同意办结" if agree else "未同意办结,任务回到推进中"
+
+    return _run(task_id, "decide-close", DecisionForm(prefix="decide-close"), act)
+
+
+@bp.post("/tasks/<int:task_id>/suspend")
+def suspend(task_id: int):
+    return _suspend_or_resume(task_id, "suspend")
+
+
+@bp.post("/tasks/<int:task_id>/resume")
+def resume(task_id: int):
+    return _suspend_or_resume(task_id, "resume")
+
+
+def _suspend_or_resume(task_id: int, action: str):
+    task = _task(task_id)
+    authorize(acting_user(), "task.decide", task)
+    service = task_service.suspend_task if action == "suspend" else task_service.resume_task
+
+    def act(form):
+        service(acting_user(), task, form.reason.data, expected_version=int(form.version.data))
+        return f"任务已{ACTION_LABELS[action]}"
+
+    return _run(task_id, action, ReasonForm(prefix=action), act)
+
+
+# --- deadline extensions --------------------------------------------------------------------------
+
+
+@bp.post("/tasks/<int:task_id>/extensions")
+def request_extension(task_id: int):
+    task = _task(task_id)
+    authorize(acting_user(), "task.request", task)
+
+    def act(form):
+        if int(form.version.data) != task.version:
+            raise Conflict("该任务已被他人修改,请刷新后再操作")
+        ext = task_service.request_extension(acting_user(), task, form.new_deadline.data, form.reason.data,
+                                             today=local_today())
+        return f"已申请将完成时限延至 {ext.new_deadline},待督办员审批"
+
+    return _run(task_id, "ext", ExtensionForm(prefix="ext"), act)
+
+
+@bp.post("/extensions/<int:extension_id>/decide")
+def decide_extension(extension_id: int):
+    ext = task_service.get_extension(extension_id)
+    task = _task(ext.task_id)
+    authorize(acting_user(), "task.decide", task)
+
+    def act(form):
+        if int(form.version.data) != task.version:
+            raise Conflict("该任务已被他人修改,请刷新后再操作")
+        grant = bool(form.agree.data)
+        task_service.decide_extension(acting_user(), ext, grant, form.reason.data)
+        return f"已{'同意' if grant else '不同意'}延期"
+
+    # A request decided meanwhile is refused by its state machine (409).
+    return _run(task.id, f"ext{ext.id}", DecisionForm(prefix=f"ext{ext.id}"), act)
+
+
+# --- target split ------------------------------------------------------------------------------------
+
+
+@bp.post("/targets/<int:target_id>/split")
+def split_target(target_id: int):
+    target = db.session.get(Target, target_id)
+    if target is None or target.task_id is None:
+        raise ValidationError("只能分解任务的指标")
+    task = _task(target.task_id)
+    if not can(acting_user(), "target.split", target):
+        raise PermissionDenied()
+    form = split_form(target, [tu.unit for tu in task.units], prefix=f"split{target.id}")
+
+    def act(form):
+        shares = {key[len("share_"):]: f.data for key, f in form._fields.items() if key.startswith("share_")}
+        task_service.split_target(acting_user(), target, shares)
+        return "目标分解已保存"
+
+    return _run(task.id, f"split{target.id}", form, act)
+
+
+__all__ = ["bp", "task_sections"]

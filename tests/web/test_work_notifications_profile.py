@@ -1,0 +1,155 @@
+"""我的待办, notifications with their unread count, and the profile page with
+API tokens and reminder channels."""
+from __future__ import annotations
+
+import re
+
+import pytest
+from sqlalchemy import select
+
+from supervise.db import session
+from supervise.models import ApiToken, AuditEntry, Notification, User
+
+from .conftest import created_id, page, report, task_no
+
+LEAD, CO = "省委网信办", "省商务厅"
+
+
+def _submit(client, task, text="进展"):
+    rid = created_id(client.post(f"/tasks/{task.id}/reports", data={"period": "2025Q2"}))
+    response = client.post(f"/reports/{rid}", data={"version": report(rid).version, "text": text, "submit": "1"})
+    assert response.status_code == 302, page(response, 302)
+    return rid
+
+
+# --- 我的待办 ------------------------------------------------------------------------------
+
+
+def test_a_liaison_sees_what_is_due_overdue_and_returned(login_as, plan):
+    lead, _ = login_as("liaison", unit=LEAD)
+    html = page(lead.get("/work"))
+    # 省委网信办 leads tasks 3, 5 and 6: reports of earlier quarters are overdue.
+    assert "应报送" in html and "逾期" in html and "任务3. 支持品牌建设和推广" in html
+    assert "2025年第一季度" in html
+
+    coord, _ = login_as("coordinator")
+    rid = _submit(lead, task_no(plan, 3))
+    coord.post(f"/reports/{rid}/return", data={"return-version": report(rid).version, "return-reason": "数据缺口径说明"})
+    html = page(lead.get("/work"))
+    assert "被退回待修改" in html and "数据缺口径说明" in html and f'href="/reports/{rid}"' in html
+
+
+def test_the_lead_sees_contributions_to_review(login_as, plan):
+    co, _ = login_as("liaison", unit=CO)
+    lead, _ = login_as("liaison", unit=LEAD)
+    rid = _submit(co, task_no(plan, 3), "配合材料")
+    html = page(lead.get("/work"))
+    assert "待审阅的配合单位报送" in html and f'href="/reports/{rid}"' in html
+
+
+def test_the_coordinators_queue_is_oldest_first(login_as, plan):
+    coord, _ = login_as("coordinator")
+    first, _ = login_as("liaison", unit="省委网信办")
+    second, _ = login_as("liaison", unit="省经信厅")
+    older = _submit(first, task_no(plan, 3))
+    newer = _submit(second, task_no(plan, 1))
+    html = page(coord.get("/work"))
+    queue = html[html.index('id="review-queue"'):]
+    assert queue.index(f'href="/reports/{older}"') < queue.index(f'href="/reports/{newer}"')
+
+
+@pytest.mark.parametrize("role", ["leader", "admin", "auditor"])
+def test_roles_without_work_have_no_work_page(login_as, plan, role):
+    client, _ = login_as(role)
+    assert client.get("/work").status_code == 403
+    assert "我的待办" not in page(client.get("/profile"))
+
+
+# --- notifications --------------------------------------------------------------------------
+
+
+def _unread_badge(html: str) -> int:
+    match = re.search(r'<span class="count" aria-label="未读 (\d+) 条">', html)
+    return int(match.group(1)) if match else 0
+
+
+def test_notifications_are_counted_listed_opened_and_marked_read(login_as, plan):
+    co, _ = login_as("liaison", unit=CO)
+    lead, lead_user = login_as("liaison", unit=LEAD)
+    coord, coordinator = login_as("coordinator")
+    assert _unread_badge(page(lead.get("/"))) == 0
+
+    rid = _submit(co, task_no(plan, 3), "配合材料")  # → the lead's liaisons
+    lead_rid = _submit(lead, task_no(plan, 3), "牵头报告")  # → the coordinators
+    html = page(lead.get("/notifications"))
+    assert _unread_badge(html) == 1 and "配合单位 省商务厅 报送了" in html
+    assert _unread_badge(page(coord.get("/"))) == 1
+
+    # Opening it marks it read and goes to the report.
+    note = session().scalar(select(Notification).where(Notification.user_id == lead_user.id))
+    response = lead.post(f"/notifications/{note.id}/open")
+    assert response.status_code == 302 and response.headers["Location"].endswith(f"/reports/{rid}")
+    assert _unread_badge(page(lead.get("/notifications"))) == 0
+    # Someone else's notification does not exist for this user.
+    other = session().scalar(select(Notification).where(Notification.user_id == coordinator.id))
+    assert lead.post(f"/notifications/{other.id}/read").status_code == 404
+    assert session().get(Notification, other.id).read_at is None
+
+    # Returned → the unit's liaisons; mark all read.
+    coord.post(f"/reports/{lead_rid}/return", data={"return-version": report(lead_rid).version, "return-reason": "补充"})
+    html = page(lead.get("/notifications?unread=1"))
+    assert "被退回" in html and "退回原因:补充" in html
+    assert lead.post("/notifications/read").status_code == 302
+    assert session().scalar(
+        select(Notification).where(Notification.user_id == lead_user.id, Notification.read_at.is_(None))) is None
+
+
+# --- profile: tokens and channels ---------------------------------------------------------------
+
+
+def test_a_token_is_shown_once_works_on_the_api_and_can_be_revoked(login_as, plan, app):
+    client, user = login_as("liaison", unit=CO)
+    assert "API 令牌" in page(client.get("/profile"))
+
+    response = client.post("/profile/tokens", data={"label": ""})
+    assert "请填写令牌用途" in page(response, 400)
+    assert session().scalar(select(ApiToken)) is None
+
+    html = page(client.post("/profile/tokens", data={"label": "本厅 OA 对接"}))
+    token = re.search(r'<code class="token">(sv_[^<]+)</code>', html).group(1)
+    api = app.test_client()
+    assert api.get("/api/v1/plans", headers={"Authorization": f"Bearer {token}"}).status_code == 200
+    # Shown once: the page does not show it again, only its label.
+    html = page(client.get("/profile"))
+    assert token not in html and "本厅 OA 对接" in html
+
+    row = session().scalar(select(ApiToken))
+    other, _ = login_as("liaison", unit=CO)
+    assert other.post(f"/profile/tokens/{row.id}/revoke").status_code == 404
+    assert session().get(ApiToken, row.id).revoked_at is None
+
+    assert client.post(f"/profile/tokens/{row.id}/revoke").status_code == 302
+    assert api.get("/api/v1/plans", headers={"Authorization": f"Bearer {token}"}).status_code == 401
+    assert "已吊销" in page(client.get("/profile"))
+    assert session().scalars(select(AuditEntry.action).where(AuditEntry.action.startswith("token."))).all() == [
+        "token.issue", "token.revoke"]
+
+
+@pytest.mark.parametrize("role", ["coordinator", "liaison", "leader", "admin", "auditor"])
+def test_every_role_has_a_profile_and_sets_its_channels(login_as, plan, role):
+    client, user = login_as(role, unit=CO)
+    html = page(client.get("/profile"))
+    assert user.login in html and "提醒方式" in html
+    assert client.post("/profile/preferences", data={"wants_webhook": "y"}).status_code == 302
+    channels = session().execute(select(User.wants_email, User.wants_webhook).where(User.id == user.id)).one()
+    assert tuple(channels) == (False, True)
+    entry = session().scalar(select(AuditEntry).where(AuditEntry.action == "user.preferences"))
+    assert entry.detail["after"] == {"wants_email": False, "wants_webhook": True}
+
+
+@pytest.mark.parametrize("role,has_work", [("coordinator", True), ("liaison", True), ("leader", False)])
+def test_home_and_nav_link_to_work_and_notifications(login_as, plan, role, has_work):
+    client, _ = login_as(role, unit=CO)
+    html = page(client.get("/"))
+    assert ('href="/work"' in html) is has_work
+    assert 'href="/notifications"' in html and 'href="/profile"' in html
