@@ -3,7 +3,6 @@ services inside one unit of work, and prints."""
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import click

@@ -44,3 +44,11 @@ def light_for(
 def working_days_overdue(due_on: date, today: date, calendar: WorkdayCalendar) -> int:
     """How many working days `today` is past `due_on` (0 if not past)."""
     return max(calendar.working_days_between(due_on, today), 0) if today > due_on else 0
+
+
+def plan_light(plan, due_on: date | None, today: date, calendar: WorkdayCalendar, *, done: bool) -> Light:
+    """The light of an item of `plan`, with the plan's own notice window (its
+    reminder rules), so that a page and the reminder never disagree."""
+    from .reminders.rules import rules_for
+
+    return rules_for(plan).light(due_on, today, calendar, done=done)

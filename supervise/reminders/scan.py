@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date
 from zoneinfo import ZoneInfo
 
 from flask import current_app
@@ -76,8 +76,6 @@ class ScanResult:
         return [line for line in self.lines if line.is_new]
 
 
-def local_today() -> date:
-    return datetime.now(ZoneInfo(current_app.config.get("TIMEZONE", "Asia/Shanghai"))).date()
 
 
 class _People:

@@ -64,7 +64,8 @@ def remind(ctx: click.Context, as_of: str | None, dry_run: bool) -> None:
     if ctx.invoked_subcommand is not None:
         return
     from ..models import Delivery
-    from ..reminders.scan import local_today, run_scan
+    from ..clock import local_today
+    from ..reminders.scan import run_scan
 
     day = _parse_day(as_of) or local_today()
     if dry_run:

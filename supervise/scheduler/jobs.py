@@ -10,7 +10,8 @@ from ..db import unit_of_work
 
 def scan_reminders() -> str:
     """Today's reminders; e-mail and webhooks go out after the commit."""
-    from ..reminders.scan import local_today, run_scan
+    from ..clock import local_today
+    from ..reminders.scan import run_scan
 
     today = local_today()
     with unit_of_work():

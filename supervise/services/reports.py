@@ -26,7 +26,6 @@ from ..models import (
     ReportVersion,
     Task,
     TaskState,
-    TaskUnit,
     UnitRole,
     User,
 )

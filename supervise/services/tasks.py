@@ -17,7 +17,6 @@ from ..models import (
     ExtensionRequest,
     ExtensionState,
     Milestone,
-    MilestoneState,
     Report,
     ReportKind,
     ReportState,
@@ -25,7 +24,6 @@ from ..models import (
     Target,
     TargetAllocation,
     Task,
-    TaskState,
     User,
 )
 from ..policy import authorize

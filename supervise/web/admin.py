@@ -2,8 +2,6 @@
 the delivery log, the working-day calendar, and a plan's reminder rules."""
 from __future__ import annotations
 
-from datetime import date
-
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
@@ -17,6 +15,7 @@ from ..errors import DomainError, NotFound, PermissionDenied
 from ..models import Plan, Role, SchedulerJob, User
 from ..policy import authorize, can
 from . import acting_user
+from ..clock import local_today
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -249,7 +248,7 @@ def _calendar_page(year: int, day_form: CalendarDayForm, import_form: CalendarIm
 @bp.route("/calendar", methods=["GET"])
 def calendar():
     authorize(current_user, "calendar.manage")
-    year = request.args.get("year", type=int) or date.today().year
+    year = request.args.get("year", type=int) or local_today().year
     return _calendar_page(year, CalendarDayForm(), CalendarImportForm())
 
 
@@ -268,7 +267,7 @@ def calendar_day():
         else:
             flash(f"{form.day.data} 已更新,各计划报送截止日已按新日历重算", "success")
             return redirect(url_for("admin.calendar", year=form.day.data.year))
-    year = form.day.data.year if form.day.data else date.today().year
+    year = form.day.data.year if form.day.data else local_today().year
     return _calendar_page(year, form, CalendarImportForm(), 400)
 
 
@@ -281,7 +280,7 @@ def calendar_import():
     upload = request.files.get("file")
     if not form.validate_on_submit() or upload is None or not upload.filename:
         form.file.errors.append("请选择 CSV 文件")
-        return _calendar_page(date.today().year, CalendarDayForm(), form, 400)
+        return _calendar_page(local_today().year, CalendarDayForm(), form, 400)
     try:
         text = upload.read().decode("utf-8-sig")
         change = import_days(acting_user(), parse_calendar_csv(text), source_name=upload.filename)
@@ -293,7 +292,7 @@ def calendar_import():
     else:
         flash(f"已导入 {'、'.join(map(str, change.years))} 年共 {change.days} 天,报送截止日已重算", "success")
         return redirect(url_for("admin.calendar", year=change.years[0]))
-    return _calendar_page(date.today().year, CalendarDayForm(), form, 400)
+    return _calendar_page(local_today().year, CalendarDayForm(), form, 400)
 
 
 @bp.route("/calendar/sync", methods=["POST"])

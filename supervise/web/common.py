@@ -3,24 +3,12 @@ shown next to form fields, and the download header."""
 from __future__ import annotations
 
 import unicodedata
-from datetime import date, datetime
 from urllib.parse import quote
-from zoneinfo import ZoneInfo
 
-from flask import current_app
 from flask_wtf import FlaskForm
 
 from .. import db
 from ..errors import DomainError
-
-
-def local_today() -> date:
-    """Today in the configured time zone. `TODAY` in the app config pins it
-    (tests, demonstrations of a given quarter)."""
-    pinned = current_app.config.get("TODAY")
-    if pinned:
-        return pinned if isinstance(pinned, date) else date.fromisoformat(str(pinned))
-    return datetime.now(ZoneInfo(current_app.config.get("TIMEZONE", "Asia/Shanghai"))).date()
 
 
 def show_errors(form: FlaskForm, exc: DomainError) -> None:

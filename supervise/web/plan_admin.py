@@ -6,7 +6,7 @@ from flask_login import current_user
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 from wtforms import IntegerField, SelectField, TextAreaField
-from wtforms.validators import NumberRange, Optional
+from wtforms.validators import NumberRange
 
 from .. import db
 from ..errors import DomainError

@@ -17,7 +17,7 @@ from sqlalchemy import select
 
 from .. import db
 from ..errors import Conflict, InvalidTransition, PermissionDenied, ValidationError
-from ..lights import Light, light_for
+from ..lights import Light, plan_light
 from ..models import (
     Evidence,
     ExtensionRequest,
@@ -39,7 +39,8 @@ from ..services import tasks as task_service
 from ..workdays import WorkdayCalendar
 from ..workflow import ACTION_LABELS, allowed_actions
 from . import acting_user
-from .common import local_today, show_errors
+from ..clock import local_today
+from .common import show_errors
 from .forms import (
     DecisionForm,
     EvidenceForm,
@@ -99,7 +100,7 @@ def _period_blocks(task: Task, user: User, today: date, calendar: WorkdayCalenda
         lead_ob = next((ob for ob in obs if ob.kind is ReportKind.LEAD_REPORT), None)
         block = PeriodBlock(
             period,
-            light_for(period.due_on, today, calendar, done=lead_ob.is_done) if lead_ob else Light.GREEN,
+            plan_light(task.plan, period.due_on, today, calendar, done=lead_ob.is_done) if lead_ob else Light.GREEN,
         )
         for ob in obs:
             report = visible.get(ob.report.id) if ob.report is not None else None
@@ -112,7 +113,7 @@ def _period_blocks(task: Task, user: User, today: date, calendar: WorkdayCalenda
                 status = "已报送" if ob.is_done else "未报送"
             item = Item(
                 ob.task_unit.unit.short_name, ob.kind, ob.due_on,
-                light_for(ob.due_on, today, calendar, done=ob.is_done), report, status,
+                plan_light(task.plan, ob.due_on, today, calendar, done=ob.is_done), report, status,
                 is_mine=ob.task_unit.unit_id == user.unit_id,
             )
             block.items.append(item)
@@ -154,7 +155,7 @@ def task_sections(task: Task, *, page_error: str | None = None, forms: dict[str,
         version = {"version": m.version}
         row: dict[str, Any] = {
             "m": m,
-            "light": light_for(m.due_on, today, calendar, done=m.state is MilestoneState.COMPLETED),
+            "light": plan_light(task.plan, m.due_on, today, calendar, done=m.state is MilestoneState.COMPLETED),
         }
         if can(user, "milestone.decide", m):
             if "confirm" in actions:

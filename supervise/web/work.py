@@ -7,7 +7,7 @@ from .. import db
 from ..services.work import my_work
 from ..workdays import WorkdayCalendar
 from . import acting_user
-from .common import local_today
+from ..clock import local_today
 
 bp = Blueprint("work", __name__)
 
