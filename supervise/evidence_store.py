@@ -74,11 +74,11 @@ def sniff(head: bytes, path: Path) -> str | None:
 
 
 def clean_original_name(name: str | None) -> str:
-    """The name as the user gave it, kept exactly for display and download,
-    minus what can never be part of a file name (path separators, NUL and
-    control characters); never used as a path."""
-    name = (name or "").replace("\\", "/").split("/")[-1]
-    name = "".join(ch for ch in name if ch >= " " and ch != "\x7f")
+    """The name as the user gave it, kept exactly for display and download
+    ("../", backslashes and Chinese included: it is never used as a path),
+    minus what no file name can hold (NUL and control characters) and cut to
+    255 characters, keeping the extension."""
+    name = "".join(ch for ch in (name or "") if ch >= " " and ch != "\x7f")
     name = name.strip() or "未命名文件"
     if len(name) > 255:
         stem, dot, ext = name.rpartition(".")

@@ -85,9 +85,13 @@ def test_size_limit(ctx, app):
     assert [p for p in app.config["EVIDENCE_DIR"].rglob("*") if p.is_file()] == []
 
 
-def test_names_are_kept_but_never_paths():
-    assert clean_original_name("../../etc/passwd.pdf") == "passwd.pdf"
-    assert clean_original_name("C:\\Users\\张三\\报告.pdf") == "报告.pdf"
+def test_names_are_kept_but_never_paths(ctx, app):
+    assert clean_original_name("../../etc/passwd.pdf") == "../../etc/passwd.pdf"
+    assert clean_original_name("C:\\Users\\张三\\报告.pdf") == "C:\\Users\\张三\\报告.pdf"
+    stored = store(io.BytesIO(PDF_BYTES), "../../../../tmp/evil.pdf")
+    assert stored.original_name == "../../../../tmp/evil.pdf"
+    assert path_for(stored.sha256).is_relative_to(app.config["EVIDENCE_DIR"])
+    assert not (app.config["EVIDENCE_DIR"].parent.parent / "tmp" / "evil.pdf").exists()
     assert clean_original_name("a\x00b.pdf") == "ab.pdf"
     long = "长" * 300 + ".pdf"
     assert len(clean_original_name(long)) == 255 and clean_original_name(long).endswith(".pdf")
