@@ -127,6 +127,9 @@ def can(user: User | None, action: str, target: Any = None) -> bool:
         )
     if action == "evidence.download":
         return can_view_evidence(user, target)
+    if action == "token.manage":
+        # Only one's own tokens.
+        return getattr(target, "user_id", None) == user.id
     return True
 
 
