@@ -216,5 +216,7 @@ def report_in_state(cast: Cast, kind: str, state: str, period: str) -> int:
 
 
 def report_row(report_id: int) -> Report:
+    """The report as stored now (not as this test's session last saw it)."""
     session().rollback()
+    session().expire_all()
     return session().get(Report, report_id)
