@@ -172,3 +172,22 @@ def test_a_file_changed_on_disk_is_not_served(app, cast):
     assert response.status_code == 500 and response.get_json()["error"] == "evidence_unavailable"
     assert db_state() == before
     assert session().scalar(select(Evidence.sha256).where(Evidence.id == item["id"])) == item["sha256"]
+
+
+def test_content_disposition_is_always_an_attachment_with_the_exact_name():
+    from supervise.web.api.reports import content_disposition
+
+    assert content_disposition("report.pdf", "evidence-1") == (
+        "attachment; filename=\"report.pdf\"; filename*=UTF-8''report.pdf"
+    )
+    header = content_disposition("台账 说明.xlsx", "evidence-7")
+    assert header.startswith('attachment; filename="evidence-7.xlsx"; ')
+    assert _disposition_name(header) == "台账 说明.xlsx"
+    tricky = 'a"b;c\\d.pdf'
+    header = content_disposition(tricky, "evidence-8")
+    assert header.startswith('attachment; filename="evidence-8.pdf"; ') and _disposition_name(header) == tricky
+
+
+def test_api_json_is_utf8_not_escaped(cast):
+    response = cast.lead.get("/me")
+    assert "省经信厅".encode() in response.data and b"\\u" not in response.data

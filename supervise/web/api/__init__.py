@@ -18,6 +18,12 @@ from ...errors import ValidationError
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
+
+@bp.record_once
+def _readable_chinese(state) -> None:
+    # JSON is UTF-8: send Chinese as itself, not as \uXXXX escapes.
+    state.app.json.ensure_ascii = False
+
 # Endpoints anyone may read: the description of the API itself.
 PUBLIC_ENDPOINTS = {"api.openapi"}
 

@@ -1,7 +1,9 @@
 """Reports and contributions, their review, versions and evidence."""
 from __future__ import annotations
 
+import os
 from typing import Any
+from urllib.parse import quote
 
 from flask import jsonify, request, send_file, url_for
 
@@ -164,9 +166,21 @@ def evidence(evidence_id: int):
     except (FileNotFoundError, evidence_store.IntegrityError):
         return jsonify(error="evidence_unavailable", message="附件文件已丢失或已损坏,请联系系统管理员"), 500
     report_service.record_download(user, item)
-    response = send_file(
-        path, mimetype=item.content_type, as_attachment=True, download_name=item.original_name,
-        etag=item.sha256, max_age=0,
-    )
+    response = send_file(path, mimetype=item.content_type, etag=item.sha256, max_age=0)
+    response.headers["Content-Disposition"] = content_disposition(item.original_name, f"evidence-{item.id}")
     response.headers["X-Content-Type-Options"] = "nosniff"
     return response
+
+
+def content_disposition(name: str, fallback_stem: str) -> str:
+    """`attachment` with the exact name in RFC 5987 form (filename*), and a
+    plain ASCII filename for old clients: the name itself if it is plain
+    ASCII, else `fallback_stem` with the name's extension (Werkzeug's own
+    fallback strips a Chinese name down to ".pdf")."""
+    ext = os.path.splitext(name)[1]
+    plain = name if _plain_ascii(name) else fallback_stem + (ext if _plain_ascii(ext) else "")
+    return f"attachment; filename=\"{plain}\"; filename*=UTF-8''{quote(name, safe='')}"
+
+
+def _plain_ascii(text: str) -> bool:
+    return text.isascii() and text.isprintable() and not set(text) & set('"\\;')
