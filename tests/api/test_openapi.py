@@ -50,3 +50,28 @@ def test_every_operation_has_a_summary_and_schemas(client):
             for param in re.findall(r"\{([^}]+)\}", path):
                 names = [p["name"] for p in operation.get("parameters", []) if p["in"] == "path"]
                 assert param in names, (method, path, param)
+
+
+def test_every_api_route_wants_a_valid_token(app, client, cast):
+    from .conftest import db_state
+
+    revoked = cast.lead.post("/me/tokens", json={"label": "old"}).get_json()
+    cast.lead.delete(f"/me/tokens/{revoked['id']}")
+    before = db_state()
+    for method, path in sorted(_api_rules(app)):
+        if path == "/openapi.json":
+            continue
+        url = PREFIX + re.sub(r"\{[^}]+\}", "1", path)
+        for headers in ({}, {"Authorization": "Bearer sv_nonsense"}, {"Authorization": f"Bearer {revoked['token']}"},
+                        {"Authorization": f"Basic {cast.lead.token}"}):
+            response = client.open(url, method=method.upper(), headers=headers, json={})
+            assert response.status_code == 401, (method, path, headers)
+            assert response.get_json()["error"] == "unauthorized", (method, path)
+    assert db_state() == before
+
+
+def test_unknown_paths_and_methods_answer_in_json(cast):
+    response = cast.lead.get("/no-such-thing", check=False)
+    assert response.status_code == 404 and response.get_json()["error"] == "not_found"
+    response = cast.lead.delete("/reports/1", check=False)
+    assert response.status_code == 405 and response.get_json()["message"] == "不支持该请求方式"

@@ -219,3 +219,21 @@ def test_report_json_is_the_documented_shape(cast):
     assert data["kind"] == ReportKind.LEAD_REPORT.value and data["state"] == ReportState.APPROVED.value
     assert data["task"] == {"id": cast.task.id, "number": 1, "title": cast.task.title}
     assert data["submitted_at"].endswith("+00:00") and data["decided_at"]
+
+
+def test_every_action_refuses_a_bad_body_or_an_unknown_report(cast):
+    rid = report_in_state(cast, "lead", "submitted", "2025Q2")
+    cid = report_in_state(cast, "co", "submitted", "2025Q2")
+    calls = [(cast.lead, "submit", rid), (cast.coordinator, "approve", rid), (cast.coordinator, "return", rid),
+             (cast.coordinator, "reopen", rid), (cast.lead, "accept", cid)]
+    before = db_state()
+    for client, action, report_id in calls:
+        response = client.post(f"/reports/{report_id}/{action}", json={"version": "3", "reason": "x"})
+        assert response.status_code == 400 and response.get_json()["fields"] == {"version": "必须是整数"}, action
+        response = client.post(f"/reports/{report_id}/{action}", data=b"[]", content_type="application/json")
+        assert response.status_code == 400, action
+        assert client.post(f"/reports/99999/{action}", json={"reason": "x"}).status_code == 404, action
+    assert cast.coordinator.post(f"/reports/{rid}/return", json={"reason": "  "}).get_json()["fields"] == {
+        "reason": "请填写原因"
+    }
+    assert db_state() == before
