@@ -104,6 +104,7 @@ def test_create_refuses_bad_input_and_changes_nothing(cast):
         ({"task_id": task_id, "period": "2025Q2", "values": {"1": True}}, "value_1"),
         ({"task_id": task_id, "period": "2025Q2", "text": 12}, "text"),
         ({"task_id": task_id, "period": "2025Q2", "include": "all"}, "include"),
+        ({"task_id": task_id, "period": "2025Q2", "valeus": {"1": 5}}, "valeus"),  # misspelt, not ignored
     ]
     for body, field in cases:
         response = cast.lead.post("/reports", json=body)
@@ -228,8 +229,11 @@ def test_every_action_refuses_a_bad_body_or_an_unknown_report(cast):
              (cast.coordinator, "reopen", rid), (cast.lead, "accept", cid)]
     before = db_state()
     for client, action, report_id in calls:
-        response = client.post(f"/reports/{report_id}/{action}", json={"version": "3", "reason": "x"})
+        reason = {"reason": "x"} if action in ("return", "reopen") else {}
+        response = client.post(f"/reports/{report_id}/{action}", json={"version": "3", **reason})
         assert response.status_code == 400 and response.get_json()["fields"] == {"version": "必须是整数"}, action
+        response = client.post(f"/reports/{report_id}/{action}", json={"versoin": 3, **reason})
+        assert response.status_code == 400 and response.get_json()["fields"] == {"versoin": "未知字段"}, action
         response = client.post(f"/reports/{report_id}/{action}", data=b"[]", content_type="application/json")
         assert response.status_code == 400, action
         assert client.post(f"/reports/99999/{action}", json={"reason": "x"}).status_code == 404, action

@@ -25,7 +25,7 @@ def _call(cast, kind: str, action: str, report_id: int):
     if action == "edit":
         return author.patch(f"/reports/{report_id}", json={"text": "修改后的进展"})
     actor = author if action == "submit" else reviewer
-    return actor.post(f"/reports/{report_id}/{action}", json={"reason": "原因"})
+    return actor.post(f"/reports/{report_id}/{action}", json={"reason": "原因"} if action in ("return", "reopen") else {})
 
 
 @pytest.mark.parametrize("kind, state", [(k, s) for k, (_, states, _) in MACHINES.items() for s in states])

@@ -37,13 +37,20 @@ def _require_token():
     return None
 
 
-def json_body() -> dict[str, Any]:
-    """The request's JSON object; an empty body counts as {}."""
+def json_body(*fields: str) -> dict[str, Any]:
+    """The request's JSON object (an empty body counts as {}), with no field
+    but `fields`: a misspelt field is refused rather than silently ignored."""
     if not request.get_data(cache=True):
         return {}
     data = request.get_json(force=True, silent=True)
     if not isinstance(data, dict):
         raise ValidationError("请求体必须是 JSON 对象")
+    unknown = sorted(set(data) - set(fields))
+    if unknown:
+        raise ValidationError(
+            f"未知字段:{'、'.join(unknown)};可用字段:{'、'.join(fields) or '(无)'}",
+            field_errors={name: "未知字段" for name in unknown},
+        )
     return data
 
 

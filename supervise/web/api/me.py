@@ -71,7 +71,7 @@ def tokens():
 @bp.post("/me/tokens")
 def issue_token():
     """A new token; its secret is in this response only."""
-    row, secret = token_service.issue_own_token(acting_user(), json_body().get("label", ""))
+    row, secret = token_service.issue_own_token(acting_user(), json_body("label").get("label", ""))
     return jsonify({**token_dict(row), "token": secret}), 201
 
 

@@ -37,7 +37,7 @@ def create_report():
     """File the caller's unit's report for a task and period; the unit's role
     in the task decides whether it is the lead report or a contribution."""
     user = acting_user()
-    body = json_body()
+    body = json_body("task_id", "period", "text", "values", "include")
     task = plan_service.get_task(user, int_field(body, "task_id", "任务编号"))
     period = body.get("period")
     if not isinstance(period, str) or not period.strip():
@@ -60,7 +60,7 @@ def update_report(report_id: int):
     returned report; "version" guards against overwriting someone's change."""
     user = acting_user()
     report = report_service.get_report(user, report_id)
-    body = json_body()
+    body = json_body("text", "values", "include", "version")
     version = expected_version(body)
     include = _include_ids(body)
     if not ({"text", "values"} & body.keys()) and include is None:
@@ -77,7 +77,7 @@ def update_report(report_id: int):
 def submit_report(report_id: int):
     user = acting_user()
     report = report_service.get_report(user, report_id)
-    report_service.submit_report(user, report, expected_version=expected_version(json_body()))
+    report_service.submit_report(user, report, expected_version=expected_version(json_body("version")))
     return _report_response(report)
 
 
@@ -85,7 +85,7 @@ def submit_report(report_id: int):
 def accept_contribution(report_id: int):
     user = acting_user()
     report = report_service.get_report(user, report_id)
-    report_service.accept_contribution(user, report, expected_version=expected_version(json_body()))
+    report_service.accept_contribution(user, report, expected_version=expected_version(json_body("version")))
     return _report_response(report)
 
 
@@ -93,7 +93,7 @@ def accept_contribution(report_id: int):
 def approve_report(report_id: int):
     user = acting_user()
     report = report_service.get_report(user, report_id)
-    report_service.approve_report(user, report, expected_version=expected_version(json_body()))
+    report_service.approve_report(user, report, expected_version=expected_version(json_body("version")))
     return _report_response(report)
 
 
@@ -101,7 +101,7 @@ def approve_report(report_id: int):
 def return_report(report_id: int):
     user = acting_user()
     report = report_service.get_report(user, report_id)
-    body = json_body()
+    body = json_body("reason", "version")
     report_service.return_report(user, report, body.get("reason"), expected_version=expected_version(body))
     return _report_response(report)
 
@@ -110,7 +110,7 @@ def return_report(report_id: int):
 def reopen_report(report_id: int):
     user = acting_user()
     report = report_service.get_report(user, report_id)
-    body = json_body()
+    body = json_body("reason", "version")
     report_service.reopen_report(user, report, body.get("reason"), expected_version=expected_version(body))
     return _report_response(report)
 
