@@ -27,6 +27,9 @@ class Items:
     co_submitted: int
     draft_evidence: int
     co_token: int
+    milestone: int
+    extension: int
+    target: int
 
 
 @pytest.fixture
@@ -41,6 +44,11 @@ def items(cast: Cast) -> Items:
         co_submitted=report_in_state(cast, "co", "submitted", "2025Q2"),
         draft_evidence=upload.get_json()["id"],
         co_token=session().scalar(select(ApiToken.id).where(ApiToken.user_id == cast.co.user.id)),
+        milestone=cast.lead.post(f"/tasks/{cast.task.id}/milestones",
+                                 json={"title": "节点", "due_on": "2026-06-30"}).get_json()["id"],
+        extension=cast.lead.post(f"/tasks/{cast.task.id}/extensions",
+                                 json={"new_deadline": "2028-06-30", "reason": "延期"}).get_json()["id"],
+        target=cast.task.targets[0].id,
     )
 
 
@@ -118,6 +126,44 @@ ENDPOINTS: dict[str, tuple[str, Callable[[Cast, Items], str], Callable[[Cast], d
 }
 
 
+# The task's lifecycle, milestones, extensions and split: task-level items
+# are no secret, so every refusal is 403. The allowed path of each is walked
+# in test_lifecycle.py.
+
+
+def EVERYONE_BUT(*allowed: str) -> dict[str, int]:  # noqa: N802 - reads as a constant in the table
+    return {role: 403 for role in ROLES if role not in allowed}
+
+
+LIFECYCLE: dict[str, tuple[str, Callable[[Cast, Items], str], Callable[[Cast], dict], dict[str, int]]] = {
+    "task evidence": ("POST", lambda c, i: f"/tasks/{c.task.id}/evidence", lambda c: _multipart(), EVERYONE_BUT("lead")),
+    "request close": ("POST", lambda c, i: f"/tasks/{c.task.id}/request-close", lambda c: {"json": {"reason": "x"}},
+                      EVERYONE_BUT("lead")),
+    "decide close": ("POST", lambda c, i: f"/tasks/{c.task.id}/decide-close", lambda c: {"json": {"agree": True}},
+                     EVERYONE_BUT("coordinator")),
+    "suspend": ("POST", lambda c, i: f"/tasks/{c.task.id}/suspend", lambda c: {"json": {"reason": "x"}},
+                EVERYONE_BUT("coordinator")),
+    "resume": ("POST", lambda c, i: f"/tasks/{c.task.id}/resume", lambda c: {"json": {"reason": "x"}},
+               EVERYONE_BUT("coordinator")),
+    "request extension": ("POST", lambda c, i: f"/tasks/{c.task.id}/extensions",
+                          lambda c: {"json": {"new_deadline": "2028-09-30", "reason": "x"}}, EVERYONE_BUT("lead")),
+    "decide extension": ("POST", lambda c, i: f"/extensions/{i.extension}/decide", lambda c: {"json": {"grant": True}},
+                         EVERYONE_BUT("coordinator")),
+    "propose milestone": ("POST", lambda c, i: f"/tasks/{c.task.id}/milestones",
+                          lambda c: {"json": {"title": "x", "due_on": "2026-09-30"}}, EVERYONE_BUT("lead")),
+    "confirm milestone": ("POST", lambda c, i: f"/milestones/{i.milestone}/confirm", lambda c: {},
+                          EVERYONE_BUT("coordinator")),
+    "milestone evidence": ("POST", lambda c, i: f"/milestones/{i.milestone}/evidence", lambda c: _multipart(),
+                           EVERYONE_BUT("lead")),
+    "milestone done": ("POST", lambda c, i: f"/milestones/{i.milestone}/done", lambda c: {"json": {"note": "x"}},
+                       EVERYONE_BUT("lead")),
+    "decide milestone": ("POST", lambda c, i: f"/milestones/{i.milestone}/decide", lambda c: {"json": {"accept": True}},
+                         EVERYONE_BUT("coordinator")),
+    "split target": ("POST", lambda c, i: f"/targets/{i.target}/split", lambda c: {"json": {"shares": {"1": 1}}},
+                     EVERYONE_BUT("coordinator")),
+}
+
+
 # Open to every role that has a token: who one is, one's own tokens, the description.
 OPEN_TO_ALL = {("GET", "/me"), ("GET", "/me/tokens"), ("POST", "/me/tokens"), ("GET", "/openapi.json")}
 
@@ -125,7 +171,8 @@ OPEN_TO_ALL = {("GET", "/me"), ("GET", "/me/tokens"), ("POST", "/me/tokens"), ("
 def test_the_matrix_covers_every_api_route(app, cast, items):
     from .test_openapi import _api_rules
 
-    covered = {(method, spec_path("/api/v1" + url(cast, items))) for method, url, *_ in ENDPOINTS.values()}
+    covered = {(method, spec_path("/api/v1" + url(cast, items)))
+               for method, url, *_ in [*ENDPOINTS.values(), *LIFECYCLE.values()]}
     routes = {(method.upper(), path) for method, path in _api_rules(app)}
     assert routes - covered - OPEN_TO_ALL == set()
 
@@ -133,7 +180,8 @@ def test_the_matrix_covers_every_api_route(app, cast, items):
 def test_every_role_is_refused_what_it_may_not_do_and_nothing_changes(cast, items):
     clients = cast.everyone()
     before = db_state()
-    for endpoint, (method, url, request, refusals, _allowed) in ENDPOINTS.items():
+    everything = {**{k: v[:4] for k, v in ENDPOINTS.items()}, **LIFECYCLE}
+    for endpoint, (method, url, request, refusals) in everything.items():
         for role, status in refusals.items():
             response = clients[role].open(method, url(cast, items), **request(cast))
             assert response.status_code == status, (endpoint, role, response.get_json())

@@ -86,4 +86,4 @@ def today() -> date:
     return datetime.now(ZoneInfo(current_app.config.get("TIMEZONE", "Asia/Shanghai"))).date()
 
 
-from . import me, openapi, reports, tasks  # noqa: E402,F401  (routes register on bp)
+from . import lifecycle, me, openapi, reports, tasks  # noqa: E402,F401  (routes register on bp)

@@ -245,6 +245,19 @@ SCHEMAS: dict[str, Any] = {
     "VersionBody": obj({"version": INTEGER}, optional=("version",)),
     "ReasonBody": obj({"reason": {**STRING, "minLength": 1}, "version": INTEGER}, optional=("version",)),
     "TokenCreate": obj({"label": {**STRING, "maxLength": 64}}, optional=("label",)),
+    "TaskReason": obj({"reason": {**STRING, "minLength": 1}, "version": {**INTEGER, "description": "任务的版本号"}},
+                      optional=("version",)),
+    "CloseDecision": obj({"agree": BOOLEAN, "reason": {**STRING, "description": "不同意时必填"}, "version": INTEGER},
+                         optional=("reason", "version")),
+    "ExtensionCreate": obj({"new_deadline": DATE, "reason": {**STRING, "minLength": 1}}),
+    "ExtensionDecision": obj({"grant": BOOLEAN, "reason": {**STRING, "description": "不同意时必填"}}, optional=("reason",)),
+    "MilestoneCreate": obj({"title": {**STRING, "minLength": 1, "maxLength": 200}, "due_on": DATE}),
+    "MilestoneDone": obj({"note": STRING}, optional=("note",)),
+    "MilestoneDecision": obj({"accept": BOOLEAN, "reason": {**STRING, "description": "验收不通过时必填"}},
+                             optional=("reason",)),
+    "Empty": obj({}),
+    "TargetSplit": obj({"shares": {"type": "object", "additionalProperties": nullable(NUMBER),
+                                   "description": "{单位编号: 分解数值},只能分给该任务的责任单位"}}),
 }
 
 ERROR_TEXT = {
@@ -297,6 +310,39 @@ def _report_action(summary: str, body: str, description: str) -> dict[str, Any]:
     return {
         "post": op(summary, "reports", _json(ref("Report")), 400, 403, 404, 409, params=[REPORT_ID],
                    body=_body(body, required=body == "ReasonBody"), description=description)
+    }
+
+
+TASK_ID = _id("task_id", "任务编号")
+MILESTONE_ID = _id("milestone_id", "节点编号")
+
+UPLOAD_BODY = {
+    "required": True,
+    "content": {
+        "multipart/form-data": {
+            "schema": {"type": "object", "required": ["file"],
+                       "properties": {"file": {"type": "string", "contentMediaType": "application/octet-stream"}}},
+        }
+    },
+}
+
+
+def _upload(summary: str, param: dict[str, Any]) -> dict[str, Any]:
+    return op(
+        summary, "evidence", {**_json(ref("Evidence"), "已上传"), "headers": {"Location": {"schema": STRING}}},
+        400, 403, 404, 409, 413, status=201, params=[param], body=UPLOAD_BODY,
+        description="PDF、Word、Excel、PowerPoint、OFD、JPEG、PNG、ZIP;按内容判断类型;大小上限可配置(默认 50 MB)。",
+    )
+
+
+def _task_action(summary: str, body: str) -> dict[str, Any]:
+    return {"post": op(summary, "lifecycle", _json(ref("Task")), 400, 403, 404, 409, params=[TASK_ID], body=_body(body))}
+
+
+def _milestone_action(summary: str, body: str) -> dict[str, Any]:
+    return {
+        "post": op(summary, "lifecycle", _json(ref("Milestone")), 400, 403, 404, 409, params=[MILESTONE_ID],
+                   body=_body(body, required=body == "MilestoneDecision"))
     }
 
 
@@ -358,23 +404,7 @@ PATHS: dict[str, Any] = {
                     {"name": "to", "in": "query", "required": True, "schema": INTEGER}],
         )
     },
-    "/reports/{report_id}/evidence": {
-        "post": op(
-            "上传佐证材料", "evidence",
-            {**_json(ref("Evidence"), "已上传"), "headers": {"Location": {"schema": STRING}}},
-            400, 403, 404, 409, 413, status=201, params=[REPORT_ID],
-            body={
-                "required": True,
-                "content": {
-                    "multipart/form-data": {
-                        "schema": {"type": "object", "required": ["file"],
-                                   "properties": {"file": {"type": "string", "contentMediaType": "application/octet-stream"}}},
-                    }
-                },
-            },
-            description="PDF、Word、Excel、PowerPoint、OFD、JPEG、PNG、ZIP;按内容判断类型;大小上限可配置(默认 50 MB)。",
-        )
-    },
+    "/reports/{report_id}/evidence": {"post": _upload("上传报告的佐证材料", REPORT_ID)},
     "/evidence/{evidence_id}": {
         "get": op(
             "下载佐证材料", "evidence",
@@ -385,6 +415,31 @@ PATHS: dict[str, Any] = {
             },
             404, 500, params=[_id("evidence_id", "附件编号")],
         )
+    },
+    "/tasks/{task_id}/evidence": {"post": _upload("上传申请办结的佐证材料", TASK_ID)},
+    "/tasks/{task_id}/request-close": _task_action("申请办结(牵头单位,须先上传佐证材料并填写原因)", "TaskReason"),
+    "/tasks/{task_id}/decide-close": _task_action("同意或不同意办结(督办员)", "CloseDecision"),
+    "/tasks/{task_id}/suspend": _task_action("暂缓(督办员,须填写原因)", "TaskReason"),
+    "/tasks/{task_id}/resume": _task_action("恢复推进(督办员,须填写原因)", "TaskReason"),
+    "/tasks/{task_id}/extensions": {
+        "post": op("申请延期(牵头单位,须在完成时限前)", "lifecycle", _json(ref("Extension"), "已提交"), 400, 403, 404, 409,
+                   status=201, params=[TASK_ID], body=_body("ExtensionCreate"))
+    },
+    "/extensions/{extension_id}/decide": {
+        "post": op("同意或不同意延期(督办员);同意后任务完成时限改为新日期,原时限保留", "lifecycle", _json(ref("Extension")),
+                   400, 403, 404, 409, params=[_id("extension_id", "延期申请编号")], body=_body("ExtensionDecision"))
+    },
+    "/tasks/{task_id}/milestones": {
+        "post": op("提出节点(牵头单位)", "lifecycle", _json(ref("Milestone"), "已提出"), 400, 403, 404, status=201,
+                   params=[TASK_ID], body=_body("MilestoneCreate"))
+    },
+    "/milestones/{milestone_id}/confirm": _milestone_action("确认节点(督办员)", "Empty"),
+    "/milestones/{milestone_id}/evidence": {"post": _upload("上传节点完成的佐证材料", MILESTONE_ID)},
+    "/milestones/{milestone_id}/done": _milestone_action("申请节点验收(牵头单位,须先上传佐证材料)", "MilestoneDone"),
+    "/milestones/{milestone_id}/decide": _milestone_action("节点验收通过或不通过(督办员)", "MilestoneDecision"),
+    "/targets/{target_id}/split": {
+        "post": op("目标分解(督办员):把任务指标分给各责任单位", "lifecycle", _json(ref("Task")), 400, 403, 404,
+                   params=[_id("target_id", "指标编号")], body=_body("TargetSplit"))
     },
     "/me": {"get": op("当前用户", "me", _json(ref("Me")))},
     "/me/work": {"get": op("我的待办", "me", _json(ref("Work")), 403)},
@@ -418,7 +473,7 @@ def document() -> dict[str, Any]:
         },
         "servers": [{"url": "/api/v1"}],
         "security": [{"bearer": []}],
-        "tags": [{"name": n} for n in ("tasks", "reports", "evidence", "me", "meta")],
+        "tags": [{"name": n} for n in ("tasks", "reports", "lifecycle", "evidence", "me", "meta")],
         "paths": PATHS,
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},

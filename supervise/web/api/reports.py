@@ -9,7 +9,7 @@ from flask import jsonify, request, send_file, url_for
 
 from ... import evidence_store
 from ...errors import ValidationError
-from ...models import Report
+from ...models import Milestone, Report, Task, User
 from ...policy import authorize
 from ...serialize import evidence_dict, report_dict, report_version_dict
 from ...services import plans as plan_service
@@ -138,9 +138,13 @@ def compare_versions(report_id: int):
 def upload_evidence(report_id: int):
     """Attach a file (multipart field "file") to a report the caller may edit."""
     user = acting_user()
-    report = report_service.get_report(user, report_id)
+    return receive_upload(user, report_service.get_report(user, report_id))
+
+
+def receive_upload(user: User, target: Report | Milestone | Task):
+    """Store the multipart "file" and record it against `target`."""
     # Refuse before writing anything to disk.
-    authorize(user, "evidence.upload", report)
+    authorize(user, "evidence.upload", target)
     upload = request.files.get("file")
     if upload is None or not upload.filename:
         raise ValidationError("请选择要上传的文件(multipart 字段 file)", field_errors={"file": "请选择文件"})
@@ -148,7 +152,7 @@ def upload_evidence(report_id: int):
     # record cannot be made, so no file I/O happens inside it.
     stored = evidence_store.store(upload.stream, upload.filename)
     try:
-        evidence = report_service.attach_evidence(user, report, stored)
+        evidence = report_service.attach_evidence(user, target, stored)
     except Exception:
         evidence_store.discard(stored)
         raise

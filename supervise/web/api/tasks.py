@@ -72,7 +72,10 @@ def _task_summary(task: Task) -> dict[str, Any]:
 def task(task_id: int):
     """A task with its units and their roles, targets and progress, state,
     milestones and deadline extensions."""
-    task = plan_service.get_task(acting_user(), task_id)
+    return jsonify(task_detail(plan_service.get_task(acting_user(), task_id)))
+
+
+def task_detail(task: Task) -> dict[str, Any]:
     data = task_dict(task)
     data.update(
         {
@@ -96,7 +99,7 @@ def task(task_id: int):
             ],
         }
     )
-    return jsonify(data)
+    return data
 
 
 def _progress_dict(row: dict[str, Any]) -> dict[str, Any]:
