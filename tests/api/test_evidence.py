@@ -69,6 +69,7 @@ def test_upload_and_download_keep_the_chinese_name_and_the_bytes(app, cast):
     assert download.headers["Content-Type"].startswith(item["content_type"])
     # The file read back is the Word document that was sent.
     assert docx.Document(io.BytesIO(download.data)).paragraphs[0].text == "新增跨境电商应用主体 1800 家"
+    assert cast.lead.open("HEAD", f"/evidence/{item['id']}", check=False).status_code == 200
     downloads = session().scalars(select(AuditEntry).where(AuditEntry.action == "evidence.download")).all()
     assert [(d.actor_id, d.object_id) for d in downloads] == [(cast.lead.user.id, item["id"])]
 

@@ -169,7 +169,8 @@ def evidence(evidence_id: int):
         path = evidence_store.open_verified(item.sha256)
     except (FileNotFoundError, evidence_store.IntegrityError):
         return jsonify(error="evidence_unavailable", message="附件文件已丢失或已损坏,请联系系统管理员"), 500
-    report_service.record_download(user, item)
+    if request.method != "HEAD":  # a HEAD reads no bytes: not a download
+        report_service.record_download(user, item)
     response = send_file(path, mimetype=item.content_type, etag=item.sha256, max_age=0)
     response.headers["Content-Disposition"] = content_disposition(item.original_name, f"evidence-{item.id}")
     response.headers["X-Content-Type-Options"] = "nosniff"
