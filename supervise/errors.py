@@ -18,6 +18,13 @@ class ValidationError(DomainError):
     code = "validation_error"
 
 
+class PayloadTooLarge(ValidationError):
+    """An upload over the configured size limit (HTTP 413)."""
+
+    status = 413
+    code = "payload_too_large"
+
+
 class PermissionDenied(DomainError):
     status = 403
     code = "forbidden"

@@ -17,7 +17,7 @@ from typing import BinaryIO
 
 from flask import current_app
 
-from .errors import ValidationError
+from .errors import PayloadTooLarge, ValidationError
 
 # kind -> (MIME type, the name endings that may carry it)
 ALLOWED_KINDS: dict[str, tuple[str, tuple[str, ...]]] = {
@@ -114,7 +114,7 @@ def store(stream: BinaryIO, original_name: str | None, *, max_bytes: int | None 
             while chunk := stream.read(1024 * 1024):
                 size += len(chunk)
                 if size > max_bytes:
-                    raise ValidationError(
+                    raise PayloadTooLarge(
                         f"文件超过大小上限 {max_bytes // (1024 * 1024)} MB", field_errors={"file": "文件过大"}
                     )
                 digest.update(chunk)

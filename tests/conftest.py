@@ -107,8 +107,11 @@ class IsolatedClient(FlaskClient):
         response = contextvars.Context().run(super().open, *args, **kwargs)
         if has_app_context():
             # End the test's read snapshot so it sees what the request committed.
+            # Objects loaded by a committed unit of work are not expired by a
+            # rollback (nothing is open, and expire_on_commit is off): expire
+            # them too, or the test reads what it wrote, not what is stored.
             db_session.rollback()
-            db_session.expire_all()  # rollback expires nothing if no transaction was open
+            db_session.expire_all()
         return response
 
 

@@ -201,7 +201,8 @@ def init_web(app: Flask) -> None:
     def _http_error(exc: HTTPException):
         db.session.rollback()
         if is_api_request():
-            return jsonify(error=exc.name.lower().replace(" ", "_"), message=_http_message(exc)), exc.code
+            error = "payload_too_large" if exc.code == 413 else exc.name.lower().replace(" ", "_")
+            return jsonify(error=error, message=_http_message(exc)), exc.code
         return render_template("errors/error.html", status=exc.code, message=_http_message(exc)), exc.code
 
 
@@ -215,6 +216,10 @@ def _http_message(exc: HTTPException) -> str:
         413: "上传的文件过大",
         429: "请求过于频繁,请稍后再试",
     }
+    if exc.code == 413:
+        from flask import current_app
+
+        return f"上传的文件过大,上限为 {current_app.config.get('MAX_UPLOAD_MB', 50)} MB"
     return messages.get(exc.code or 500, exc.description or "出现错误")
 
 
