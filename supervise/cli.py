@@ -155,3 +155,7 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(plan_cli)
     app.cli.add_command(user_cli)
     app.cli.add_command(seed)
+
+    from .reports.cli import report_cli
+
+    app.cli.add_command(report_cli)

@@ -18,6 +18,9 @@ from .workdays import WorkdayCalendar
 # that the lead has time to consolidate it.
 CONTRIBUTION_LEAD_TIME_WORKING_DAYS = 2
 
+# Tasks in these states owe no reports (punctuality counts use the same rule).
+NOT_OWING_TASK_STATES = frozenset({TaskState.SUSPENDED, TaskState.CLOSED})
+
 # States in which the unit has done its part for the period.
 DONE_STATES = {
     ReportKind.LEAD_REPORT: {ReportState.SUBMITTED, ReportState.APPROVED},
@@ -66,7 +69,7 @@ def obligations(
     query = (
         select(TaskUnit, Task)
         .join(Task, Task.id == TaskUnit.task_id)
-        .where(Task.plan_id.in_(plan_ids), Task.state.notin_([TaskState.SUSPENDED, TaskState.CLOSED]))
+        .where(Task.plan_id.in_(plan_ids), Task.state.notin_(list(NOT_OWING_TASK_STATES)))
         .order_by(Task.plan_id, Task.number, TaskUnit.position)
     )
     report_query = select(Report).where(Report.period_id.in_(period_ids))

@@ -17,10 +17,11 @@ ROLE_PERMISSIONS: dict[Role, frozenset[str]] = {
         {
             "plan.view", "task.view", "unit.view", "plan.import", "task.assign_units",
             "report.view_all", "report.review", "dashboard.view", "work.view",
+            "report.export",
         }
     ),
     Role.LIAISON: frozenset({"plan.view", "task.view", "unit.view", "report.file", "work.view"}),
-    Role.LEADER: frozenset({"plan.view", "task.view", "unit.view", "report.view_all", "dashboard.view"}),
+    Role.LEADER: frozenset({"plan.view", "task.view", "unit.view", "report.view_all", "dashboard.view", "report.export"}),
     Role.ADMIN: frozenset({"unit.view", "unit.manage", "user.manage", "calendar.manage", "jobs.view"}),
     Role.AUDITOR: frozenset({"audit.view"}),
 }

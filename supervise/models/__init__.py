@@ -1,4 +1,5 @@
 """The data model. Importing this package registers every table on Base."""
+from .archive import ExportFormat, IssuedReport
 from .audit import AuditEntry
 from .calendar import CalendarDay
 from .notifications import Notification
@@ -33,10 +34,11 @@ from .units import Unit, UnitAlias, UnitKind
 from .users import ApiToken, Role, User, UserRole
 
 __all__ = [
-    "ApiToken", "AuditEntry", "CalendarDay", "Evidence", "ExtensionRequest", "ExtensionState",
+    "ApiToken", "AuditEntry", "CalendarDay", "Evidence", "ExportFormat", "ExtensionRequest", "ExtensionState",
     "FiscalMeasure", "Milestone", "MilestoneState", "Notification", "Plan", "Report",
     "ReportInclusion", "ReportKind", "ReportState", "ReportValue", "ReportVersion",
     "ReportingFrequency", "ReportingPeriod", "Role", "Section", "Target", "TargetAllocation",
     "TargetKind", "Task", "TaskState", "TaskUnit", "Unit", "UnitAlias", "UnitKind", "UnitRole",
     "User", "UserRole",
+    "IssuedReport",
 ]

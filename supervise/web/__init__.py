@@ -35,12 +35,13 @@ def init_web(app: Flask) -> None:
     login_manager.login_message_category = "warning"
     csrf.init_app(app)
 
-    from . import admin, api, audit, auth, main
+    from . import admin, api, audit, auth, dashboard, main
 
     app.register_blueprint(auth.bp)
     app.register_blueprint(main.bp)
     app.register_blueprint(admin.bp)
     app.register_blueprint(audit.bp)
+    app.register_blueprint(dashboard.bp)
     app.register_blueprint(api.bp)
     # The API authenticates with bearer tokens, not the session cookie.
     csrf.exempt(api.bp)
