@@ -393,7 +393,7 @@ def build_supervision(
     overdue.sort(key=lambda item: (item.due_on, item.task.number))
 
     targets = [
-        _target_progress(t, plan, periods, progress_date, approved, included)
+        _target_progress(t, plan, list(plan.periods), progress_date, approved, included)
         for t in list(plan.targets) + [t for task in tasks for t in task.targets]
     ]
 
@@ -596,9 +596,9 @@ def target_window(target: Target, plan: Plan, progress_date: date) -> tuple[date
 def _target_progress(
     target: Target,
     plan: Plan,
-    periods: list[ReportingPeriod],
+    periods: list[ReportingPeriod],  # all the plan's periods: the line runs to the target
     progress_date: date,
-    approved: _ApprovedValues,
+    approved: _ApprovedValues,  # only periods up to the chosen one
     included: dict[tuple[int, int, int], dict[int, Decimal]],
 ) -> TargetProgress:
     start, end = target_window(target, plan, progress_date)
