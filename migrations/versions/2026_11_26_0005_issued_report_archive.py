@@ -1,5 +1,6 @@
 """issued report archive: each issued quarterly report (Word, Excel, CSV),
-its sha256, who issued it and when; the bytes live in the archive store
+its sha256, who issued it and when; the bytes live in the archive store.
+An index on reports (period_id, state) for the dashboard's queries.
 
 Revision ID: 0005
 Revises: 0001
@@ -41,10 +42,14 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_issued_reports_period_id'), ['period_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_issued_reports_plan_id'), ['plan_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_issued_reports_sha256'), ['sha256'], unique=False)
+    with op.batch_alter_table('reports', schema=None) as batch_op:
+        batch_op.create_index('ix_reports_period_id_state', ['period_id', 'state'], unique=False)
 
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('reports', schema=None) as batch_op:
+        batch_op.drop_index('ix_reports_period_id_state')
     with op.batch_alter_table('issued_reports', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_issued_reports_sha256'))
         batch_op.drop_index(batch_op.f('ix_issued_reports_plan_id'))

@@ -5,11 +5,12 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Integer, String
+from sqlalchemy import ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..db import Base, utcnow
 from .plans import Plan, ReportingPeriod
+from .reports import Report
 from .types import UTCDateTime, named_enum
 from .users import User
 
@@ -54,3 +55,11 @@ class IssuedReport(Base):
     plan: Mapped[Plan] = relationship()
     period: Mapped[ReportingPeriod] = relationship()
     issued_by: Mapped[User | None] = relationship()
+
+
+# The dashboard and the quarterly report read approved lead reports of a
+# plan's periods. With only the single-column indexes SQLite picks the one on
+# `state` and reads every approved report of every plan, so the time grew
+# with the whole database; this index keeps it to the plan's own periods.
+# (Declared here rather than in reports.py, the reporting workflow's module.)
+Index("ix_reports_period_id_state", Report.period_id, Report.state)

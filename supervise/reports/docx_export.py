@@ -40,6 +40,9 @@ LINE_SPACING = Pt(28)  # 22 lines to a page
 
 ISSUER = "浙江省商务厅"
 
+STYLE_FONTS = {"Normal": BODY_FONT, "Title": TITLE_FONT, "Heading 1": HEADING1_FONT,
+               "Heading 2": HEADING2_FONT, "Table Text": BODY_FONT}
+
 
 def set_run_fonts(target, east_asia: str, *, latin: str = LATIN_FONT) -> None:
     """Name the fonts of a style or a run, East Asian included, and drop theme
@@ -130,6 +133,7 @@ class _Writer:
         _paragraph_style(doc, "Heading 1", HEADING1_FONT, BODY_SIZE)
         _paragraph_style(doc, "Heading 2", HEADING2_FONT, BODY_SIZE)
         _paragraph_style(doc, "Table Text", BODY_FONT, TABLE_SIZE, indent=False, spacing=Pt(18))
+        self.styles = {name: doc.styles[name] for name in (*STYLE_FONTS, "Table Grid")}
         section = doc.sections[0]
         section.orientation = WD_ORIENT.PORTRAIT
         section.page_width, section.page_height = Mm(210), Mm(297)
@@ -140,16 +144,21 @@ class _Writer:
         self.doc = doc
 
     def paragraph(self, text: str, style: str = "Normal", *, align=None, indent: bool | None = None):
-        fonts = {"Normal": BODY_FONT, "Title": TITLE_FONT, "Heading 1": HEADING1_FONT,
-                 "Heading 2": HEADING2_FONT, "Table Text": BODY_FONT}
-        p = self.doc.add_paragraph(style=style)
+        p = self.doc.add_paragraph()
+        self._set_style(p, style)
         if align is not None:
             p.alignment = align
         if indent is False:
             p.paragraph_format.first_line_indent = Pt(0)
         r = p.add_run(text)
-        set_run_fonts(r, fonts[style])
+        set_run_fonts(r, STYLE_FONTS[style])
         return p
+
+    def _set_style(self, paragraph, name: str) -> None:
+        # Straight to w:pStyle: python-docx's setter scans every style for the
+        # default one on each call, which dominated the time of a long report.
+        if name != "Normal":
+            paragraph._p.style = self.styles[name].style_id
 
     def heading1(self, text: str):
         return self.paragraph(text, "Heading 1")
@@ -158,31 +167,29 @@ class _Writer:
         return self.paragraph(text, "Heading 2")
 
     def table(self, header: list[str], rows: list[list[str]], widths_mm: list[float]):
-        table = self.doc.add_table(rows=1, cols=len(header))
-        table.style = self.doc.styles["Table Grid"]
+        cols = len(header)
+        table = self.doc.add_table(rows=len(rows) + 1, cols=cols)
+        table.style = self.styles["Table Grid"]
         table.alignment = WD_TABLE_ALIGNMENT.CENTER
-        for i, text in enumerate(header):
-            self._cell(table.rows[0].cells[i], text, bold=True)
+        # All cells in one pass: Table.rows[i].cells recomputes the grid each time.
+        cells = table._cells
+        for r, values in enumerate([header] + rows):
+            for c, text in enumerate(values):
+                cell = cells[r * cols + c]
+                cell.width = Mm(widths_mm[c])
+                self._cell(cell, text, bold=r == 0)
         # Repeat the header row on every page.
         tr_pr = table.rows[0]._tr.get_or_add_trPr()
         repeat = OxmlElement("w:tblHeader")
         repeat.set(qn("w:val"), "true")
         tr_pr.append(repeat)
-        for row in rows:
-            cells = table.add_row().cells
-            for i, text in enumerate(row):
-                self._cell(cells[i], text)
-        for row in table.rows:
-            for i, width in enumerate(widths_mm):
-                row.cells[i].width = Mm(width)
         return table
 
     def _cell(self, cell, text: str, *, bold: bool = False) -> None:
         p = cell.paragraphs[0]
-        p.style = self.doc.styles["Table Text"]
+        self._set_style(p, "Table Text")
         r = p.add_run(text)
         set_run_fonts(r, HEADING1_FONT if bold else BODY_FONT)
-        r.font.bold = False
 
     def save(self) -> bytes:
         buf = io.BytesIO()

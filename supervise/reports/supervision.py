@@ -23,7 +23,7 @@ from datetime import date, datetime, time, timedelta, timezone
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import case, func, literal, select
 from sqlalchemy.orm import Session, aliased, selectinload
 
 from ..errors import NotFound, ValidationError
@@ -48,6 +48,7 @@ from ..models import (
     Unit,
     UnitRole,
 )
+from ..models.types import UTCDateTime
 from ..obligations import NOT_OWING_TASK_STATES, Obligation, obligations
 from ..workdays import WorkdayCalendar
 
@@ -367,7 +368,7 @@ def build_supervision(
                 if tu.role is UnitRole.LEAD:
                     values = approved.values_for(task.id, period.id)
                 else:
-                    values = included.get((task.id, period.id, tu.unit_id), {})
+                    values = included.get((task.id, period.id), {}).get(tu.unit_id, {})
                 ledger.append(LedgerRow(
                     section=section, task=task, task_unit=tu, light=unit_light,
                     report_state=report.state if report else None,
@@ -457,8 +458,8 @@ def _approved_values(session: Session, period_ids: list[int]) -> _ApprovedValues
     return _ApprovedValues(by_task_period, by_target)
 
 
-def _included_contribution_values(session: Session, period_ids: list[int]) -> dict[tuple[int, int, int], dict[int, Decimal]]:
-    """(task, period, unit) -> {target: value} of contributions that an
+def _included_contribution_values(session: Session, period_ids: list[int]) -> dict[tuple[int, int], dict[int, dict[int, Decimal]]]:
+    """(task, period) -> unit -> {target: value} of contributions that an
     approved lead report includes: the only way a co-unit's figure counts."""
     lead = aliased(Report)
     contribution = aliased(Report)
@@ -472,9 +473,9 @@ def _included_contribution_values(session: Session, period_ids: list[int]) -> di
         .where(lead.period_id.in_(period_ids), lead.state == ReportState.APPROVED,
                lead.kind == ReportKind.LEAD_REPORT)
     ).all()
-    result: dict[tuple[int, int, int], dict[int, Decimal]] = defaultdict(dict)
+    result: dict[tuple[int, int], dict[int, dict[int, Decimal]]] = defaultdict(lambda: defaultdict(dict))
     for task_id, period_id, unit_id, target_id, value in rows:
-        result[(task_id, period_id, unit_id)][target_id] = value
+        result[(task_id, period_id)][unit_id][target_id] = value
     return result
 
 
@@ -509,21 +510,29 @@ def _punctuality(session: Session, plan: Plan, tasks: list[Task], periods: list[
     co-unit, on tasks that still owe reports) against the ones first
     submitted by the period's due date."""
     owing = [(task, tu) for task in tasks if task.state not in NOT_OWING_TASK_STATES for tu in task.units]
-    period_by_id = {p.id: p for p in periods}
+    # On time: first submitted before the end of the due day, Asia/Shanghai.
+    deadline = case(
+        {p.id: literal(end_of_day_utc(p.due_on), UTCDateTime()) for p in periods},
+        value=Report.period_id,
+    ) if periods else literal(None, UTCDateTime())
     rows = session.execute(
-        select(Report.task_id, Report.unit_id, Report.period_id, Report.first_submitted_at)
+        select(Report.unit_id, Report.period_id, func.count())
         .join(Task, Task.id == Report.task_id)
-        .where(Task.plan_id == plan.id, Report.period_id.in_(list(period_by_id)),
-               Report.first_submitted_at.is_not(None))
+        .join(TaskUnit, (TaskUnit.task_id == Report.task_id) & (TaskUnit.unit_id == Report.unit_id))
+        .where(Task.plan_id == plan.id, Task.state.notin_(list(NOT_OWING_TASK_STATES)),
+               Report.period_id.in_([p.id for p in periods]), Report.first_submitted_at < deadline)
+        .group_by(Report.unit_id, Report.period_id)
     ).all()
-    on_time = {(task_id, unit_id, period_id) for task_id, unit_id, period_id, first in rows
-               if is_on_time(first, period_by_id[period_id].due_on)}
-    per_unit: dict[int, UnitPunctuality] = {}
+    on_time = {(unit_id, period_id): n for unit_id, period_id, n in rows}
+    owed: dict[int, int] = defaultdict(int)
+    units: dict[int, Unit] = {}
     for task, tu in owing:
-        entry = per_unit.setdefault(tu.unit_id, UnitPunctuality(tu.unit, {}))
-        for p in periods:
-            done, owed = entry.per_period.get(p.code, (0, 0))
-            entry.per_period[p.code] = (done + ((task.id, tu.unit_id, p.id) in on_time), owed + 1)
+        owed[tu.unit_id] += 1
+        units[tu.unit_id] = tu.unit
+    per_unit = {
+        unit_id: UnitPunctuality(units[unit_id], {p.code: (on_time.get((unit_id, p.id), 0), n) for p in periods})
+        for unit_id, n in owed.items()
+    }
     ranked = sorted(
         per_unit.values(),
         key=lambda u: (-(u.overall_rate or 0), -u.total[1], u.unit.sort_order, u.unit.id),
@@ -599,7 +608,7 @@ def _target_progress(
     periods: list[ReportingPeriod],  # all the plan's periods: the line runs to the target
     progress_date: date,
     approved: _ApprovedValues,  # only periods up to the chosen one
-    included: dict[tuple[int, int, int], dict[int, Decimal]],
+    included: dict[tuple[int, int], dict[int, dict[int, Decimal]]],
 ) -> TargetProgress:
     start, end = target_window(target, plan, progress_date)
     baseline = target.baseline_value if target.baseline_value is not None else (
@@ -610,13 +619,15 @@ def _target_progress(
     # A split target's total is the lead's figure, or else the sum of the
     # shares its approved report took in.
     alloc_units = {a.unit_id for a in target.allocations}
+
     def allocated_sum(period: ReportingPeriod) -> Decimal | None:
         if not alloc_units or target.task_id is None:
             return None
-        found = [v[target.id] for (task_id, period_id, unit_id), v in included.items()
-                 if task_id == target.task_id and period_id == period.id and unit_id in alloc_units and target.id in v]
+        by_unit = included.get((target.task_id, period.id), {})
+        found = [by_unit[u][target.id] for u in alloc_units if target.id in by_unit.get(u, {})]
         return sum(found, Decimal(0)) if found else None
 
+    base_f, goal_f = float(baseline), float(target.value)
     series = []
     latest, latest_period = None, None
     actual_by_period: dict[int, Decimal] = {}
@@ -627,14 +638,14 @@ def _target_progress(
         if actual is not None:
             actual_by_period[p.id] = actual
             latest, latest_period = actual, p.code
-        planned = baseline + (target.value - baseline) * Decimal(str(_time_share(start, end, p.ends_on)))
-        series.append(SeriesPoint(p.code, p.ends_on, float(planned), float(actual) if actual is not None else None))
+        planned = base_f + (goal_f - base_f) * _time_share(start, end, p.ends_on)
+        series.append(SeriesPoint(p.code, p.ends_on, planned, float(actual) if actual is not None else None))
 
     allocations = []
     for a in sorted(target.allocations, key=lambda a: (a.unit.sort_order, a.unit_id)):
         actual = None
         for p in in_window:
-            value = included.get((target.task_id, p.id, a.unit_id), {}).get(target.id)
+            value = included.get((target.task_id, p.id), {}).get(a.unit_id, {}).get(target.id)
             if value is not None:
                 actual = value
         allocations.append(AllocationRow(a.unit, a.value, a.baseline_value or Decimal(0), actual))

@@ -92,6 +92,16 @@ def index():
         Light=Light,
         TaskState=TaskState,
         charts=chart_data(data),
+        # The table under each chart: the same numbers, as shown.
+        target_tables=[
+            [(p.period_code, format_number(round(p.planned, 4)),
+              "—" if p.actual is None else format_number(round(p.actual, 4))) for p in t.series]
+            for t in data.targets
+        ],
+        punctuality_cells=[
+            [(*u.per_period.get(p.code, (0, 0)), format_share(u.rate(p.code))) for p in data.reported_periods]
+            for u in data.punctuality
+        ],
         fmt_share=format_share,
         fmt_number=format_number,
         can_export=can(current_user, "report.export"),
