@@ -333,7 +333,7 @@ def build_supervision(
     task_ids = [t.id for t in tasks]
 
     # Who owes what for the chosen period, and what they filed.
-    owed = obligations(session, [period], calendar, task_ids=task_ids)
+    owed = obligations(session, [period], calendar, tasks=tasks)
     owed_by_key: dict[tuple[int, int], Obligation] = {(o.task.id, o.task_unit.unit_id): o for o in owed}
 
     approved = _approved_values(session, period_ids)
