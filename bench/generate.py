@@ -169,7 +169,9 @@ def build(engine: Engine, scale: Scale, *, seed: int = 2026, today: date = BENCH
             "issuing_office": "浙江省人民政府办公厅", "issued_on": date(2024, 1, 1) + timedelta(days=p),
             "period_start": date(2024, 1, 1), "period_end": date(2027, 12, 31),
             "reporting_frequency": ReportingFrequency.QUARTERLY, "report_due_working_days": 5,
-            "notes": "", "source_text": "", "source_sha256": hashlib.sha256(f"plan{p}".encode()).hexdigest(),
+            # As long as a real plan document (27号 is about 30,000 characters).
+            "notes": "", "source_text": f"第{p}号计划全文。" + "各地各部门要按照职责分工,细化工作举措。" * 1500,
+            "source_sha256": hashlib.sha256(f"plan{p}".encode()).hexdigest(),
             "created_at": created,
         })
         periods = []

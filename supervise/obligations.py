@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from .models import Report, ReportingPeriod, ReportKind, ReportState, Task, TaskState, TaskUnit, UnitRole
 from .workdays import WorkdayCalendar
@@ -100,7 +100,10 @@ def obligations(
         ]
     else:
         rows = session.execute(query).all()
-    reports = {(r.task_id, r.period_id, r.unit_id): r for r in session.scalars(report_query)}
+    # Joined, not Report.values' own selectin: that loads in batches of 500
+    # reports, one statement each, so the count grew with the data.
+    report_query = report_query.options(joinedload(Report.values))
+    reports = {(r.task_id, r.period_id, r.unit_id): r for r in session.scalars(report_query).unique()}
     result = []
     for period in periods:
         contribution_due = contribution_due_on(period, calendar)

@@ -24,7 +24,7 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import case, func, literal, select
-from sqlalchemy.orm import Session, aliased, selectinload
+from sqlalchemy.orm import Session, aliased, defer, selectinload
 
 from ..errors import NotFound, ValidationError
 from ..lights import Light, light_for, working_days_overdue
@@ -302,6 +302,7 @@ def load_plan(session: Session, plan_id: int) -> Plan:
         select(Plan)
         .where(Plan.id == plan_id)
         .options(
+            defer(Plan.source_text),
             selectinload(Plan.sections).selectinload(Section.tasks).selectinload(Task.units),
             selectinload(Plan.sections).selectinload(Section.tasks).selectinload(Task.targets)
             .selectinload(Target.allocations).joinedload(TargetAllocation.unit),

@@ -8,6 +8,7 @@ from datetime import date
 from flask import Blueprint, flash, redirect, render_template, request, send_file, url_for
 from flask_login import current_user
 from sqlalchemy import select
+from sqlalchemy.orm import defer
 
 from .. import db
 from ..errors import DomainError, NotFound, ValidationError
@@ -30,7 +31,11 @@ bp = Blueprint("dashboard", __name__, url_prefix="/dashboard")
 
 
 def _plans() -> list[Plan]:
-    return list(db.session.scalars(select(Plan).order_by(Plan.issued_on.desc(), Plan.id.desc())))
+    # Not the documents' full text: only the selector needs the plans.
+    return list(db.session.scalars(
+        select(Plan).options(defer(Plan.source_text), defer(Plan.notes))
+        .order_by(Plan.issued_on.desc(), Plan.id.desc())
+    ))
 
 
 def _chosen_plan(plans: list[Plan], value: str | None) -> Plan:
@@ -69,7 +74,7 @@ def chart_data(data) -> dict:
                 "name": t.name,
                 "measure": t.target.measure,
                 "periods": [p.period_code for p in t.series],
-                "planned": [round(p.planned, 4) for p in t.series],
+                "planned": [round(p.planned, 2) for p in t.series],
                 "actual": [None if p.actual is None else round(p.actual, 4) for p in t.series],
             }
             for t in data.targets
@@ -94,7 +99,7 @@ def index():
         charts=chart_data(data),
         # The table under each chart: the same numbers, as shown.
         target_tables=[
-            [(p.period_code, format_number(round(p.planned, 4)),
+            [(p.period_code, format_number(round(p.planned, 2)),
               "—" if p.actual is None else format_number(round(p.actual, 4))) for p in t.series]
             for t in data.targets
         ],
