@@ -65,11 +65,18 @@ class StatementCounter:
         self.count += 1
 
 
-def make_app(url: str, instance: Path) -> Flask:
+def make_app(url: str, instance: Path, *, tune_gc: bool = False) -> Flask:
+    """The app on the given database; with `tune_gc`, as wsgi.py starts it
+    for gunicorn (the testing configuration only turns CSRF off for the
+    scripted logins)."""
     from supervise import create_app
+    from supervise.runtime import tune_garbage_collector
 
-    return create_app("testing", DATABASE_URL=url, INSTANCE_DIR=instance, ARCHIVE_DIR=instance / "archive",
-                      EVIDENCE_DIR=instance / "evidence")
+    app = create_app("testing", DATABASE_URL=url, INSTANCE_DIR=instance, ARCHIVE_DIR=instance / "archive",
+                     EVIDENCE_DIR=instance / "evidence")
+    if tune_gc:
+        tune_garbage_collector()
+    return app
 
 
 def sample_ids(app: Flask) -> dict:
@@ -204,11 +211,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--db", type=Path, default=DEFAULT_PATH)
     parser.add_argument("--runs", type=int, default=40)
     parser.add_argument("--export-runs", type=int, default=5)
+    parser.add_argument("--default-gc", action="store_true",
+                        help="keep CPython's default garbage collector settings instead of wsgi.py's")
     args = parser.parse_args(argv)
     if not args.db.exists():
         print(f"{args.db} not found: run bench/generate.py first", file=sys.stderr)
         return 2
-    app = make_app(f"sqlite:///{args.db.resolve()}", args.db.parent / "instance")
+    app = make_app(f"sqlite:///{args.db.resolve()}", args.db.parent / "instance", tune_gc=not args.default_gc)
     counter = StatementCounter(app.extensions["supervise.engine"])
     ids = sample_ids(app)
     clients: dict = {}

@@ -2,11 +2,13 @@
 (季度督查通报): issue it in Word, Excel or CSV, and download what was issued."""
 from __future__ import annotations
 
+import html
 import io
 from datetime import date
 
 from flask import Blueprint, flash, redirect, render_template, request, send_file, url_for
 from flask_login import current_user
+from markupsafe import Markup
 from sqlalchemy import select
 from sqlalchemy.orm import defer
 
@@ -82,6 +84,21 @@ def chart_data(data) -> dict:
     }
 
 
+# The two big tables of the page (a row per target per period under each
+# chart, a cell per unit per period) are joined here: escaping each of some
+# ten thousand cells one by one in the template was a fifth of the page's time.
+def _rows_html(rows) -> Markup:
+    return Markup("".join(
+        "<tr>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in row) + "</tr>" for row in rows
+    ))
+
+
+def _cells_html(cells) -> Markup:
+    return Markup("".join(
+        f'<td title="{html.escape(title)}">{html.escape(text)}</td>' for text, title in cells
+    ))
+
+
 @bp.get("/")
 def index():
     authorize(current_user, "dashboard.view")
@@ -97,16 +114,13 @@ def index():
         Light=Light,
         TaskState=TaskState,
         charts=chart_data(data),
-        # The table under each chart: the same numbers, as shown.
-        target_tables=[
-            [(p.period_code, format_number(round(p.planned, 2)),
-              "—" if p.actual is None else format_number(round(p.actual, 4))) for p in t.series]
-            for t in data.targets
-        ],
-        punctuality_cells=[
-            [(*u.per_period.get(p.code, (0, 0)), format_share(u.rate(p.code))) for p in data.reported_periods]
-            for u in data.punctuality
-        ],
+        target_tables=[_rows_html(
+            (p.period_code, format_number(round(p.planned, 2)),
+             "—" if p.actual is None else format_number(round(p.actual, 4)))
+            for p in t.series) for t in data.targets],
+        punctuality_rows=[_cells_html(
+            (format_share(u.rate(p.code)), "{}/{}".format(*u.per_period.get(p.code, (0, 0))))
+            for p in data.reported_periods) for u in data.punctuality],
         fmt_share=format_share,
         fmt_number=format_number,
         can_export=can(current_user, "report.export"),
