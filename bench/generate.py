@@ -36,34 +36,19 @@ if str(ROOT) not in sys.path:
 from sqlalchemy import Engine, insert, text  # noqa: E402
 from werkzeug.security import generate_password_hash  # noqa: E402
 
-from supervise.db import Base, make_engine  # noqa: E402
 from supervise import migrate  # noqa: E402
+from supervise.db import Base, make_engine  # noqa: E402
+import supervise.models  # noqa: E402,F401  (registers every table on Base.metadata)
 from supervise.models import (  # noqa: E402
-    Evidence,
-    Milestone,
     MilestoneState,
-    Plan,
-    Report,
-    ReportInclusion,
     ReportingFrequency,
-    ReportingPeriod,
     ReportKind,
     ReportState,
-    ReportValue,
-    ReportVersion,
     Role,
-    Section,
-    Target,
-    TargetAllocation,
     TargetKind,
-    Task,
     TaskState,
-    TaskUnit,
-    Unit,
     UnitKind,
     UnitRole,
-    User,
-    UserRole,
 )
 from supervise.periods import period_spans  # noqa: E402
 from supervise.workdays import WorkdayCalendar, report_due_date  # noqa: E402
