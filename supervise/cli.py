@@ -313,3 +313,7 @@ def register_cli(app: Flask) -> None:
     from .scheduler.cli import register as register_scheduler_cli
 
     register_scheduler_cli(app)
+
+    from .reports.cli import report_cli
+
+    app.cli.add_command(report_cli)

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from .models import Report, ReportingPeriod, ReportKind, ReportState, Task, TaskState, TaskUnit, UnitRole
 from .workdays import WorkdayCalendar
@@ -17,6 +17,9 @@ from .workdays import WorkdayCalendar
 # A contribution is due this many working days before the lead's report, so
 # that the lead has time to consolidate it.
 CONTRIBUTION_LEAD_TIME_WORKING_DAYS = 2
+
+# Tasks in these states owe no reports (punctuality counts use the same rule).
+NOT_OWING_TASK_STATES = frozenset({TaskState.SUSPENDED, TaskState.CLOSED})
 
 # States in which the unit has done its part for the period.
 DONE_STATES = {
@@ -54,19 +57,27 @@ def obligations(
     *,
     unit_ids: Iterable[int] | None = None,
     task_ids: Iterable[int] | None = None,
+    tasks: Iterable[Task] | None = None,
 ) -> list[Obligation]:
     """Every report owed for the given periods (tasks that are suspended or
     closed owe nothing), with the report filed so far, if any. A constant
-    number of statements whatever the size of the data."""
+    number of statements whatever the size of the data.
+
+    `tasks`, with their units loaded, spares the query for them (the
+    dashboard has just loaded the whole plan); it implies their ids as
+    `task_ids`."""
     periods = list(periods)
     if not periods:
         return []
+    if tasks is not None:
+        tasks = list(tasks)
+        task_ids = [t.id for t in tasks]
     period_ids = [p.id for p in periods]
     plan_ids = {p.plan_id for p in periods}
     query = (
         select(TaskUnit, Task)
         .join(Task, Task.id == TaskUnit.task_id)
-        .where(Task.plan_id.in_(plan_ids), Task.state.notin_([TaskState.SUSPENDED, TaskState.CLOSED]))
+        .where(Task.plan_id.in_(plan_ids), Task.state.notin_(list(NOT_OWING_TASK_STATES)))
         .order_by(Task.plan_id, Task.number, TaskUnit.position)
     )
     report_query = select(Report).where(Report.period_id.in_(period_ids))
@@ -78,8 +89,21 @@ def obligations(
         task_ids = list(task_ids)
         query = query.where(Task.id.in_(task_ids))
         report_query = report_query.where(Report.task_id.in_(task_ids))
-    rows = session.execute(query).all()
-    reports = {(r.task_id, r.period_id, r.unit_id): r for r in session.scalars(report_query)}
+    if tasks is not None:
+        wanted_units = set(unit_ids) if unit_ids is not None else None
+        rows = [
+            (tu, task)
+            for task in sorted(tasks, key=lambda t: (t.plan_id, t.number))
+            if task.plan_id in plan_ids and task.state not in NOT_OWING_TASK_STATES
+            for tu in sorted(task.units, key=lambda tu: tu.position)
+            if wanted_units is None or tu.unit_id in wanted_units
+        ]
+    else:
+        rows = session.execute(query).all()
+    # Joined, not Report.values' own selectin: that loads in batches of 500
+    # reports, one statement each, so the count grew with the data.
+    report_query = report_query.options(joinedload(Report.values))
+    reports = {(r.task_id, r.period_id, r.unit_id): r for r in session.scalars(report_query).unique()}
     result = []
     for period in periods:
         contribution_due = contribution_due_on(period, calendar)

@@ -33,7 +33,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[str]] = {
             "plan.view", "task.view", "unit.view", "plan.import", "plan.manage", "task.assign_units",
             "report.view", "report.review", "dashboard.view", "work.view",
             "task.decide", "milestone.decide", "target.split", "evidence.download",
-            "notification.view", "token.manage", "delivery.view", "reminder.configure",
+            "notification.view", "token.manage", "delivery.view", "reminder.configure", "report.export",
         }
     ),
     Role.LIAISON: frozenset(
@@ -46,7 +46,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[str]] = {
     Role.LEADER: frozenset(
         {
             "plan.view", "task.view", "unit.view", "report.view", "dashboard.view", "evidence.download",
-            "notification.view", "token.manage",
+            "notification.view", "token.manage", "report.export",
         }
     ),
     Role.ADMIN: frozenset({"unit.view", "unit.manage", "user.manage", "calendar.manage", "jobs.view", "delivery.view"}),

@@ -8,6 +8,7 @@ days as data when the State Council publishes them.
 """
 from __future__ import annotations
 
+import bisect
 from datetime import date, timedelta
 
 from sqlalchemy import select
@@ -21,6 +22,15 @@ class WorkdayCalendar:
 
     def __init__(self, overrides: dict[date, bool] | None = None):
         self.overrides = overrides or {}
+        # Days where the calendar differs from the week, sorted, with +1 for a
+        # weekend day worked and -1 for a weekday off: counting working days
+        # over years is then arithmetic plus a bisect, not a walk day by day.
+        self._corrections = sorted(
+            (day, 1 if is_workday else -1)
+            for day, is_workday in self.overrides.items()
+            if is_workday != (day.weekday() < 5)
+        )
+        self._correction_days = [day for day, _ in self._corrections]
 
     @classmethod
     def load(cls, session: Session) -> WorkdayCalendar:
@@ -57,12 +67,16 @@ class WorkdayCalendar:
         sign = 1
         if end < start:
             start, end, sign = end, start, -1
-        count = 0
-        day = start
-        while day < end:
+        weeks, rest = divmod((end - start).days, 7)
+        count = weeks * 5
+        day = start + timedelta(days=weeks * 7)
+        for _ in range(rest):
             day += timedelta(days=1)
-            if self.is_workday(day):
+            if day.weekday() < 5:
                 count += 1
+        lo = bisect.bisect_right(self._correction_days, start)
+        hi = bisect.bisect_right(self._correction_days, end)
+        count += sum(delta for _, delta in self._corrections[lo:hi])
         return sign * count
 
 

@@ -1,4 +1,5 @@
 """The data model. Importing this package registers every table on Base."""
+from .archive import ExportFormat, IssuedReport
 from .audit import AuditEntry
 from .calendar import CalendarDay
 from .notifications import Notification
@@ -36,8 +37,8 @@ from .users import ApiToken, Role, User, UserRole
 
 __all__ = [
     "ApiToken", "AuditEntry", "CalendarDay", "Channel", "Delivery", "DeliveryState", "SchedulerJob", "Evidence",
-    "ExtensionRequest", "ExtensionState", "FiscalMeasure", "Milestone", "MilestoneState", "Notification",
-    "PasswordHistory", "Plan", "Report",
+    "ExportFormat", "ExtensionRequest", "ExtensionState", "FiscalMeasure", "IssuedReport", "Milestone",
+    "MilestoneState", "Notification", "PasswordHistory", "Plan", "Report",
     "ReportInclusion", "ReportKind", "ReportState", "ReportValue", "ReportVersion",
     "ReportingFrequency", "ReportingPeriod", "Role", "Section", "Target", "TargetAllocation",
     "TargetKind", "Task", "TaskState", "TaskUnit", "Unit", "UnitAlias", "UnitKind", "UnitRole",

@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from sqlalchemy import select
-from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy.orm import joinedload, lazyload, selectinload
 
 from ..db import session
 from ..lights import Light, plan_light, working_days_overdue
@@ -14,6 +14,7 @@ from ..models import (
     ExtensionState,
     Milestone,
     MilestoneState,
+    Plan,
     Report,
     ReportingPeriod,
     ReportKind,
@@ -70,6 +71,9 @@ def my_work(user: User, today: date, calendar: WorkdayCalendar | None = None) ->
 def _liaison_work(user: User, today: date, calendar: WorkdayCalendar, work: MyWork) -> None:
     sess = session()
     plan_ids = select(Task.plan_id).join(TaskUnit, TaskUnit.task_id == Task.id).where(TaskUnit.unit_id == user.unit_id)
+    # The unit's plans, loaded once: every task.plan below is then found in
+    # the session instead of one query per plan.
+    plans = list(sess.scalars(select(Plan).where(Plan.id.in_(plan_ids))))  # noqa: F841 (kept alive: the session holds objects weakly)
     periods = list(
         sess.scalars(
             select(ReportingPeriod).where(ReportingPeriod.plan_id.in_(plan_ids), ReportingPeriod.starts_on <= today)
@@ -83,7 +87,11 @@ def _liaison_work(user: User, today: date, calendar: WorkdayCalendar, work: MyWo
             continue  # the period is still running and nothing is due soon
         work.owed.append(OwedItem(ob, light, working_days_overdue(ob.due_on, today, calendar)))
     work.owed.sort(key=lambda item: (item.obligation.due_on, item.obligation.task.number))
-    base = select(Report).options(joinedload(Report.task), joinedload(Report.period), joinedload(Report.unit))
+    # The lists show no values: do not load them (a constant number of
+    # statements, whatever is in the lists).
+    base = select(Report).options(
+        joinedload(Report.task), joinedload(Report.period), joinedload(Report.unit), lazyload(Report.values)
+    )
     work.returned = list(
         sess.scalars(base.where(Report.unit_id == user.unit_id, Report.state == ReportState.RETURNED).order_by(Report.returned_at))
     )

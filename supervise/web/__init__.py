@@ -55,7 +55,7 @@ def init_web(app: Flask) -> None:
     login_manager.login_message_category = "warning"
     csrf.init_app(app)
 
-    from . import admin, api, audit, auth, main, plan_admin
+    from . import admin, api, audit, auth, dashboard, main, plan_admin
     from . import notifications, profile, reports, tasks, work
 
     app.register_blueprint(auth.bp)
@@ -65,6 +65,7 @@ def init_web(app: Flask) -> None:
         app.register_blueprint(page_bp)
     app.register_blueprint(admin.bp)
     app.register_blueprint(audit.bp)
+    app.register_blueprint(dashboard.bp)
     app.register_blueprint(api.bp)
 
     from . import reminders

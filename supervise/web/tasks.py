@@ -14,6 +14,7 @@ from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, url_for
 from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 
 from .. import db
 from ..errors import Conflict, InvalidTransition, PermissionDenied, ValidationError
@@ -147,7 +148,12 @@ def task_sections(task: Task, *, page_error: str | None = None, forms: dict[str,
     task_actions = allowed_actions(task)
 
     milestones = list(
-        db.session.scalars(select(Milestone).where(Milestone.task_id == task.id).order_by(Milestone.due_on, Milestone.id))
+        db.session.scalars(
+            select(Milestone)
+            .where(Milestone.task_id == task.id)
+            .options(selectinload(Milestone.evidence))
+            .order_by(Milestone.due_on, Milestone.id)
+        )
     )
     milestone_rows = []
     for m in milestones:

@@ -1,0 +1,672 @@
+"""What the dashboard and the quarterly supervision report (季度督查通报) say
+about one plan at the end of one reporting period: read-only aggregate
+queries, built from approved data only.
+
+- Values and summaries come from lead reports in state APPROVED; a
+  co-unit's contribution counts only through an approved lead report that
+  includes it (ReportInclusion).
+- Lights use `lights.light_for`, who owes what `obligations`, working days
+  `workdays.WorkdayCalendar`.
+- Punctuality: a report is on time if it was first submitted (Asia/Shanghai)
+  on or before its period's due date.
+- 序时进度: the share of a target's time window that has passed at the end of
+  the chosen period (or today, whichever is earlier).
+
+A fixed number of SQL statements whatever the size of the data (the
+benchmark's statement-count test holds this).
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta, timezone
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import case, func, literal, select
+from sqlalchemy.orm import Session, aliased, defer, selectinload
+
+from ..errors import NotFound, ValidationError
+from ..lights import Light, light_for, working_days_overdue
+from ..models import (
+    Milestone,
+    MilestoneState,
+    Plan,
+    Report,
+    ReportInclusion,
+    ReportingPeriod,
+    ReportKind,
+    ReportState,
+    ReportValue,
+    Section,
+    Target,
+    TargetAllocation,
+    TargetKind,
+    Task,
+    TaskState,
+    TaskUnit,
+    Unit,
+    UnitRole,
+)
+from ..models.types import UTCDateTime
+from ..obligations import NOT_OWING_TASK_STATES, Obligation, obligations
+from ..workdays import WorkdayCalendar
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+LIGHT_ORDER = {Light.GREEN: 0, Light.YELLOW: 1, Light.RED: 2}
+CHINESE_NUMERALS = "一二三四五六七八九十"
+
+
+def today_in_shanghai() -> date:
+    return datetime.now(SHANGHAI).date()
+
+
+def chinese_number(n: int) -> str:
+    """1 -> 一, 12 -> 十二, 25 -> 二十五 (headings (一)…, 一、…)."""
+    if n <= 10:
+        return CHINESE_NUMERALS[n - 1]
+    tens, ones = divmod(n, 10)
+    head = "" if tens == 1 else CHINESE_NUMERALS[tens - 1]
+    return head + "十" + (CHINESE_NUMERALS[ones - 1] if ones else "")
+
+
+def worst(lights) -> Light:
+    return max(lights, key=LIGHT_ORDER.__getitem__, default=Light.GREEN)
+
+
+def end_of_day_utc(day: date) -> datetime:
+    """The first instant after `day` ends in Asia/Shanghai, in UTC."""
+    return datetime.combine(day + timedelta(days=1), time.min, SHANGHAI).astimezone(timezone.utc)
+
+
+def is_on_time(first_submitted_at: datetime | None, due_on: date) -> bool:
+    return first_submitted_at is not None and first_submitted_at < end_of_day_utc(due_on)
+
+
+# --- the shapes the pages and exporters read ------------------------------
+
+
+@dataclass
+class LedgerRow:
+    """One task × unit line of the 台账."""
+
+    section: Section
+    task: Task
+    task_unit: TaskUnit
+    light: Light
+    report_state: ReportState | None  # of the unit's report for the period
+    due_on: date | None  # what the unit owes for the period, when
+    last_reported_on: date | None  # last submission by the unit on the task, up to the period
+    values: dict[int, Decimal]  # target id -> approved value (or included contribution value)
+
+    @property
+    def unit(self) -> Unit:
+        return self.task_unit.unit
+
+    @property
+    def report_state_label(self) -> str:
+        if self.report_state is None:
+            return "无需报送" if self.due_on is None else "未报送"
+        return self.report_state.label
+
+
+@dataclass
+class TaskRow:
+    section: Section
+    task: Task
+    light: Light
+    lead_report: Report | None
+    approved_summary: str | None
+    ledger: list[LedgerRow]
+
+    @property
+    def lead_name(self) -> str:
+        return self.task.lead.unit.short_name if self.task.lead else "—"
+
+    @property
+    def co_names(self) -> list[str]:
+        return [tu.unit.short_name for tu in self.task.co_units]
+
+
+@dataclass
+class SeriesPoint:
+    period_code: str
+    ends_on: date
+    planned: float
+    actual: float | None
+
+
+@dataclass
+class AllocationRow:
+    unit: Unit
+    value: Decimal
+    baseline: Decimal
+    actual: Decimal | None
+
+    @property
+    def share(self) -> float | None:
+        return _share(self.actual, self.baseline, self.value)
+
+
+@dataclass
+class TargetProgress:
+    target: Target
+    window_start: date
+    window_end: date
+    baseline: Decimal
+    latest: Decimal | None
+    latest_period: str | None
+    time_share: float  # 序时进度, 0..1
+    series: list[SeriesPoint]
+    allocations: list[AllocationRow]
+
+    @property
+    def share(self) -> float | None:
+        return _share(self.latest, self.baseline, self.target.value)
+
+    @property
+    def is_behind(self) -> bool:
+        if self.time_share <= 0:
+            return False
+        share = self.share
+        return share is None or share < self.time_share
+
+    @property
+    def name(self) -> str:
+        t = self.target
+        prefix = f"{t.task.number}. " if t.task_id and t.task is not None else "总体目标:"
+        return f"{prefix}{t.subject or t.text}"
+
+    @property
+    def goal_text(self) -> str:
+        t = self.target
+        if t.kind is TargetKind.RATIO:
+            base = f"较{t.baseline_year}年" if t.baseline_year else ""
+            return f"{base}{t.comparator}({_fmt(t.value)}{t.measure})"
+        return f"{t.kind.label}{_fmt(t.value)}{t.measure}{t.comparator}"
+
+
+@dataclass
+class OverdueItem:
+    kind: str  # 牵头单位报告 / 配合单位报送 / 工作节点
+    task: Task
+    unit: Unit | None
+    title: str
+    due_on: date
+    working_days: int
+
+
+@dataclass
+class ReturnedItem:
+    report: Report
+    task: Task
+    unit: Unit
+
+
+@dataclass
+class UnitPunctuality:
+    unit: Unit
+    per_period: dict[str, tuple[int, int]]  # period code -> (on time, owed)
+
+    def rate(self, code: str) -> float | None:
+        on_time, owed = self.per_period.get(code, (0, 0))
+        return on_time / owed if owed else None
+
+    @property
+    def total(self) -> tuple[int, int]:
+        return (sum(v[0] for v in self.per_period.values()), sum(v[1] for v in self.per_period.values()))
+
+    @property
+    def overall_rate(self) -> float | None:
+        on_time, owed = self.total
+        return on_time / owed if owed else None
+
+
+@dataclass
+class Counts:
+    states: dict[TaskState, int] = field(default_factory=lambda: {s: 0 for s in TaskState})
+    lights: dict[Light, int] = field(default_factory=lambda: {light: 0 for light in Light})
+
+    @property
+    def total(self) -> int:
+        return sum(self.states.values())
+
+
+@dataclass
+class Supervision:
+    plan: Plan
+    period: ReportingPeriod
+    as_of: date  # the day the lights and overdue lists are judged on
+    progress_date: date  # min(period end, as_of): 序时进度 is measured here
+    plan_time_share: float
+    periods: list[ReportingPeriod]  # the plan's periods up to the chosen one
+    tasks: list[TaskRow]
+    targets: list[TargetProgress]
+    overdue: list[OverdueItem]
+    returned: list[ReturnedItem]
+    punctuality: list[UnitPunctuality]  # ranked: best on-time rate first
+    by_section: list[tuple[Section, Counts]]
+    by_unit: list[tuple[Unit, Counts]]
+    report_counts: dict[str, int]  # lead reports of the period by outcome
+
+    @property
+    def ledger(self) -> list[LedgerRow]:
+        return [row for t in self.tasks for row in t.ledger]
+
+    @property
+    def behind_targets(self) -> list[TargetProgress]:
+        return [t for t in self.targets if t.is_behind]
+
+    @property
+    def red_tasks(self) -> list[TaskRow]:
+        return [t for t in self.tasks if t.light is Light.RED]
+
+    @property
+    def totals(self) -> Counts:
+        counts = Counts()
+        for row in self.tasks:
+            counts.states[row.task.state] += 1
+            counts.lights[row.light] += 1
+        return counts
+
+    @property
+    def reported_periods(self) -> list[ReportingPeriod]:
+        """Periods whose reports were due by `as_of`: the ones punctuality is judged on."""
+        return [p for p in self.periods if p.due_on < self.as_of]
+
+
+# --- building it ------------------------------------------------------------
+
+
+def resolve_period(session: Session, plan: Plan, code: str | None, as_of: date) -> ReportingPeriod:
+    """The period asked for, or by default the last one that has ended."""
+    periods = list(session.scalars(select(ReportingPeriod).where(ReportingPeriod.plan_id == plan.id)
+                                   .order_by(ReportingPeriod.starts_on)))
+    if not periods:
+        raise ValidationError("该计划没有报送期次")
+    if code:
+        code = code.strip().upper()
+        for p in periods:
+            if p.code == code:
+                return p
+        raise ValidationError(
+            f"计划中没有报送期次 {code}(可选 {periods[0].code} 至 {periods[-1].code})",
+            field_errors={"period": "没有该期次"},
+        )
+    ended = [p for p in periods if p.ends_on < as_of]
+    return ended[-1] if ended else periods[0]
+
+
+def load_plan(session: Session, plan_id: int) -> Plan:
+    plan = session.scalar(
+        select(Plan)
+        .where(Plan.id == plan_id)
+        .options(
+            defer(Plan.source_text),
+            selectinload(Plan.sections).selectinload(Section.tasks).selectinload(Task.units),
+            selectinload(Plan.sections).selectinload(Section.tasks).selectinload(Task.targets)
+            .selectinload(Target.allocations).joinedload(TargetAllocation.unit),
+            selectinload(Plan.targets).selectinload(Target.allocations).joinedload(TargetAllocation.unit),
+            selectinload(Plan.periods),
+        )
+    )
+    if plan is None:
+        raise NotFound("未找到该计划")
+    return plan
+
+
+def build_supervision(
+    session: Session,
+    plan: Plan,
+    period: ReportingPeriod,
+    *,
+    as_of: date | None = None,
+    calendar: WorkdayCalendar | None = None,
+) -> Supervision:
+    as_of = as_of or today_in_shanghai()
+    calendar = calendar or WorkdayCalendar.load(session)
+    plan = load_plan(session, plan.id)
+    periods = [p for p in plan.periods if p.starts_on <= period.starts_on]
+    period_ids = [p.id for p in periods]
+    progress_date = min(period.ends_on, as_of)
+    sections = list(plan.sections)
+    tasks = [t for s in sections for t in s.tasks]
+    task_ids = [t.id for t in tasks]
+
+    # Who owes what for the chosen period, and what they filed.
+    owed = obligations(session, [period], calendar, tasks=tasks)
+    owed_by_key: dict[tuple[int, int], Obligation] = {(o.task.id, o.task_unit.unit_id): o for o in owed}
+
+    approved = _approved_values(session, period_ids)
+    included = _included_contribution_values(session, period_ids)
+    last_reported = _last_reported(session, period_ids, task_ids)
+    milestones = _open_milestones(session, task_ids)
+
+    milestone_lights: dict[int, list[Light]] = defaultdict(list)
+    overdue: list[OverdueItem] = []
+    task_by_id = {t.id: t for t in tasks}
+    for m in milestones:
+        milestone_lights[m.task_id].append(light_for(m.due_on, as_of, calendar, done=False))
+        if m.due_on < as_of:
+            task = task_by_id[m.task_id]
+            overdue.append(OverdueItem("工作节点", task, task.lead.unit if task.lead else None, m.title, m.due_on,
+                                       working_days_overdue(m.due_on, as_of, calendar)))
+
+    task_rows: list[TaskRow] = []
+    for section in sections:
+        for task in section.tasks:
+            ledger = []
+            for tu in task.units:
+                ob = owed_by_key.get((task.id, tu.unit_id))
+                report = ob.report if ob else None
+                if ob is None:
+                    unit_light = Light.GREEN
+                else:
+                    unit_light = light_for(ob.due_on, as_of, calendar, done=ob.is_done)
+                    if not ob.is_done and ob.due_on < as_of:
+                        overdue.append(OverdueItem(ob.kind.label, task, tu.unit, f"{period.label}进展情况",
+                                                   ob.due_on, working_days_overdue(ob.due_on, as_of, calendar)))
+                if tu.role is UnitRole.LEAD:
+                    values = approved.values_for(task.id, period.id)
+                else:
+                    values = included.get((task.id, period.id), {}).get(tu.unit_id, {})
+                ledger.append(LedgerRow(
+                    section=section, task=task, task_unit=tu, light=unit_light,
+                    report_state=report.state if report else None,
+                    due_on=ob.due_on if ob else None,
+                    last_reported_on=last_reported.get((task.id, tu.unit_id)),
+                    values=values,
+                ))
+            lead_ob = owed_by_key.get((task.id, task.lead.unit_id)) if task.lead else None
+            lead_report = lead_ob.report if lead_ob else None
+            lights = [row.light for row in ledger if row.task_unit.role is UnitRole.LEAD]
+            lights += milestone_lights.get(task.id, [])
+            if task.state is not TaskState.CLOSED:
+                lights.append(light_for(task.deadline, as_of, calendar, done=False))
+            light = Light.GREEN if task.state is TaskState.CLOSED else worst(lights)
+            summary = lead_report.text if lead_report and lead_report.state is ReportState.APPROVED else None
+            task_rows.append(TaskRow(section, task, light, lead_report, summary, ledger))
+
+    returned = [
+        ReturnedItem(o.report, o.task, o.task_unit.unit)
+        for o in owed
+        if o.report is not None and o.report.state is ReportState.RETURNED
+    ]
+    overdue.sort(key=lambda item: (item.due_on, item.task.number))
+
+    targets = [
+        _target_progress(t, plan, list(plan.periods), progress_date, approved, included)
+        for t in list(plan.targets) + [t for task in tasks for t in task.targets]
+    ]
+
+    report_counts = {"owed": 0, "approved": 0, "submitted": 0, "returned": 0, "draft": 0, "missing": 0}
+    for o in owed:
+        if o.kind is not ReportKind.LEAD_REPORT:
+            continue
+        report_counts["owed"] += 1
+        state = o.report.state if o.report else None
+        key = {ReportState.APPROVED: "approved", ReportState.SUBMITTED: "submitted",
+               ReportState.RETURNED: "returned", ReportState.DRAFT: "draft"}.get(state, "missing")
+        report_counts[key] += 1
+
+    return Supervision(
+        plan=plan,
+        period=period,
+        as_of=as_of,
+        progress_date=progress_date,
+        plan_time_share=_time_share(plan.period_start, plan.period_end, progress_date),
+        periods=periods,
+        tasks=task_rows,
+        targets=targets,
+        overdue=overdue,
+        returned=returned,
+        punctuality=_punctuality(session, plan, tasks, [p for p in periods if p.due_on < as_of]),
+        by_section=_counts_by_section(task_rows),
+        by_unit=_counts_by_unit(task_rows),
+        report_counts=report_counts,
+    )
+
+
+# --- the queries ------------------------------------------------------------
+
+
+@dataclass
+class _ApprovedValues:
+    # (task id, period id) -> {target id: value}, and per target its values by period
+    by_task_period: dict[tuple[int, int], dict[int, Decimal]]
+    by_target: dict[int, dict[int, Decimal]]
+
+    def values_for(self, task_id: int, period_id: int) -> dict[int, Decimal]:
+        return self.by_task_period.get((task_id, period_id), {})
+
+
+def _approved_values(session: Session, period_ids: list[int]) -> _ApprovedValues:
+    """Values given in approved lead reports of the periods."""
+    rows = session.execute(
+        select(Report.task_id, Report.period_id, ReportValue.target_id, ReportValue.value)
+        .join(ReportValue, ReportValue.report_id == Report.id)
+        .where(
+            Report.period_id.in_(period_ids),
+            Report.kind == ReportKind.LEAD_REPORT,
+            Report.state == ReportState.APPROVED,
+        )
+    ).all()
+    by_task_period: dict[tuple[int, int], dict[int, Decimal]] = defaultdict(dict)
+    by_target: dict[int, dict[int, Decimal]] = defaultdict(dict)
+    for task_id, period_id, target_id, value in rows:
+        by_task_period[(task_id, period_id)][target_id] = value
+        by_target[target_id][period_id] = value
+    return _ApprovedValues(by_task_period, by_target)
+
+
+def _included_contribution_values(session: Session, period_ids: list[int]) -> dict[tuple[int, int], dict[int, dict[int, Decimal]]]:
+    """(task, period) -> unit -> {target: value} of contributions that an
+    approved lead report includes: the only way a co-unit's figure counts."""
+    lead = aliased(Report)
+    contribution = aliased(Report)
+    rows = session.execute(
+        select(contribution.task_id, contribution.period_id, contribution.unit_id,
+               ReportValue.target_id, ReportValue.value)
+        .select_from(ReportInclusion)
+        .join(lead, lead.id == ReportInclusion.report_id)
+        .join(contribution, contribution.id == ReportInclusion.contribution_id)
+        .join(ReportValue, ReportValue.report_id == contribution.id)
+        .where(lead.period_id.in_(period_ids), lead.state == ReportState.APPROVED,
+               lead.kind == ReportKind.LEAD_REPORT)
+    ).all()
+    result: dict[tuple[int, int], dict[int, dict[int, Decimal]]] = defaultdict(lambda: defaultdict(dict))
+    for task_id, period_id, unit_id, target_id, value in rows:
+        result[(task_id, period_id)][unit_id][target_id] = value
+    return result
+
+
+def _last_reported(session: Session, period_ids: list[int], task_ids: list[int]) -> dict[tuple[int, int], date]:
+    rows = session.execute(
+        select(Report.task_id, Report.unit_id, func.max(Report.submitted_at))
+        .where(Report.period_id.in_(period_ids), Report.task_id.in_(task_ids), Report.submitted_at.is_not(None))
+        .group_by(Report.task_id, Report.unit_id)
+    ).all()
+    result = {}
+    for task_id, unit_id, at in rows:
+        if at is None:
+            continue
+        if isinstance(at, str):  # SQLite returns max() of a column as text
+            at = datetime.fromisoformat(at)
+        if at.tzinfo is None:
+            at = at.replace(tzinfo=timezone.utc)
+        result[(task_id, unit_id)] = at.astimezone(SHANGHAI).date()
+    return result
+
+
+def _open_milestones(session: Session, task_ids: list[int]) -> list[Milestone]:
+    return list(session.scalars(
+        select(Milestone)
+        .where(Milestone.task_id.in_(task_ids), Milestone.state != MilestoneState.COMPLETED)
+        .order_by(Milestone.due_on, Milestone.id)
+    ))
+
+
+def _punctuality(session: Session, plan: Plan, tasks: list[Task], periods: list[ReportingPeriod]) -> list[UnitPunctuality]:
+    """Each unit's on-time count per period: every report it owed (as lead or
+    co-unit, on tasks that still owe reports) against the ones first
+    submitted by the period's due date."""
+    owing = [(task, tu) for task in tasks if task.state not in NOT_OWING_TASK_STATES for tu in task.units]
+    # On time: first submitted before the end of the due day, Asia/Shanghai.
+    deadline = case(
+        {p.id: literal(end_of_day_utc(p.due_on), UTCDateTime()) for p in periods},
+        value=Report.period_id,
+    ) if periods else literal(None, UTCDateTime())
+    rows = session.execute(
+        select(Report.unit_id, Report.period_id, func.count())
+        .join(Task, Task.id == Report.task_id)
+        .join(TaskUnit, (TaskUnit.task_id == Report.task_id) & (TaskUnit.unit_id == Report.unit_id))
+        .where(Task.plan_id == plan.id, Task.state.notin_(list(NOT_OWING_TASK_STATES)),
+               Report.period_id.in_([p.id for p in periods]), Report.first_submitted_at < deadline)
+        .group_by(Report.unit_id, Report.period_id)
+    ).all()
+    on_time = {(unit_id, period_id): n for unit_id, period_id, n in rows}
+    owed: dict[int, int] = defaultdict(int)
+    units: dict[int, Unit] = {}
+    for task, tu in owing:
+        owed[tu.unit_id] += 1
+        units[tu.unit_id] = tu.unit
+    per_unit = {
+        unit_id: UnitPunctuality(units[unit_id], {p.code: (on_time.get((unit_id, p.id), 0), n) for p in periods})
+        for unit_id, n in owed.items()
+    }
+    ranked = sorted(
+        per_unit.values(),
+        key=lambda u: (-(u.overall_rate or 0), -u.total[1], u.unit.sort_order, u.unit.id),
+    )
+    return ranked
+
+
+def _counts_by_section(rows: list[TaskRow]) -> list[tuple[Section, Counts]]:
+    result: dict[int, tuple[Section, Counts]] = {}
+    for row in rows:
+        _, counts = result.setdefault(row.section.id, (row.section, Counts()))
+        counts.states[row.task.state] += 1
+        counts.lights[row.light] += 1
+    return list(result.values())
+
+
+def _counts_by_unit(rows: list[TaskRow]) -> list[tuple[Unit, Counts]]:
+    """Per unit: the tasks it answers for (as lead or co-unit) by task state
+    and by the light of what the unit itself owes for the period."""
+    result: dict[int, tuple[Unit, Counts]] = {}
+    for row in rows:
+        for line in row.ledger:
+            _, counts = result.setdefault(line.unit.id, (line.unit, Counts()))
+            counts.states[row.task.state] += 1
+            counts.lights[line.light] += 1
+    return sorted(result.values(), key=lambda uc: (-uc[1].lights[Light.RED], uc[0].sort_order, uc[0].id))
+
+
+# --- targets and 序时进度 -----------------------------------------------------
+
+
+def _fmt(value: Decimal | float | None) -> str:
+    if value is None:
+        return "—"
+    value = Decimal(str(value))
+    if value == value.to_integral_value():
+        return f"{int(value)}"
+    return f"{value.normalize():f}"
+
+
+def _share(actual: Decimal | None, baseline: Decimal, goal: Decimal) -> float | None:
+    if actual is None or goal == baseline:
+        return None
+    return float((actual - baseline) / (goal - baseline))
+
+
+def _time_share(start: date, end: date, on: date) -> float:
+    if on < start:
+        return 0.0
+    total = (end - start).days + 1
+    elapsed = min((on - start).days + 1, total)
+    return elapsed / total
+
+
+def target_window(target: Target, plan: Plan, progress_date: date) -> tuple[date, date]:
+    """The stretch of time a target is to be met in: a 每年 rate within the
+    year of the progress date; a target against a baseline year from the
+    year after it; otherwise from the plan's start to the end of its year
+    (or of the plan)."""
+    if target.kind is TargetKind.ANNUAL and target.due_year is None:
+        year = min(max(progress_date.year, plan.period_start.year), plan.period_end.year)
+        return date(year, 1, 1), date(year, 12, 31)
+    start = plan.period_start
+    if target.baseline_year and target.baseline_year + 1 > start.year:
+        start = date(target.baseline_year + 1, 1, 1)
+    end = date(target.due_year, 12, 31) if target.due_year else plan.period_end
+    return start, max(end, start)
+
+
+def _target_progress(
+    target: Target,
+    plan: Plan,
+    periods: list[ReportingPeriod],  # all the plan's periods: the line runs to the target
+    progress_date: date,
+    approved: _ApprovedValues,  # only periods up to the chosen one
+    included: dict[tuple[int, int], dict[int, dict[int, Decimal]]],
+) -> TargetProgress:
+    start, end = target_window(target, plan, progress_date)
+    baseline = target.baseline_value if target.baseline_value is not None else (
+        Decimal(1) if target.kind is TargetKind.RATIO else Decimal(0))
+    in_window = [p for p in periods if p.ends_on >= start and p.starts_on <= end]
+    by_period = approved.by_target.get(target.id, {})
+
+    # A split target's total is the lead's figure, or else the sum of the
+    # shares its approved report took in.
+    alloc_units = {a.unit_id for a in target.allocations}
+
+    def allocated_sum(period: ReportingPeriod) -> Decimal | None:
+        if not alloc_units or target.task_id is None:
+            return None
+        by_unit = included.get((target.task_id, period.id), {})
+        found = [by_unit[u][target.id] for u in alloc_units if target.id in by_unit.get(u, {})]
+        return sum(found, Decimal(0)) if found else None
+
+    base_f, goal_f = float(baseline), float(target.value)
+    series = []
+    latest, latest_period = None, None
+    actual_by_period: dict[int, Decimal] = {}
+    for p in in_window:
+        actual = by_period.get(p.id)
+        if actual is None:
+            actual = allocated_sum(p)
+        if actual is not None:
+            actual_by_period[p.id] = actual
+            latest, latest_period = actual, p.code
+        planned = base_f + (goal_f - base_f) * _time_share(start, end, p.ends_on)
+        series.append(SeriesPoint(p.code, p.ends_on, planned, float(actual) if actual is not None else None))
+
+    allocations = []
+    for a in sorted(target.allocations, key=lambda a: (a.unit.sort_order, a.unit_id)):
+        actual = None
+        for p in in_window:
+            value = included.get((target.task_id, p.id), {}).get(a.unit_id, {}).get(target.id)
+            if value is not None:
+                actual = value
+        allocations.append(AllocationRow(a.unit, a.value, a.baseline_value or Decimal(0), actual))
+
+    return TargetProgress(
+        target=target,
+        window_start=start,
+        window_end=end,
+        baseline=baseline,
+        latest=latest,
+        latest_period=latest_period,
+        time_share=_time_share(start, end, progress_date),
+        series=series,
+        allocations=allocations,
+    )
+
+
+def format_number(value) -> str:
+    return _fmt(value)
+
+
+def format_share(value: float | None) -> str:
+    return "—" if value is None else f"{value * 100:.1f}%"

@@ -1,0 +1,116 @@
+"""Issuing the quarterly supervision report: build it from approved data,
+store the file in the archive under its SHA-256, and record who issued it
+and when, so that it downloads later byte for byte the same."""
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from datetime import date
+from pathlib import Path
+
+from flask import current_app
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from ..db import session
+from ..errors import NotFound, ValidationError
+from ..models import ExportFormat, IssuedReport, Plan, ReportingPeriod, User
+from ..policy import authorize
+from ..reports.export import filename, render
+from ..reports.supervision import build_supervision
+from . import audit
+
+
+def archive_dir() -> Path:
+    return Path(current_app.config["ARCHIVE_DIR"])
+
+
+def _stored_path(sha256: str, fmt: ExportFormat) -> Path:
+    return archive_dir() / sha256[:2] / f"{sha256}.{fmt.value}"
+
+
+def _store(content: bytes, sha256: str, fmt: ExportFormat) -> None:
+    path = _stored_path(sha256, fmt)
+    if path.exists():
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # Write beside it and rename, so that a half-written file is never seen.
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(content)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def issue_report(
+    actor: User | None,
+    plan: Plan,
+    period: ReportingPeriod,
+    fmt: ExportFormat,
+    *,
+    as_of: date | None = None,
+) -> tuple[IssuedReport, bytes]:
+    """Build, archive and record one report. `actor` None is the command line
+    run by the operator of the server."""
+    if actor is not None:
+        authorize(actor, "report.export")
+    if period.plan_id != plan.id:
+        raise ValidationError("报送期次不属于该计划", field_errors={"period": "期次与计划不符"})
+    data = build_supervision(session(), plan, period, as_of=as_of)
+    content = render(fmt, data)
+    digest = hashlib.sha256(content).hexdigest()
+    # The file goes first: a row never points at a file that is missing,
+    # and a file left by a rolled-back transaction is harmless.
+    _store(content, digest, fmt)
+    row = IssuedReport(
+        plan_id=plan.id,
+        period_id=period.id,
+        format=fmt,
+        filename=filename(fmt, data),
+        sha256=digest,
+        size=len(content),
+        issued_by_id=actor.id if actor else None,
+        issued_by_login=actor.login if actor else "",
+    )
+    session().add(row)
+    session().flush()
+    audit.record(
+        actor, "report.issue", obj=row,
+        detail={"plan": plan.document_number, "period": period.code, "format": fmt.value,
+                "sha256": digest, "size": len(content)},
+        actor_login=None if actor else "cli",
+    )
+    return row, content
+
+
+def list_issued(actor: User, *, plan_id: int | None = None, limit: int = 200) -> list[IssuedReport]:
+    authorize(actor, "report.export")
+    query = select(IssuedReport).options(selectinload(IssuedReport.period), selectinload(IssuedReport.plan))
+    if plan_id is not None:
+        query = query.where(IssuedReport.plan_id == plan_id)
+    return list(session().scalars(query.order_by(IssuedReport.id.desc()).limit(limit)))
+
+
+def read_issued(actor: User | None, report_id: int) -> tuple[IssuedReport, bytes]:
+    """The archived file, checked against its SHA-256; the download is audited."""
+    if actor is not None:
+        authorize(actor, "report.export")
+    row = session().get(IssuedReport, report_id)
+    if row is None:
+        raise NotFound("未找到该通报")
+    path = _stored_path(row.sha256, row.format)
+    try:
+        content = path.read_bytes()
+    except FileNotFoundError:
+        raise NotFound("归档文件缺失,请联系系统管理员") from None
+    if hashlib.sha256(content).hexdigest() != row.sha256:
+        raise ValidationError("归档文件校验失败(SHA-256 不符),文件可能被改动,请联系系统管理员")
+    audit.record(actor, "report.download", obj=row, detail={"sha256": row.sha256},
+                 actor_login=None if actor else "cli")
+    return row, content

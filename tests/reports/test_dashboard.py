@@ -1,0 +1,160 @@
+"""The dashboard page, issuing and downloading reports from the pages and the
+command line, and who may do it."""
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import re
+
+import pytest
+from docx import Document
+from sqlalchemy import func, select
+
+from supervise.db import session
+from supervise.models import AuditEntry, ExportFormat, IssuedReport
+from supervise.reports.supervision import format_number
+
+from .conftest import AS_OF
+
+
+def _chart_data(html: str) -> dict:
+    m = re.search(r'<script type="application/json" id="dashboard-data">(.*?)</script>', html, re.S)
+    return json.loads(m.group(1))
+
+
+def test_dashboard_shows_lights_targets_lists_and_punctuality(login_as, scenario):
+    client, _ = login_as("leader")
+    response = client.get(f"/dashboard/?period=2025Q2&as_of={AS_OF}")
+    assert response.status_code == 200
+    html = response.get_data(as_text=True)
+    for heading in ["按行动:任务状态与红黄绿灯", "按单位", "目标指标与序时进度", "逾期事项", "退回修改", "滞后事项",
+                    "各单位报送及时率"]:
+        assert heading in html
+    assert "数据口径与上季度不一致" in html  # returned
+    assert "开通第一条新航线" in html  # overdue milestone
+    assert "二季度未审核" not in html  # submitted but not approved: no figure, no summary
+    charts = _chart_data(html)
+    # Each chart's numbers are also in a table on the page.
+    sections = charts["sections"]
+    assert len(sections) == 5 and sum(s["red"] + s["yellow"] + s["green"] for s in sections) == 22
+    for s in sections:
+        assert f"<td>{s['name']}</td>" in html
+    parks = next(t for t in charts["targets"] if t["name"] == "8. 省级跨境电商产业园")
+    q1 = parks["periods"].index("2025Q1")
+    assert parks["actual"][q1] == 20 and parks["actual"][q1 + 1] is None
+    # The straight line from baseline 0 to the target 100 over 2024-2027.
+    assert parks["planned"][0] == pytest.approx(100 * 91 / 1461, abs=0.01)
+    assert parks["planned"][-1] == pytest.approx(100)
+    assert parks["planned"][q1] == pytest.approx(100 * 456 / 1461, abs=0.01)
+    row = f"<tr><td>2025Q1</td><td>{format_number(parks['planned'][q1])}</td><td>20</td></tr>"
+    assert row in html
+
+
+def test_dashboard_scripts_are_files_served_by_the_app(login_as, scenario):
+    client, _ = login_as("coordinator")
+    response = client.get("/dashboard/")
+    html = response.get_data(as_text=True)
+    assert "script-src 'self'" in response.headers["Content-Security-Policy"]
+    scripts = re.findall(r"<script([^>]*)>(.*?)</script>", html, re.S)
+    assert scripts
+    for attrs, body in scripts:
+        # Either a file of ours, or a JSON data block (never executed).
+        assert ('src="/static/' in attrs and not body.strip()) or 'type="application/json"' in attrs
+    for src in re.findall(r'src="(/static/[^"]+)"', html):
+        assert client.get(src).status_code == 200, src
+    assert "echarts" in html and "cdn" not in html.lower()
+
+
+@pytest.mark.parametrize("role,status", [("leader", 200), ("coordinator", 200), ("liaison", 403), ("admin", 403),
+                                         ("auditor", 403)])
+def test_who_sees_the_dashboard_and_the_reports(login_as, plan, role, status):
+    client, _ = login_as(role)
+    assert client.get("/dashboard/").status_code == status
+    assert client.get("/dashboard/reports").status_code == status
+    nav = client.get("/").get_data(as_text=True) if role != "auditor" else ""
+    assert ("督查看板" in nav) == (status == 200)
+
+
+def test_bad_input_gets_a_clear_message(login_as, plan):
+    client, _ = login_as("leader")
+    response = client.get("/dashboard/?period=2031Q9")
+    assert response.status_code == 400 and "计划中没有报送期次 2031Q9" in response.get_data(as_text=True)
+    assert client.get("/dashboard/?plan=99999").status_code == 404
+    response = client.post("/dashboard/reports", data={"period": "2025Q2", "format": "pdf"})
+    assert response.status_code == 400 and "不支持的导出格式" in response.get_data(as_text=True)
+    response = client.post("/dashboard/reports", data={"period": "1999Q1", "format": "docx"})
+    assert response.status_code == 400 and "没有报送期次 1999Q1" in response.get_data(as_text=True)
+    assert session().scalar(select(func.count()).select_from(IssuedReport)) == 0
+
+
+def test_issue_from_the_page_archives_and_downloads_byte_for_byte(login_as, scenario, app):
+    client, coordinator = login_as("coordinator")
+    response = client.post("/dashboard/reports", data={"plan": scenario.plan.id, "period": "2025Q2", "format": "docx"})
+    assert response.status_code == 302
+    row = session().scalar(select(IssuedReport))
+    assert row.format is ExportFormat.DOCX and row.issued_by_id == coordinator.id and row.issued_at is not None
+    assert row.period.code == "2025Q2" and row.filename.endswith("2025Q2-督查通报.docx")
+
+    first = client.get(f"/dashboard/reports/{row.id}/download")
+    assert first.status_code == 200
+    assert "attachment" in first.headers["Content-Disposition"]
+    assert hashlib.sha256(first.data).hexdigest() == row.sha256 and len(first.data) == row.size
+    Document(io.BytesIO(first.data))  # a real Word file
+
+    # Later, after the data changed, the archived file is still the one issued.
+    client.post("/dashboard/reports", data={"plan": scenario.plan.id, "period": "2025Q2", "format": "docx"})
+    again = client.get(f"/dashboard/reports/{row.id}/download")
+    assert again.data == first.data
+    # A leader downloads the same bytes; a liaison may not.
+    leader, _ = login_as("leader")
+    assert leader.get(f"/dashboard/reports/{row.id}/download").data == first.data
+    liaison, _ = login_as("liaison", unit="省经信厅")
+    assert liaison.get(f"/dashboard/reports/{row.id}/download").status_code == 403
+    assert liaison.post("/dashboard/reports", data={"period": "2025Q2", "format": "csv"}).status_code == 403
+
+    actions = session().scalars(select(AuditEntry.action).where(AuditEntry.action.like("report.%"))
+                                .order_by(AuditEntry.id)).all()
+    assert actions == ["report.issue", "report.download", "report.issue", "report.download", "report.download"]
+    listing = client.get("/dashboard/reports").get_data(as_text=True)
+    assert row.filename in listing and row.sha256[:16] in listing
+
+
+def test_a_tampered_archive_file_is_refused(login_as, scenario, app):
+    client, _ = login_as("coordinator")
+    client.post("/dashboard/reports", data={"plan": scenario.plan.id, "period": "2025Q2", "format": "csv"})
+    row = session().scalar(select(IssuedReport))
+    path = app.config["ARCHIVE_DIR"] / row.sha256[:2] / f"{row.sha256}.csv"
+    path.write_bytes(path.read_bytes() + b"x")
+    response = client.get(f"/dashboard/reports/{row.id}/download")
+    assert response.status_code == 400 and "校验失败" in response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("fmt", ["docx", "xlsx", "csv"])
+def test_cli_exports_archives_and_fetches_the_same_bytes(app, scenario, tmp_path, fmt):
+    runner = app.test_cli_runner()
+    out = tmp_path / f"report.{fmt}"
+    result = runner.invoke(args=["report", "export", "--period", "2025Q2", "--format", fmt, "-o", str(out),
+                                 "--as-of", AS_OF.isoformat()])
+    assert result.exit_code == 0, result.output
+    content = out.read_bytes()
+    row = session().scalar(select(IssuedReport))
+    assert row.sha256 == hashlib.sha256(content).hexdigest() and row.issued_by_login == ""
+    fetched = tmp_path / "fetched"
+    result = runner.invoke(args=["report", "fetch", str(row.id), "-o", str(fetched)])
+    assert result.exit_code == 0, result.output
+    assert fetched.read_bytes() == content
+    listing = runner.invoke(args=["report", "list"])
+    assert row.sha256 in listing.output
+
+
+def test_cli_refuses_bad_input_and_changes_nothing(app, scenario, tmp_path):
+    runner = app.test_cli_runner()
+    out = tmp_path / "x.docx"
+    result = runner.invoke(args=["report", "export", "--period", "2099Q1", "--format", "docx", "-o", str(out)])
+    assert result.exit_code != 0 and "没有计划包含报送期次 2099Q1" in result.output
+    result = runner.invoke(args=["report", "export", "--period", "2025Q2", "--format", "docx", "-o", str(out),
+                                 "--as", "nobody"])
+    assert result.exit_code != 0 and "未找到用户" in result.output
+    assert not out.exists()
+    assert session().scalar(select(func.count()).select_from(IssuedReport)) == 0

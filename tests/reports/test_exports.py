@@ -1,0 +1,236 @@
+"""The quarterly report files, opened with python-docx, openpyxl and csv and
+checked against the database for the scenario in conftest.py."""
+from __future__ import annotations
+
+import csv
+import io
+from datetime import date, datetime
+
+import pytest
+from docx import Document
+from docx.oxml.ns import qn
+from docx.shared import Pt
+from openpyxl import load_workbook
+from sqlalchemy import func, select
+
+from supervise.db import session
+from supervise.models import Section, Task, TaskState, TaskUnit
+from supervise.reports.docx_export import render_docx
+from supervise.reports.ledger import BASE_COLUMNS, render_csv, render_xlsx
+from supervise.reports.supervision import build_supervision
+
+from .conftest import AS_OF, INJECTION
+
+
+def _share(elapsed_to: date, start: date, end: date) -> float:
+    return ((elapsed_to - start).days + 1) / ((end - start).days + 1)
+
+
+@pytest.fixture
+def data(scenario):
+    return build_supervision(session(), scenario.plan, scenario.period, as_of=AS_OF)
+
+
+def _task_unit_count(plan) -> int:
+    return session().scalar(select(func.count()).select_from(TaskUnit).join(Task).where(Task.plan_id == plan.id))
+
+
+# --- Word ---------------------------------------------------------------------
+
+
+def _east_asia(element) -> str | None:
+    rpr = element.find(qn("w:rPr"))
+    fonts = rpr.find(qn("w:rFonts")) if rpr is not None else None
+    return fonts.get(qn("w:eastAsia")) if fonts is not None else None
+
+
+def test_word_report_has_the_official_page_and_styles(data):
+    doc = Document(io.BytesIO(render_docx(data)))
+    section = doc.sections[0]
+    # Word keeps lengths in twentieths of a point: equal to the 0.05 mm.
+    measured = [section.page_width, section.page_height, section.top_margin, section.bottom_margin,
+                section.left_margin, section.right_margin]
+    assert [x.mm for x in measured] == pytest.approx([210, 297, 37, 35, 28, 26], abs=0.05)
+
+    styles = doc.styles
+    expected = {"Title": ("方正小标宋简体", Pt(22)), "Normal": ("仿宋_GB2312", Pt(16)),
+                "Heading 1": ("黑体", Pt(16)), "Heading 2": ("楷体_GB2312", Pt(16))}
+    for name, (font, size) in expected.items():
+        style = styles[name]
+        assert _east_asia(style.element) == font, name
+        assert style.font.size == size, name
+        fonts = style.element.find(qn("w:rPr")).find(qn("w:rFonts"))
+        assert fonts.get(qn("w:eastAsiaTheme")) is None, name  # a theme font would win over ours
+
+    paragraphs = doc.paragraphs
+    title = paragraphs[0]
+    assert title.style.name == "Title"
+    assert title.alignment == 1 or title.style.paragraph_format.alignment == 1  # centred
+    assert "2025年第二季度" in title.text and "督查通报" in title.text
+    # Every run names its East Asian font, matching its paragraph's style.
+    for p in paragraphs:
+        for run in p.runs:
+            if run.text.strip():
+                assert _east_asia(run._r) == _east_asia(p.style.element), p.text[:20]
+
+    h1 = [p.text for p in paragraphs if p.style.name == "Heading 1"]
+    assert h1 == ["一、总体情况", "二、分行动任务进展情况", "三、目标指标完成情况", "四、逾期、退回及滞后事项",
+                  "五、各单位报送及时率"]
+    h2 = [p.text for p in paragraphs if p.style.name == "Heading 2"]
+    assert h2[:5] == [f"({n}){s.title}" for n, s in zip("一二三四五", data.plan.sections)]
+    assert h2[5:] == ["(一)逾期事项", "(二)退回修改事项", "(三)滞后事项"]
+    body = [p for p in paragraphs if p.style.name == "Normal" and p.text]
+    assert any(p.text.startswith("1. ") for p in body)
+
+    # The page number is a PAGE field in the footer.
+    footer_xml = section.footer._element.xml
+    assert "PAGE" in footer_xml and "fldChar" in footer_xml
+
+
+def test_word_report_figures_match_the_database(scenario, data):
+    doc = Document(io.BytesIO(render_docx(data)))
+    text = "\n".join(p.text for p in doc.paragraphs)
+    tasks = session().scalar(select(func.count()).select_from(Task).where(Task.plan_id == scenario.plan.id))
+    assert f"{len(scenario.plan.sections)}项行动、{tasks}项任务" in text
+    # 22 lead reports owed: one approved, one submitted, one returned, 19 not filed.
+    assert "应报送牵头单位报告22份,审核通过1份,已报送待审核1份,退回修改1份,未报送19份" in text
+    # The approved summary of task 1 is there; the unapproved one of task 8 is not.
+    assert "本季度新增应用主体2000家" in text
+    assert "二季度未审核" not in text
+    assert "本期进展:暂无审核通过的进展报告。" in text
+    # The returned report, with its reason; the overdue milestone; a task that never reported.
+    assert "数据口径与上季度不一致" in text
+    assert "开通第一条新航线" in text and "应于2025年6月30日前完成" in text
+    t2 = scenario.tasks[2]
+    assert f"任务2“{t2.title}”:{t2.lead.unit.short_name}牵头单位报告" in text
+
+    targets, ranking = doc.tables
+    rows = [[c.text for c in r.cells] for r in targets.rows]
+    assert rows[0] == ["序号", "指标", "目标", "最新值", "完成比例", "序时进度", "滞后"]
+    by_name = {r[1]: r for r in rows[1:]}
+    plan_start, due = date(2024, 1, 1), date(2027, 12, 31)
+    elapsed = f"{_share(date(2025, 6, 30), plan_start, due) * 100:.1f}%"
+    # Split target: the included Hangzhou 1200 and Ningbo 800, not Wenzhou's 999.
+    assert by_name["1. 跨境电商应用主体"][3:] == ["2000", "40.0%", elapsed, "否"]
+    assert by_name["其中:杭州市政府"][2:5] == ["分解3000家", "1200", "40.0%"]
+    assert by_name["其中:宁波市政府"][2:5] == ["分解2000家", "800", "40.0%"]
+    assert by_name["1. 龙头企业"][3:5] == ["30", "37.5%"]
+    # Task 8: only the approved Q1 figure counts; it trails the time-proportional progress.
+    assert by_name["8. 省级跨境电商产业园"][3:] == ["20", "20.0%", elapsed, "是"]
+    # A yearly rate is measured against the share of 2025 that has passed.
+    assert by_name["13. 服务对接活动"][5] == f"{_share(date(2025, 6, 30), date(2025, 1, 1), date(2025, 12, 31)) * 100:.1f}%"
+
+    header, *ranked = [[c.text for c in r.cells] for r in ranking.rows]
+    assert header[:5] == ["排名", "单位", "本期应报", "本期按时", "本期及时率"]
+    by_unit = {r[1]: r for r in ranked}
+    jxt = by_unit["省经信厅"]
+    owed = session().scalar(
+        select(func.count()).select_from(TaskUnit).join(Task)
+        .where(Task.plan_id == scenario.plan.id, TaskUnit.unit_id == scenario.tasks[1].lead.unit_id,
+               Task.state.notin_([TaskState.CLOSED, TaskState.SUSPENDED]))
+    )
+    # Submitted at 23:30 on the due day (Asia/Shanghai): on time.
+    assert jxt[2:5] == [str(owed), "1", f"{100 / owed:.1f}%"]
+    assert by_unit["宁波市政府"][3] == "0"  # submitted a day late
+    assert by_unit["杭州市政府"][3] == "1"
+    rates = [float(r[6].rstrip("%")) if r[6] != "—" else -1 for r in ranked]
+    assert rates == sorted(rates, reverse=True)
+
+
+# --- Excel --------------------------------------------------------------------
+
+
+def test_excel_ledger_has_a_sheet_per_action_and_a_row_per_task_unit(scenario, data):
+    wb = load_workbook(io.BytesIO(render_xlsx(data)))
+    sections = list(session().scalars(select(Section).where(Section.plan_id == scenario.plan.id)
+                                      .order_by(Section.number)))
+    assert wb.sheetnames == [f"({n}){s.title}" for n, s in zip("一二三四五", sections)] + ["目标指标"]
+    total_rows = 0
+    for ws, section in zip(wb.worksheets, sections):
+        assert ws.freeze_panes == "A2"
+        assert ws.auto_filter.ref and ws.auto_filter.ref.startswith("A1:")
+        header = [c.value for c in ws[1]]
+        assert header[: len(BASE_COLUMNS)] == [c.title for c in BASE_COLUMNS]
+        assert all(ws.column_dimensions[col].width >= 8 for col in "ABCDEFGHIJK")
+        expected = session().scalar(select(func.count()).select_from(TaskUnit).join(Task)
+                                    .where(Task.section_id == section.id))
+        assert ws.max_row - 1 == expected
+        total_rows += expected
+    assert total_rows == _task_unit_count(scenario.plan)
+
+    ws = wb.worksheets[0]
+    header = [c.value for c in ws[1]]
+    col = {name: i for i, name in enumerate(header)}
+    rows = {(r[1].value, r[3].value): r for r in ws.iter_rows(min_row=2)}
+    lead = rows[(1, "省经信厅")]
+    assert lead[col["职责"]].value == "牵头单位"
+    assert lead[col["本期报送状态"]].value == "已审核通过"
+    assert lead[col["红黄绿灯"]].value == "绿灯"
+    last = lead[col["最近报送日期"]]
+    assert isinstance(last.value, datetime) and last.value.date() == date(2025, 7, 7) and last.is_date
+    assert isinstance(lead[col["本期截止日期"]].value, datetime)
+    assert lead[col["1. 龙头企业(家)"]].value == 30 and lead[col["1. 龙头企业(家)"]].data_type == "n"
+    assert lead[col["任务序号"]].data_type == "n"
+    # User text starting with "=" stays text: never a formula.
+    summary = lead[col["本期审核通过的进展"]]
+    assert summary.value.endswith(INJECTION) and summary.data_type == "s"
+    hz = rows[(1, "杭州市政府")]
+    assert hz[col["1. 跨境电商应用主体(家)"]].value == 1200
+    assert rows[(1, "温州市政府")][col["1. 跨境电商应用主体(家)"]].value is None  # not included
+    t2 = scenario.tasks[2]
+    never = rows[(2, t2.lead.unit.short_name)]
+    assert never[col["本期报送状态"]].value == "未报送" and never[col["红黄绿灯"]].value == "红灯"
+    assert never[col["最近报送日期"]].value is None
+
+    targets = wb["目标指标"]
+    trows = {r[0].value: r for r in targets.iter_rows(min_row=2) if not r[1].value}
+    parks = trows["8. 省级跨境电商产业园"]
+    assert parks[6].value == 20 and parks[8].value == pytest.approx(0.2) and parks[10].value == "是"
+    assert parks[8].number_format == "0.0%"
+
+
+def test_user_text_is_never_a_formula_in_the_workbook(scenario, data):
+    from supervise.db import unit_of_work
+    from supervise.models import Task
+
+    with unit_of_work():
+        session().get(Task, scenario.tasks[4].id).title = "=1+1"
+    session().expire_all()
+    data = build_supervision(session(), scenario.plan, scenario.period, as_of=AS_OF)
+    raw = render_xlsx(data)
+    wb = load_workbook(io.BytesIO(raw))
+    cells = [c for ws in wb.worksheets for row in ws.iter_rows() for c in row if c.value == "=1+1"]
+    assert cells and all(c.data_type == "s" for c in cells)
+    assert b"<f>" not in raw  # no formula element anywhere
+
+
+# --- CSV ----------------------------------------------------------------------
+
+
+def test_csv_is_utf8_with_bom_and_matches_the_ledger(scenario, data):
+    raw = render_csv(data)
+    assert raw.startswith(b"\xef\xbb\xbf")
+    rows = list(csv.reader(io.StringIO(raw.decode("utf-8-sig"))))
+    header, body = rows[0], rows[1:]
+    assert header[: len(BASE_COLUMNS)] == [c.title for c in BASE_COLUMNS]
+    assert len(body) == _task_unit_count(scenario.plan)
+    col = {name: i for i, name in enumerate(header)}
+    by_key = {(r[col["任务序号"]], r[col["单位"]]): r for r in body}
+    lead = by_key[("1", "省经信厅")]
+    assert lead[col["最近报送日期"]] == "2025-07-07"
+    assert lead[col["1. 龙头企业(家)"]] == "30"
+    assert by_key[("1", "杭州市政府")][col["1. 跨境电商应用主体(家)"]] == "1200"
+    # A formula typed by a user gets the apostrophe guard.
+    assert lead[col["本期审核通过的进展"]].endswith(INJECTION)
+    assert not lead[col["本期审核通过的进展"]].startswith("=")
+    returned = by_key[("3", scenario.tasks[3].lead.unit.short_name)]
+    assert returned[col["本期报送状态"]] == "已退回"
+
+
+def test_csv_guards_cells_that_start_like_a_formula():
+    from supervise.reports.ledger import csv_text
+
+    for text in ["=SUM(A1)", "+1", "-1+2", "@cmd", "\t=x"]:
+        assert csv_text(text) == "'" + text
+    assert csv_text("正常文本") == "正常文本"
+    assert csv_text(-5) == "-5"  # numbers are numbers
