@@ -15,6 +15,7 @@ from ..errors import DomainError, NotFound, PermissionDenied
 from ..models import Plan, Role, SchedulerJob, User
 from ..policy import authorize, can
 from . import acting_user
+from .forms import options
 from ..clock import local_today
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -27,18 +28,18 @@ def users():
     return render_template("admin/users.html", users=rows)
 
 
-def _unit_choices() -> list[tuple[str, str]]:
+def _unit_choices():
     from ..models import Unit
 
-    return [(u.canonical_name, u.canonical_name) for u in db.session.scalars(
-        select(Unit).where(Unit.is_active).order_by(Unit.kind, Unit.sort_order, Unit.id))]
+    return options((u.canonical_name, u.canonical_name) for u in db.session.scalars(
+        select(Unit).where(Unit.is_active).order_by(Unit.kind, Unit.sort_order, Unit.id)))
 
 
 class UserForm(FlaskForm):
     login = StringField("登录名", validators=[DataRequired("请填写登录名"), Length(max=64)])
     name = StringField("姓名", validators=[DataRequired("请填写姓名"), Length(max=64)])
     unit = SelectField("单位", validate_choice=False)
-    roles = SelectMultipleField("角色", choices=[(r.value, r.label) for r in Role])
+    roles = SelectMultipleField("角色", choices=options((r.value, r.label) for r in Role))
     email = StringField("电子邮箱", validators=[Optional(), Length(max=255)])
     phone = StringField("手机号(用于钉钉/浙政钉提醒)", validators=[Optional(), Length(max=32)])
     password = PasswordField("初始密码(首次登录须修改)", validators=[DataRequired("请设置初始密码")])
@@ -52,7 +53,7 @@ class ProfileForm(FlaskForm):
 
 
 class RoleForm(FlaskForm):
-    role = SelectField("角色", choices=[(r.value, r.label) for r in Role])
+    role = SelectField("角色", choices=options((r.value, r.label) for r in Role))
 
 
 class PasswordResetForm(FlaskForm):
@@ -225,7 +226,7 @@ def scheduler():
 
 class CalendarDayForm(FlaskForm):
     day = DateField("日期", validators=[DataRequired("请填写日期")])
-    kind = SelectField("类型", choices=[("holiday", "放假"), ("workday", "调休上班"), ("normal", "按周末规则")])
+    kind = SelectField("类型", choices=options([("holiday", "放假"), ("workday", "调休上班"), ("normal", "按周末规则")]))
     name = StringField("名称", validators=[Optional(), Length(max=60)])
 
 

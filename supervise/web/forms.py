@@ -4,6 +4,7 @@ from __future__ import annotations
 import re
 from datetime import date
 
+from wtforms.fields.choices import SelectChoice
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from wtforms import (
@@ -20,6 +21,12 @@ from wtforms.validators import DataRequired, Length, Regexp, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
 
+
+def options(pairs) -> list[SelectChoice]:
+    """(value, label) pairs as the choices of a select field."""
+    return [SelectChoice(value=value, label=label) for value, label in pairs]
+
+
 class LoginForm(FlaskForm):
     login = StringField("用户名", validators=[DataRequired("请输入用户名"), Length(max=64)])
     password = PasswordField("密码", validators=[DataRequired("请输入密码")])
@@ -31,7 +38,7 @@ class TaskUnitForm(FlaskForm):
 
     action = SelectField(
         "操作",
-        choices=[("set_lead", "设为牵头单位"), ("add", "增加责任单位"), ("remove", "移除责任单位")],
+        choices=options([("set_lead", "设为牵头单位"), ("add", "增加责任单位"), ("remove", "移除责任单位")]),
     )
     unit_id = SelectField("单位", coerce=int, validate_choice=False)
     reason = TextAreaField("说明", validators=[Length(max=500)])

@@ -14,7 +14,7 @@ from ..models import AuditEntry, Plan, Role, Section, Task, TaskState, TaskUnit,
 from ..policy import authorize, can
 from ..services import plans as plan_service
 from . import acting_user
-from .forms import TaskUnitForm
+from .forms import TaskUnitForm, options
 
 bp = Blueprint("main", __name__)
 
@@ -114,9 +114,9 @@ def task(task_id: int):
 
 def _unit_form(bound: bool) -> TaskUnitForm:
     form = TaskUnitForm() if bound else TaskUnitForm(formdata=None)
-    form.unit_id.choices = [
+    form.unit_id.choices = options(
         (u.id, u.short_name) for u in db.session.scalars(select(Unit).where(Unit.is_active).order_by(Unit.kind, Unit.sort_order))
-    ]
+    )
     return form
 
 

@@ -15,6 +15,7 @@ from ..models.plans import FREQUENCY_LABELS
 from ..policy import authorize
 from ..services import plans as plan_service
 from . import acting_user
+from .forms import options
 
 bp = Blueprint("plan_admin", __name__)
 
@@ -27,7 +28,7 @@ class ImportForm(FlaskForm):
 
 
 class SettingsForm(FlaskForm):
-    frequency = SelectField("报送周期", choices=[(f.value, FREQUENCY_LABELS[f]) for f in ReportingFrequency])
+    frequency = SelectField("报送周期", choices=options((f.value, FREQUENCY_LABELS[f]) for f in ReportingFrequency))
     due_working_days = IntegerField(
         "报送时限(期末后第几个工作日)", validators=[NumberRange(0, 60, "应在 0 到 60 之间")]
     )

@@ -24,7 +24,7 @@ from ..workdays import WorkdayCalendar
 from ..workflow import ACTION_LABELS, allowed_actions
 from . import acting_user
 from .common import content_disposition, show_errors
-from .forms import EvidenceForm, InclusionForm, NewReportForm, ReasonForm, VersionForm, report_edit_form
+from .forms import EvidenceForm, InclusionForm, NewReportForm, ReasonForm, VersionForm, options, report_edit_form
 
 bp = Blueprint("reports", __name__)
 
@@ -97,11 +97,11 @@ def _page(report: Report, *, status: int = 200, page_error: str | None = None, *
         ctx["included"] = included
         if can_edit:
             form = forms.get("inclusion_form") if "inclusion_form" in forms else InclusionForm(formdata=None, data={**version, "include": sorted(included)})
-            form.include.choices = [
+            form.include.choices = options(
                 (c.id, f"{c.unit.short_name}({c.state.label})")
                 for c in contributions
                 if c.state in (ReportState.SUBMITTED, ReportState.ACCEPTED)
-            ]
+            )
             ctx["inclusion_form"] = form
     if can_review:
         ctx["accept_form"] = VersionForm(formdata=None, data=version)
