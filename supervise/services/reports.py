@@ -368,9 +368,19 @@ def remove_evidence(actor: User, evidence: Evidence, *, expected_version: int | 
     authorize(actor, "evidence.upload", evidence.report)
     _check_version(evidence.report, expected_version)
     workflow.next_state(evidence.report, "edit")
+    # A file that went out with a submitted version is part of the record:
+    # that version must stay viewable as it was, file included.
+    for version in evidence.report.versions:
+        if evidence.id in version.snapshot.get("evidence", []):
+            raise ValidationError(
+                f"该附件已随第 {version.number} 版报送,作为记录保留,不能删除;如需更正,请上传新的附件并在说明中注明",
+                field_errors={"file": "已报送的附件不能删除"},
+            )
     audit.record(actor, "evidence.remove", obj=evidence, task_id=evidence.task_id,
                  detail={"name": evidence.original_name, "sha256": evidence.sha256})
-    evidence.report.updated_at = utcnow()
+    report = evidence.report
+    report.updated_at = utcnow()
+    report.evidence.remove(evidence)  # keep the loaded collection true to what is stored
     session().delete(evidence)
     session().flush()
 

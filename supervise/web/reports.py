@@ -77,6 +77,8 @@ def _page(report: Report, *, status: int = 200, page_error: str | None = None, *
         "actions": actions,
         "ACTION_LABELS": {**ACTION_LABELS, "create": "创建草稿"},
         "values": {v.target_id: v.value for v in report.values},
+        # Files that went out with a submitted version stay on record.
+        "submitted_evidence": {i for v in report.versions for i in v.snapshot.get("evidence", [])},
         "page_error": page_error,
         "history": list(
             db.session.scalars(

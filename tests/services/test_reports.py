@@ -185,3 +185,19 @@ def test_evidence_only_while_editable(cast, app):
         upload(cast.lead, report)
     with pytest.raises(PermissionDenied):
         upload(cast.co, report)
+
+
+def test_a_file_that_went_out_with_a_version_stays(cast):
+    report = file_report(cast.lead, cast.task)
+    kept = upload(cast.lead, report, name="第一版台账.pdf")
+    with unit_of_work():
+        rs.submit_report(cast.lead, report)
+        rs.return_report(cast.coordinator, report, "请更正台账")
+    draft_only = upload(cast.lead, report, name="草稿.pdf", data=b"%PDF-1.4 draft only\n%%EOF\n")
+    with pytest.raises(ValidationError, match="第 1 版"):
+        with unit_of_work():
+            rs.remove_evidence(cast.lead, kept)
+    with unit_of_work():
+        rs.remove_evidence(cast.lead, draft_only)
+    session().rollback()
+    assert {e.original_name for e in session().get(Report, report.id).evidence} == {"第一版台账.pdf"}
