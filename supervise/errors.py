@@ -54,3 +54,11 @@ class Conflict(DomainError):
 
     def __init__(self, message: str = "该事项已被他人修改,请刷新后重试", **kw):
         super().__init__(message, **kw)
+
+
+class EvidenceUnavailable(DomainError):
+    """A stored file is missing, or its bytes no longer match the hash they
+    were stored under: it is refused, never served (HTTP 410)."""
+
+    status = 410
+    code = "evidence_unavailable"

@@ -15,6 +15,7 @@ from ..serialize import decimal_text
 from ..errors import Conflict, NotFound, PermissionDenied, ValidationError
 from ..evidence_store import StoredFile
 from ..models import (
+    AuditEntry,
     Evidence,
     Milestone,
     Report,
@@ -392,6 +393,26 @@ def get_evidence(actor: User, evidence_id: int) -> Evidence:
     if not can(actor, "evidence.download", evidence):
         raise NotFound("未找到该附件,或您无权查看")
     return evidence
+
+
+def report_damaged_evidence(actor: User, evidence: Evidence, *, missing: bool) -> None:
+    """A download found the stored file missing or its bytes changed: audit
+    it every time, and tell the coordinators once per file."""
+    action = "evidence.missing" if missing else "evidence.integrity_failed"
+    already = session().scalar(
+        select(AuditEntry.id).where(AuditEntry.action == action, AuditEntry.object_type == "evidence",
+                                    AuditEntry.object_id == evidence.id).limit(1)
+    )
+    audit.record(actor, action, obj=evidence, task_id=evidence.task_id,
+                 detail={"name": evidence.original_name, "sha256": evidence.sha256})
+    if already is None:
+        what = "已丢失" if missing else "内容与登记的哈希值不一致(可能已被篡改或损坏)"
+        notifications.notify(
+            notifications.coordinators(), action, f"佐证材料“{evidence.original_name}”{what}",
+            body=f"附件编号 {evidence.id},SHA-256 {evidence.sha256};{actor.login} 下载时发现,已拒绝下载。"
+                 "请联系系统管理员从备份恢复该文件。",
+            task_id=evidence.task_id,
+        )
 
 
 def record_download(actor: User, evidence: Evidence) -> None:

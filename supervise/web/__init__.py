@@ -10,11 +10,15 @@ from flask import Flask, flash, g, jsonify, redirect, render_template, request, 
 from flask_login import LoginManager, current_user, logout_user
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from sqlalchemy.orm.exc import StaleDataError
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, NotFound
+from werkzeug.routing import IntegerConverter
 
 from .. import db
 from ..errors import Conflict, DomainError
 from ..models import Role, User
+
+# The largest id or integer the database holds (INTEGER on PostgreSQL).
+MAX_INT = 2**31 - 1
 
 login_manager = LoginManager()
 csrf = CSRFProtect()
@@ -38,7 +42,21 @@ def _logged_in_by_cookie() -> bool:
     return "_user_id" in session
 
 
+class BoundedIntConverter(IntegerConverter):
+    """`<int:…>` in every route, bounded to the database's INTEGER: an id
+    past it cannot exist, so it is a 404 (not an overflow in the driver)."""
+
+    def to_python(self, value: str) -> int:
+        number = super().to_python(value)
+        if number > MAX_INT:
+            # Not the converter's ValidationError: with it Werkzeug tries the
+            # path's other rules and answers 405 for a PATCH, not 404.
+            raise NotFound()
+        return number
+
+
 def init_web(app: Flask) -> None:
+    app.url_map.converters["int"] = BoundedIntConverter
     if app.config.get("CONFIG_NAME") == "production" and app.debug:
         raise RuntimeError("生产环境不得开启调试模式 (production refuses to start with DEBUG on)")
     if app.config.get("PROXY_COUNT"):

@@ -9,11 +9,11 @@ no longer allows the action.
 """
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, send_file, url_for
+from flask import Blueprint, flash, redirect, render_template, request, send_file, url_for
 from sqlalchemy import select
 
 from .. import db, evidence_store
-from ..errors import Conflict, InvalidTransition, NotFound, PermissionDenied, ValidationError
+from ..errors import Conflict, EvidenceUnavailable, InvalidTransition, NotFound, PermissionDenied, ValidationError
 from ..models import AuditEntry, Evidence, Report, ReportKind, ReportState
 from ..obligations import contribution_due_on
 from ..policy import authorize, can, can_review_contribution, visible_reports
@@ -267,12 +267,28 @@ def upload(report_id: int):
     try:
         store_and_attach(form, report)
     except ValidationError as exc:
-        show_errors(form, exc)
-        return _page(_report(report_id), status=400, evidence_form=form)
+        show_errors(form, exc)  # 400, or 413 for a file over the limit
+        return _page(_report(report_id), status=exc.status, evidence_form=form)
     except (Conflict, InvalidTransition) as exc:
         return _stale(report_id, exc)
     flash(f"已上传“{form.file.data.filename}”", "success")
     return redirect(url_for(".view", report_id=report.id))
+
+
+def verified_path(user, evidence: Evidence):
+    """The stored file, if its bytes still match its hash; otherwise the
+    failure is reported (audit row, coordinators told) and committed before
+    the download is refused with 410: the refusal rolls the request back."""
+    try:
+        return evidence_store.open_verified(evidence.sha256)
+    except (FileNotFoundError, evidence_store.IntegrityError) as exc:
+        missing = isinstance(exc, FileNotFoundError)
+    with db.unit_of_work():
+        report_service.report_damaged_evidence(user, evidence, missing=missing)
+    if missing:
+        raise EvidenceUnavailable("附件文件已不在存储中,已拒绝下载并通知督办员,请联系系统管理员从备份恢复")
+    raise EvidenceUnavailable("附件校验失败(文件内容与登记的哈希值不一致),已拒绝下载并通知督办员,"
+                              "请联系系统管理员从备份恢复")
 
 
 def store_and_attach(form: EvidenceForm, target) -> Evidence:
@@ -312,12 +328,7 @@ def download(evidence_id: int):
     after the same check as the report it belongs to; audited."""
     user = acting_user()
     evidence = report_service.get_evidence(user, evidence_id)
-    try:
-        path = evidence_store.open_verified(evidence.sha256)
-    except FileNotFoundError:
-        raise NotFound("附件文件已不在存储中,请联系系统管理员") from None
-    except evidence_store.IntegrityError:
-        abort(500, description="附件校验失败(文件内容与登记的不一致),已拒绝下载,请联系系统管理员")
+    path = verified_path(user, evidence)
     report_service.record_download(user, evidence)
     response = send_file(path, mimetype=evidence.content_type, as_attachment=True,
                          download_name=evidence.original_name, conditional=False, etag=False, max_age=0)

@@ -270,8 +270,8 @@ def _run(task_id: int, key: str, form, action):
     try:
         message = action(form)
     except ValidationError as exc:
-        show_errors(form, exc)
-        return _render(plan_service.get_task(acting_user(), task_id), status=400, forms={key: form})
+        show_errors(form, exc)  # 400, or 413 for a file over the limit
+        return _render(plan_service.get_task(acting_user(), task_id), status=exc.status, forms={key: form})
     except (Conflict, InvalidTransition) as exc:
         db.session.rollback()
         return _render(plan_service.get_task(acting_user(), task_id), status=409, page_error=exc.message)

@@ -11,7 +11,8 @@ import docx
 from sqlalchemy import select
 
 from supervise.db import session
-from supervise.models import AuditEntry, Evidence
+from supervise.models import AuditEntry, Evidence, Notification
+from supervise.services import notifications
 
 from .conftest import db_state, report_in_state
 
@@ -168,10 +169,14 @@ def test_a_file_changed_on_disk_is_not_served(app, cast):
     item = _upload(cast.lead, rid, PDF, "说明.pdf").get_json()
     [path] = _stored_files(app)
     path.write_bytes(PDF.replace(b"Catalog", b"Katalog"))
-    before = db_state()
     response = cast.lead.get(f"/evidence/{item['id']}")
-    assert response.status_code == 500 and response.get_json()["error"] == "evidence_unavailable"
-    assert db_state() == before
+    assert response.status_code == 410 and response.get_json()["error"] == "evidence_unavailable"
+    assert "校验失败" in response.get_json()["message"]
+    # Refused and reported: audited, the coordinators told; no download recorded.
+    assert session().scalar(select(AuditEntry.object_id).where(AuditEntry.action == "evidence.integrity_failed")) == item["id"]
+    assert session().scalar(select(AuditEntry).where(AuditEntry.action == "evidence.download")) is None
+    told = session().scalars(select(Notification.user_id).where(Notification.kind == "evidence.integrity_failed")).all()
+    assert told and set(told) == {u.id for u in notifications.coordinators()}
     assert session().scalar(select(Evidence.sha256).where(Evidence.id == item["id"])) == item["sha256"]
 
 

@@ -270,15 +270,16 @@ def test_with_csrf_on_the_forms_carry_their_token_and_a_post_without_it_changes_
     assert report(rid).text == "有令牌"
 
 
-def test_size_limit_and_tampered_files(login_as, plan, app):
+def test_size_limit_and_tampered_files(login_as, make_user, plan, app):
     task = task_no(plan, 3)
     co, _ = login_as("liaison", unit=CO)
+    coordinator = make_user("coordinator")
     rid = _file_contribution(co, task)
     app.config["MAX_UPLOAD_MB"] = 1
     big = PDF + b"0" * (1024 * 1024)
     response = co.post(f"/reports/{rid}/evidence", data={"version": report(rid).version, "file": file("大文件.pdf", big)},
                        content_type="multipart/form-data")
-    assert "文件超过大小上限 1 MB" in page(response, 400)
+    assert "文件超过大小上限 1 MB" in page(response, 413)
     assert session().scalar(select(func.count(Evidence.id))) == 0
     assert not any(p.is_file() for p in Path(app.config["EVIDENCE_DIR"]).rglob("*") if p.parent.name != "tmp")
 
@@ -288,8 +289,14 @@ def test_size_limit_and_tampered_files(login_as, plan, app):
     stored = Path(app.config["EVIDENCE_DIR"]) / evidence.sha256[:2] / evidence.sha256[2:4] / evidence.sha256
     stored.write_bytes(PDF.replace(b"Catalog", b"Katalog"))
     response = co.get(f"/evidence/{evidence.id}")
-    assert response.status_code == 500 and "附件校验失败" in response.get_data(as_text=True)
+    assert response.status_code == 410 and "附件校验失败" in response.get_data(as_text=True)
     assert session().scalar(select(AuditEntry).where(AuditEntry.action == "evidence.download")) is None
+    # Reported: an audit row each time, the coordinators told once.
+    assert co.get(f"/evidence/{evidence.id}").status_code == 410
+    failures = session().scalars(select(AuditEntry).where(AuditEntry.action == "evidence.integrity_failed")).all()
+    assert [(f.object_id, f.detail["sha256"]) for f in failures] == [(evidence.id, evidence.sha256)] * 2
+    told = session().scalars(select(Notification).where(Notification.kind == "evidence.integrity_failed")).all()
+    assert [n.user_id for n in told] == [coordinator.id]
 
 
 def test_a_file_is_removed_from_a_draft_but_not_from_a_submitted_report(login_as, plan):

@@ -15,6 +15,7 @@ from flask import Blueprint, current_app, jsonify, request
 from flask_login import current_user
 
 from ...errors import ValidationError
+from .. import MAX_INT
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -59,7 +60,7 @@ def expected_version(body: dict[str, Any]) -> int | None:
     value = body.get("version")
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, int):
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_INT:
         raise ValidationError("version 必须是整数", field_errors={"version": "必须是整数"})
     return value
 
@@ -68,6 +69,8 @@ def int_field(body: dict[str, Any], name: str, label: str) -> int:
     value = body.get(name)
     if isinstance(value, bool) or not isinstance(value, int):
         raise ValidationError(f"{label}({name})必须是整数", field_errors={name: "必须是整数"})
+    if not -MAX_INT <= value <= MAX_INT:
+        raise ValidationError(f"{label}({name})超出范围", field_errors={name: "超出范围"})
     return value
 
 
@@ -76,9 +79,12 @@ def int_arg(name: str) -> int | None:
     if raw in (None, ""):
         return None
     try:
-        return int(raw)
+        value = int(raw)
     except ValueError:
         raise ValidationError(f"参数 {name} 必须是整数", field_errors={name: "必须是整数"}) from None
+    if not -MAX_INT <= value <= MAX_INT:
+        raise ValidationError(f"参数 {name} 超出范围", field_errors={name: "超出范围"})
+    return value
 
 
 def today() -> date:

@@ -267,7 +267,7 @@ ERROR_TEXT = {
     404: "不存在,或调用者无权知道它存在",
     409: "当前状态不允许此操作(invalid_transition),或已被他人修改(conflict)",
     413: "上传的文件超过大小上限",
-    500: "附件文件已丢失或损坏",
+    410: "附件文件已丢失或内容与登记的哈希值不一致(已拒绝并通知督办员)",
 }
 
 
@@ -413,7 +413,7 @@ PATHS: dict[str, Any] = {
                 "headers": {"Content-Disposition": {"schema": STRING}, "X-Content-Type-Options": {"schema": STRING}},
                 "content": {"application/octet-stream": {"schema": {"type": "string", "contentMediaType": "application/octet-stream"}}},
             },
-            404, 500, params=[_id("evidence_id", "附件编号")],
+            404, 410, params=[_id("evidence_id", "附件编号")],
         )
     },
     "/tasks/{task_id}/evidence": {"post": _upload("上传申请办结的佐证材料", TASK_ID)},

@@ -15,6 +15,7 @@ from ...serialize import evidence_dict, report_dict, report_version_dict
 from ...services import plans as plan_service
 from ...services import reports as report_service
 from .. import acting_user
+from ..reports import verified_path
 from . import bp, expected_version, int_arg, int_field, json_body
 
 
@@ -165,10 +166,7 @@ def evidence(evidence_id: int):
     inline, so an uploaded file can never run as a page of this site)."""
     user = acting_user()
     item = report_service.get_evidence(user, evidence_id)
-    try:
-        path = evidence_store.open_verified(item.sha256)
-    except (FileNotFoundError, evidence_store.IntegrityError):
-        return jsonify(error="evidence_unavailable", message="附件文件已丢失或已损坏,请联系系统管理员"), 500
+    path = verified_path(user, item)
     if request.method != "HEAD":  # a HEAD reads no bytes: not a download
         report_service.record_download(user, item)
     response = send_file(path, mimetype=item.content_type, etag=item.sha256, max_age=0)
