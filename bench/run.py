@@ -163,47 +163,23 @@ def export_job(app: Flask, counter: StatementCounter, plan_id: int, fmt: str):
 
 
 def reminder_scan(app: Flask) -> tuple[str, Callable[[], object]]:
-    """The scheduler's reminder job if this build has one; otherwise what any
-    reminder scan has to compute: every report owed for every plan's due and
-    current periods (obligations)."""
-    try:
-        from supervise.scheduler import jobs as scheduler_jobs  # type: ignore[import-not-found]
-    except ImportError:
-        scheduler_jobs = None
-    job = None
-    if scheduler_jobs is not None:
-        for candidate in getattr(scheduler_jobs, "JOBS", []) or []:
-            if "remind" in str(getattr(candidate, "id", "")):
-                job = candidate
-    if job is not None:
-        def run_job():
-            with app.app_context():
-                return job.func() if hasattr(job, "func") else job()
-        return f"催办扫描 reminder job {job.id}", run_job
+    """The scheduler's reminder scan (`flask remind`) for today, in full: it
+    evaluates every rule for every item and writes every new delivery and
+    in-app notice, then rolls back, so that each run does the whole first
+    scan of the day again and the data set is left as it was."""
+    from supervise.clock import local_today
+    from supervise.db import declare_write_intent, session
+    from supervise.reminders.scan import run_scan
 
-    from supervise.db import session
-    from supervise.models import ReportingPeriod
-    from supervise.obligations import obligations
-    from supervise.reports.supervision import today_in_shanghai
-    from supervise.workdays import WorkdayCalendar
-
-    def run_scan():
+    def run():
         with app.app_context():
-            today = today_in_shanghai()
-            sess = session()
-            started = list(sess.scalars(select(ReportingPeriod).where(ReportingPeriod.starts_on <= today)
-                                        .order_by(ReportingPeriod.plan_id, ReportingPeriod.starts_on)))
-            # Per plan: the current period and the last one that fell due.
-            periods = []
-            for plan_id in dict.fromkeys(p.plan_id for p in started):
-                mine = [p for p in started if p.plan_id == plan_id]
-                periods += [p for p in mine if p.ends_on >= today]
-                periods += [p for p in mine if p.due_on < today][-1:]
-            owed = obligations(sess, periods, WorkdayCalendar.load(sess))
-            return sum(1 for o in owed if not o.is_done)
+            declare_write_intent()
+            try:
+                return len(run_scan(local_today()).lines)
+            finally:
+                session().rollback()
 
-    return ("催办扫描 reminder scan (stand-in: obligations of each plan's current and last due period; "
-            "no scheduler job in this build)"), run_scan
+    return "催办扫描 reminder scan (first scan of the day, all rules, rolled back)", run
 
 
 def main(argv: list[str] | None = None) -> int:

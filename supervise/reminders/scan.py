@@ -232,37 +232,36 @@ def channels_for(user: User) -> list[Channel]:
     return channels
 
 
-def _insert_once(values: dict) -> int | None:
-    """Insert a delivery unless its key exists; the id if this call inserted it.
-    Concurrent inserts of one key wait for each other in the database, and
-    all but the first do nothing."""
-    sess = session()
-    dialect = sess.get_bind().dialect.name
+KEY = ("recipient_id", "item_key", "rule", "step", "channel")
+_CHUNK = 500
+
+
+def _insert_statement():
+    """INSERT … ON CONFLICT DO NOTHING on the delivery key: concurrent scans
+    inserting one key wait for each other in the database, and all but the
+    first do nothing."""
+    dialect = session().get_bind().dialect.name
     if dialect == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
     elif dialect == "sqlite":
         from sqlalchemy.dialects.sqlite import insert
     else:  # pragma: no cover - the system runs on SQLite or PostgreSQL
         raise RuntimeError(f"unsupported database {dialect}")
-    stmt = (
-        insert(Delivery)
-        .values(**values)
-        .on_conflict_do_nothing(index_elements=["recipient_id", "item_key", "rule", "step", "channel"])
-        .returning(Delivery.id)
-    )
-    return sess.execute(stmt).scalar()
+    return insert(Delivery).on_conflict_do_nothing(index_elements=list(KEY))
 
 
-def _exists(recipient_id: int, item_key: str, rule: str, step: int, channel: Channel) -> bool:
-    return (
-        session().scalar(
-            select(Delivery.id).where(
-                Delivery.recipient_id == recipient_id, Delivery.item_key == item_key, Delivery.rule == rule,
-                Delivery.step == step, Delivery.channel == channel,
-            )
+def _existing_keys(item_keys: set[str]) -> set[tuple]:
+    """The delivery keys already recorded for these items (a few statements
+    for the whole scan, not one per delivery)."""
+    keys: set[tuple] = set()
+    ordered = sorted(item_keys)
+    for i in range(0, len(ordered), _CHUNK):
+        rows = session().execute(
+            select(Delivery.recipient_id, Delivery.item_key, Delivery.rule, Delivery.step, Delivery.channel)
+            .where(Delivery.item_key.in_(ordered[i:i + _CHUNK]))
         )
-        is not None
-    )
+        keys.update((r, k, rule, step, channel) for r, k, rule, step, channel in rows)
+    return keys
 
 
 def run_scan(as_of: date, *, dry_run: bool = False) -> ScanResult:
@@ -274,31 +273,52 @@ def run_scan(as_of: date, *, dry_run: bool = False) -> ScanResult:
     if not result.is_workday:
         return result
     now = utcnow()
+    candidates = []  # (row, line, reminder) for every recipient × channel the rules ask for today
     for reminder in due_reminders(as_of, calendar):
         for user in reminder.recipients:
             context = {**reminder.context, "recipient": user.name}
             subject = subject_for(context)
             for channel in channels_for(user):
-                if dry_run:
-                    is_new = not _exists(user.id, reminder.item_key, reminder.rule, reminder.step, channel)
-                    result.lines.append(ScanLine(user, channel, reminder.rule, reminder.step, subject, is_new))
-                    continue
-                delivery_id = _insert_once(
-                    {
-                        "recipient_id": user.id, "item_key": reminder.item_key, "rule": reminder.rule,
-                        "step": reminder.step, "channel": channel, "state": DeliveryState.PENDING,
-                        "task_id": reminder.task.id, "as_of": as_of.isoformat(), "subject": subject,
-                        "context": context, "attempts": 0, "next_attempt_at": now, "created_at": now,
-                    }
-                )
-                line = ScanLine(user, channel, reminder.rule, reminder.step, subject, delivery_id is not None, delivery_id)
-                result.lines.append(line)
-                if delivery_id is None:
-                    continue
-                if channel is Channel.IN_APP:
-                    _write_in_app(delivery_id, user, reminder, subject, context, now)
-                else:
-                    result.outbox.append(delivery_id)
+                row = {
+                    "recipient_id": user.id, "item_key": reminder.item_key, "rule": reminder.rule,
+                    "step": reminder.step, "channel": channel, "state": DeliveryState.PENDING,
+                    "task_id": reminder.task.id, "as_of": as_of.isoformat(), "subject": subject,
+                    "context": context, "attempts": 0, "next_attempt_at": now, "created_at": now,
+                }
+                line = ScanLine(user, channel, reminder.rule, reminder.step, subject, False)
+                candidates.append((row, line, reminder))
+    existing = _existing_keys({row["item_key"] for row, _line, _r in candidates})
+    fresh = []
+    for row, line, reminder in candidates:
+        line.is_new = tuple(row[k] for k in KEY) not in existing
+        result.lines.append(line)
+        if line.is_new:
+            existing.add(tuple(row[k] for k in KEY))  # a key twice in one scan is one delivery
+            fresh.append((row, line, reminder))
+    if dry_run or not fresh:
+        return result
+    sess.execute(_insert_statement(), [row for row, _line, _r in fresh])
+    # What this scan inserted carries its own `now`; rows another scan won the
+    # race for are not ours and are not sent from here.
+    ids = {
+        (r, k, rule, step, channel): delivery_id
+        for delivery_id, r, k, rule, step, channel in sess.execute(
+            select(Delivery.id, Delivery.recipient_id, Delivery.item_key, Delivery.rule, Delivery.step,
+                   Delivery.channel).where(Delivery.created_at == now, Delivery.as_of == as_of.isoformat())
+        )
+    }
+    in_app = []
+    for row, line, reminder in fresh:
+        delivery_id = ids.get(tuple(row[k] for k in KEY))
+        line.delivery_id = delivery_id
+        if delivery_id is None:
+            line.is_new = False
+            continue
+        if row["channel"] is Channel.IN_APP:
+            in_app.append((delivery_id, line.recipient, reminder, row["subject"], row["context"]))
+        else:
+            result.outbox.append(delivery_id)
+    _write_in_app(in_app, now)
     sess.flush()
     if result.outbox:
         from ..notify.outbox import deliver_after_commit
@@ -307,18 +327,29 @@ def run_scan(as_of: date, *, dry_run: bool = False) -> ScanResult:
     return result
 
 
-def _write_in_app(delivery_id: int, user: User, reminder: Reminder, subject: str, context: dict, now) -> None:
+def _write_in_app(items: list, now) -> None:
+    """In-app reminders are delivered at once: the notification and the
+    delivery's SENT state are written in the scan's own transaction."""
+    from sqlalchemy import bindparam, insert
+
     from .messages import text_for
 
+    if not items:
+        return
     sess = session()
-    note = Notification(
-        user_id=user.id, kind=f"reminder.{reminder.rule}", title=subject[:255], body=text_for(context),
-        link=context["link"], task_id=reminder.task.id, created_at=now,
-    )
-    sess.add(note)
-    sess.flush()
+    # One batched INSERT … RETURNING for all the notices, in the order given.
+    note_ids = sess.scalars(
+        insert(Notification).returning(Notification.id, sort_by_parameter_order=True),
+        [
+            {"user_id": user.id, "kind": f"reminder.{reminder.rule}", "title": subject[:255],
+             "body": text_for(context), "link": context["link"], "task_id": reminder.task.id, "created_at": now}
+            for _delivery_id, user, reminder, subject, context in items
+        ],
+    ).all()
     sess.execute(
-        update(Delivery)
-        .where(Delivery.id == delivery_id)
-        .values(state=DeliveryState.SENT, sent_at=now, attempts=1, notification_id=note.id, next_attempt_at=None)
+        update(Delivery.__table__)
+        .where(Delivery.__table__.c.id == bindparam("delivery_id"))
+        .values(state=DeliveryState.SENT.value, sent_at=now, attempts=1, notification_id=bindparam("note_id"),
+                next_attempt_at=None),
+        [{"delivery_id": item[0], "note_id": note_id} for item, note_id in zip(items, note_ids)],
     )
