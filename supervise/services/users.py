@@ -18,10 +18,9 @@ from datetime import timedelta
 
 import pyotp
 from sqlalchemy import delete, func, select, update
-from sqlalchemy.orm.attributes import set_committed_value
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from ..db import has_write_intent, separate_write, session, utcnow
+from ..db import after_commit, has_write_intent, separate_write, session, utcnow
 from ..errors import NotFound, ValidationError
 from ..models import ApiToken, AuditEntry, PasswordHistory, Role, User, UserRole
 from ..policy import authorize
@@ -539,14 +538,19 @@ def user_for_token(token: str) -> User | None:
     now = utcnow()
     last = row.last_used_at
     if last is None or now - last > TOKEN_TOUCH_INTERVAL:
-        # Recorded at most once a minute. A reading request (a GET) runs in a
-        # read transaction, which must not become a writer half-way (on SQLite
-        # that upgrade fails with "database is locked" under concurrent
-        # writers): it records the use in a short transaction of its own.
+        # Recorded at most once a minute, and only for a request that
+        # succeeds. A reading request (a GET) runs in a read transaction,
+        # which must not become a writer half-way (on SQLite that upgrade
+        # fails with "database is locked" under concurrent writers): it
+        # records the use in a short transaction of its own once it committed.
         if has_write_intent():
             row.last_used_at = now
         else:
-            with separate_write() as sess:
-                sess.execute(update(ApiToken).where(ApiToken.id == row.id).values(last_used_at=now))
-            set_committed_value(row, "last_used_at", now)
+            token_id = row.id
+
+            def touch() -> None:
+                with separate_write() as sess:
+                    sess.execute(update(ApiToken).where(ApiToken.id == token_id).values(last_used_at=now))
+
+            after_commit(touch)
     return row.user
