@@ -33,3 +33,8 @@ def report_state(report_id: int) -> str:
     session().rollback()
     session().expire_all()
     return session().get(Report, report_id).state.value
+
+
+# The reminders' fixtures (the 2025 calendar, a small plan, the people who
+# get reminders), reused by the scheduler faults.
+from tests.reminders.conftest import make_person, people, small_plan, workdays  # noqa: E402,F401
