@@ -20,7 +20,7 @@ from sqlalchemy.engine import make_url
 
 from supervise import create_app
 from supervise.db import make_engine
-from tests.api.conftest import db_state
+from tests.api.conftest import check_against_spec, db_state
 from tests.conftest import BACKEND, PG_ADMIN_URL, login
 from tests.reminders.conftest import free_port
 
@@ -95,6 +95,7 @@ def test_api_submission_during_a_database_fault_is_a_clean_503(short_busy, ctx, 
     body = response.get_json()
     assert body["error"] == "database_unavailable" and "请稍后重试" in body["message"]
     assert int(response.headers["Retry-After"]) > 0
+    check_against_spec("POST", f"/api/v1/reports/{rid}/submit", response)  # documented in openapi.json
     assert elapsed < 10  # waited for the busy timeout, not forever
     evidence_dir = app.config["EVIDENCE_DIR"]
     assert not [p for p in evidence_dir.rglob("*") if p.is_file()] if evidence_dir.exists() else True
