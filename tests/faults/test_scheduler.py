@@ -47,7 +47,7 @@ class GatedCollect:
         if self.hold and len(self.box.messages) >= self.accept_first:
             self.waiting += 1
             try:
-                while self.hold:
+                while self.hold and not (server.transport is None or server.transport.is_closing()):
                     await asyncio.sleep(0.05)
             finally:
                 self.waiting -= 1
@@ -78,13 +78,13 @@ def _min_attempts() -> int:
     return session().scalar(select(func.min(Delivery.attempts)).where(Delivery.channel == Channel.EMAIL))
 
 
-def _wait(predicate, timeout: float, what: str) -> None:
+def _wait(predicate, timeout: float, what: str, explain=lambda: "") -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if predicate():
             return
         time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
+    raise AssertionError(f"timed out waiting for {what}; e-mail deliveries: {_email_states()} {explain()}")
 
 
 def _assert_each_email_once(box: Mailbox) -> None:
@@ -106,8 +106,9 @@ def test_scan_killed_half_way_then_restarted_and_two_schedulers_deliver_each_onc
     gate = GatedCollect(box, accept_first=3)
     controller = Controller(gate, hostname=box.host, port=box.port)
     controller.start()
+    # The held answers must outlast the wait for the kill: a long SMTP timeout.
     env = _env(app, SMTP_HOST=box.host, SMTP_PORT=box.port, SUPERVISE_DELIVERY_RETRY_INTERVAL_SECONDS=1,
-               SUPERVISE_DELIVERY_STALE_SECONDS=3, SUPERVISE_DELIVERY_RETRY_BASE_SECONDS=1)
+               SUPERVISE_DELIVERY_STALE_SECONDS=3, SUPERVISE_DELIVERY_RETRY_BASE_SECONDS=1, SMTP_TIMEOUT_SECONDS=120)
     procs: list[subprocess.Popen] = []
     try:
         first = subprocess.Popen(_flask("remind", "--as-of", AS_OF), cwd=ROOT, env=env, stdout=subprocess.PIPE,
@@ -115,8 +116,14 @@ def test_scan_killed_half_way_then_restarted_and_two_schedulers_deliver_each_onc
         procs.append(first)
         # Half-way: the scan committed its deliveries, three e-mails went out
         # and were recorded as sent, others wait for the server's answer.
-        _wait(lambda: _email_states().get(DeliveryState.SENT, 0) == 3 and gate.waiting >= 1, 60,
-              "three e-mails sent and others in flight")
+        def explain() -> str:
+            out = ""
+            if first.poll() is not None:
+                out = first.communicate()[1][-3000:]
+            return f"held answers {gate.waiting}, received {len(box.messages)}, remind exit {first.poll()} {out}"
+
+        _wait(lambda: _email_states().get(DeliveryState.SENT, 0) == 3 and gate.waiting >= 1, 90,
+              "three e-mails sent and others in flight", explain)
         first.send_signal(signal.SIGKILL)
         first.wait(timeout=10)
         states = _email_states()
