@@ -21,7 +21,7 @@ from sqlalchemy.engine import make_url
 from supervise import create_app
 from supervise.db import make_engine
 from tests.api.conftest import check_against_spec, db_state
-from tests.conftest import BACKEND, PG_ADMIN_URL, login
+from tests.conftest import BACKEND, PG_ADMIN_URL, IsolatedClient, login
 from tests.reminders.conftest import free_port
 
 from .conftest import report_state, versions_of
@@ -137,6 +137,7 @@ def test_a_database_that_is_gone_gives_503_not_500(tmp_path):
         url = f"postgresql+psycopg://postgres@127.0.0.1:{free_port()}/gone"  # nobody listens there
     app = create_app("testing", DATABASE_URL=url, EVIDENCE_DIR=tmp_path / "evidence", INSTANCE_DIR=tmp_path,
                      ARCHIVE_DIR=tmp_path / "archive")
+    app.test_client_class = IsolatedClient  # the request's write intent stays in the request
     client = app.test_client()
     api = client.post("/api/v1/reports/1/submit", headers={"Authorization": "Bearer sv_whatever"}, json={})
     assert api.status_code == 503 and api.headers["Retry-After"]

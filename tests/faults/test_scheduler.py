@@ -70,12 +70,15 @@ def _email_states() -> dict[DeliveryState, int]:
     rows = session().execute(
         select(Delivery.state, func.count()).where(Delivery.channel == Channel.EMAIL).group_by(Delivery.state)
     ).all()
+    session().rollback()  # hold no transaction while the processes work
     return {state: n for state, n in rows}
 
 
 def _min_attempts() -> int:
     session().rollback()
-    return session().scalar(select(func.min(Delivery.attempts)).where(Delivery.channel == Channel.EMAIL))
+    attempts = session().scalar(select(func.min(Delivery.attempts)).where(Delivery.channel == Channel.EMAIL))
+    session().rollback()
+    return attempts
 
 
 def _wait(predicate, timeout: float, what: str, explain=lambda: "") -> None:
