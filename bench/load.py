@@ -252,7 +252,7 @@ class Client:
         with self.shared.lock:
             self.shared.records.append(Record(kind, status, elapsed))
             if status >= 500:
-                self.shared.errors.append(f"{kind} {method} {path}: {status} {raw[:300]!r}")
+                self.shared.errors.append(f"{kind} {method} {path}: {status} {raw[:300].decode('utf-8', 'replace')}")
         return status, payload
 
     def submit(self, report_id: int) -> dict | None:
