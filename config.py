@@ -64,6 +64,9 @@ class Config:
     PROXY_COUNT = _env_int("SUPERVISE_PROXY_COUNT", 0)
     # Audit rows younger than this are never pruned; 等保 asks for at least 180 days.
     AUDIT_RETENTION_DAYS = max(_env_int("SUPERVISE_AUDIT_RETENTION_DAYS", 180), 180)
+    # How long an SQLite writer waits for another one's lock before the
+    # request fails with 503 (retry). PostgreSQL waits on row locks as needed.
+    SQLITE_BUSY_TIMEOUT_MS = _env_int("SUPERVISE_SQLITE_BUSY_TIMEOUT_MS", 30000)
     # Where links in e-mails point to.
     BASE_URL = os.environ.get("SUPERVISE_BASE_URL", "http://127.0.0.1:5000")
     # Outgoing mail (reminders); empty host disables the e-mail channel.

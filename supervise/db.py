@@ -112,21 +112,53 @@ def unit_of_work() -> Iterator[Session]:
         _write_intent.reset(token)
 
 
-def make_engine(url: str, echo: bool = False) -> Engine:
+DEFAULT_BUSY_TIMEOUT_MS = 30000
+
+
+def has_write_intent() -> bool:
+    return _write_intent.get()
+
+
+def switch_to_writing() -> None:
+    """For a read request that must record something once it has read (the
+    audit row of a download): end the read transaction and make the next one
+    a writer. On SQLite a read transaction that starts writing half-way can
+    fail at once if another writer committed meanwhile; a fresh BEGIN
+    IMMEDIATE waits its turn instead."""
+    sess = session()
+    if sess.in_transaction() and not _write_intent.get():
+        sess.rollback()  # it only read: nothing is lost
+    _write_intent.set(True)
+
+
+@contextlib.contextmanager
+def separate_write() -> Iterator[Session]:
+    """A short writing transaction of its own, beside the current session's
+    (which may be a read transaction that must not turn into a writer half-way
+    on SQLite). Commits at the end of the block."""
+    token = _write_intent.set(True)
+    try:
+        with Session(bind=engine(), expire_on_commit=False) as sess, sess.begin():
+            yield sess
+    finally:
+        _write_intent.reset(token)
+
+
+def make_engine(url: str, echo: bool = False, busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS) -> Engine:
     kwargs: dict[str, Any] = {"echo": echo, "future": True}
     if url.startswith("sqlite"):
-        kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
+        kwargs["connect_args"] = {"check_same_thread": False, "timeout": busy_timeout_ms / 1000}
         if url in ("sqlite://", "sqlite:///:memory:"):
             kwargs["poolclass"] = StaticPool
     else:
         kwargs["pool_pre_ping"] = True
     engine = create_engine(url, **kwargs)
     if engine.dialect.name == "sqlite":
-        _tune_sqlite(engine)
+        _tune_sqlite(engine, busy_timeout_ms)
     return engine
 
 
-def _tune_sqlite(engine: Engine) -> None:
+def _tune_sqlite(engine: Engine, busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS) -> None:
     # WAL lets readers go on while one writer writes; foreign keys are off by
     # default in SQLite; BEGIN IMMEDIATE takes the write lock up front so two
     # writers queue on the busy timeout instead of failing half-way through.
@@ -135,7 +167,7 @@ def _tune_sqlite(engine: Engine) -> None:
         dbapi_conn.isolation_level = None
         cur = dbapi_conn.cursor()
         cur.execute("PRAGMA foreign_keys=ON")
-        cur.execute("PRAGMA busy_timeout=30000")
+        cur.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
         if engine.url.database not in (None, "", ":memory:"):
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA synchronous=NORMAL")
@@ -150,7 +182,8 @@ def init_app(app: Flask) -> None:
     url = app.config["DATABASE_URL"]
     if not url:
         raise RuntimeError("DATABASE_URL is not configured")
-    engine = make_engine(url, echo=app.config.get("SQLALCHEMY_ECHO", False))
+    engine = make_engine(url, echo=app.config.get("SQLALCHEMY_ECHO", False),
+                         busy_timeout_ms=int(app.config.get("SQLITE_BUSY_TIMEOUT_MS", DEFAULT_BUSY_TIMEOUT_MS)))
     app.extensions["supervise.engine"] = engine
 
     def _remove_session(exc: BaseException | None) -> None:

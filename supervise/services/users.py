@@ -17,10 +17,10 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 import pyotp
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from ..db import session, utcnow
+from ..db import after_commit, has_write_intent, separate_write, session, utcnow
 from ..errors import NotFound, ValidationError
 from ..models import ApiToken, AuditEntry, PasswordHistory, Role, User, UserRole
 from ..policy import authorize
@@ -526,11 +526,31 @@ def set_channel_preferences(user: User, *, wants_email: bool, wants_webhook: boo
     audit.record(user, "user.preferences", obj=user, detail={"before": before, "after": after})
 
 
+TOKEN_TOUCH_INTERVAL = timedelta(minutes=1)
+
+
 def user_for_token(token: str) -> User | None:
     row = session().scalar(
         select(ApiToken).where(ApiToken.token_hash == _token_digest(token), ApiToken.revoked_at.is_(None))
     )
     if row is None or not row.user.is_active:
         return None
-    row.last_used_at = utcnow()
+    now = utcnow()
+    last = row.last_used_at
+    if last is None or now - last > TOKEN_TOUCH_INTERVAL:
+        # Recorded at most once a minute, and only for a request that
+        # succeeds. A reading request (a GET) runs in a read transaction,
+        # which must not become a writer half-way (on SQLite that upgrade
+        # fails with "database is locked" under concurrent writers): it
+        # records the use in a short transaction of its own once it committed.
+        if has_write_intent():
+            row.last_used_at = now
+        else:
+            token_id = row.id
+
+            def touch() -> None:
+                with separate_write() as sess:
+                    sess.execute(update(ApiToken).where(ApiToken.id == token_id).values(last_used_at=now))
+
+            after_commit(touch)
     return row.user

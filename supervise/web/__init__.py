@@ -9,6 +9,8 @@ from zoneinfo import ZoneInfo
 from flask import Flask, flash, g, jsonify, redirect, render_template, request, session, url_for
 from flask_login import LoginManager, current_user, logout_user
 from flask_wtf.csrf import CSRFError, CSRFProtect
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException, NotFound
 from werkzeug.routing import IntegerConverter
@@ -182,6 +184,8 @@ def init_web(app: Flask) -> None:
         except StaleDataError:
             db.session.rollback()
             return _error_response(Conflict())
+        except (OperationalError, PoolTimeout) as exc:
+            return _database_unavailable(exc)
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("X-Frame-Options", "DENY")
         response.headers.setdefault("Referrer-Policy", "same-origin")
@@ -216,6 +220,11 @@ def init_web(app: Flask) -> None:
         db.session.rollback()
         return _error_response(Conflict())
 
+    @app.errorhandler(OperationalError)
+    @app.errorhandler(PoolTimeout)
+    def _database_error(exc):
+        return _database_unavailable(exc)
+
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException):
         db.session.rollback()
@@ -240,6 +249,30 @@ def _http_message(exc: HTTPException) -> str:
 
         return f"上传的文件过大,上限为 {current_app.config.get('MAX_UPLOAD_MB', 50)} MB"
     return messages.get(exc.code or 500, exc.description or "出现错误")
+
+
+DATABASE_BUSY_MESSAGE = "数据库暂时繁忙或不可用,本次操作未保存,请稍后重试"
+RETRY_AFTER_SECONDS = 5
+
+
+def _database_unavailable(exc: Exception):
+    """The database was locked beyond the busy timeout, or is gone: nothing
+    of the request is kept (rolled back), and the client is told to retry."""
+    from flask import current_app
+
+    current_app.logger.warning("database unavailable: %s", exc)
+    try:
+        db.session.rollback()
+    except Exception:  # the connection itself may be dead
+        current_app.logger.exception("rollback after a database error failed")
+    headers = {"Retry-After": str(RETRY_AFTER_SECONDS), "Cache-Control": "no-store"}
+    if is_api_request():
+        return jsonify(error="database_unavailable", message=DATABASE_BUSY_MESSAGE), 503, headers
+    # Rendered without the context processors: they look up the user, in
+    # the database that just failed.
+    page = current_app.jinja_env.get_template("errors/unavailable.html").render(
+        status=503, message=DATABASE_BUSY_MESSAGE, retry_after=RETRY_AFTER_SECONDS)
+    return page, 503, headers
 
 
 def _error_response(exc: DomainError):

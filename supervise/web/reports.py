@@ -13,7 +13,7 @@ from flask import Blueprint, flash, redirect, render_template, request, send_fil
 from sqlalchemy import select
 
 from .. import db, evidence_store
-from ..errors import Conflict, EvidenceUnavailable, InvalidTransition, NotFound, PermissionDenied, ValidationError
+from ..errors import Conflict, EvidenceUnavailable, InvalidTransition, PermissionDenied, ValidationError
 from ..models import AuditEntry, Evidence, Report, ReportKind, ReportState
 from ..obligations import contribution_due_on
 from ..policy import authorize, can, can_review_contribution, visible_reports
@@ -328,7 +328,8 @@ def download(evidence_id: int):
     after the same check as the report it belongs to; audited."""
     user = acting_user()
     evidence = report_service.get_evidence(user, evidence_id)
-    path = verified_path(user, evidence)
+    path = verified_path(user, evidence)  # reads the whole file: before any write lock
+    db.switch_to_writing()
     report_service.record_download(user, evidence)
     response = send_file(path, mimetype=evidence.content_type, as_attachment=True,
                          download_name=evidence.original_name, conditional=False, etag=False, max_age=0)

@@ -268,11 +268,13 @@ ERROR_TEXT = {
     409: "当前状态不允许此操作(invalid_transition),或已被他人修改(conflict)",
     413: "上传的文件超过大小上限",
     410: "附件文件已丢失或内容与登记的哈希值不一致(已拒绝并通知督办员)",
+    503: "数据库暂时繁忙或不可用,本次操作未保存;按 Retry-After 秒数后重试",
 }
 
 
 def _errors(*codes: int) -> dict[str, Any]:
-    return {str(code): {"$ref": f"#/components/responses/E{code}"} for code in (401, *codes)}
+    # Every call may meet a database that is locked or gone (503, retry).
+    return {str(code): {"$ref": f"#/components/responses/E{code}"} for code in (401, *codes, 503)}
 
 
 def _json(schema: dict[str, Any], description: str = "成功") -> dict[str, Any]:

@@ -7,7 +7,7 @@ from urllib.parse import quote
 
 from flask import jsonify, request, send_file, url_for
 
-from ... import evidence_store
+from ... import db, evidence_store
 from ...errors import ValidationError
 from ...models import Milestone, Report, Task, User
 from ...policy import authorize
@@ -168,6 +168,7 @@ def evidence(evidence_id: int):
     item = report_service.get_evidence(user, evidence_id)
     path = verified_path(user, item)
     if request.method != "HEAD":  # a HEAD reads no bytes: not a download
+        db.switch_to_writing()  # the file was verified outside any write lock
         report_service.record_download(user, item)
     response = send_file(path, mimetype=item.content_type, etag=item.sha256, max_age=0)
     response.headers["Content-Disposition"] = content_disposition(item.original_name, f"evidence-{item.id}")
