@@ -190,11 +190,11 @@ def reset_password(user: User, new_password: str, *, actor: User | None) -> None
 
 # -- accounts and roles -----------------------------------------------------
 
-def _check_duties(roles: Iterable[Role]) -> None:
+def _check_duties(roles: Iterable[Role], field: str = "role") -> None:
     duties = {DUTIES[r] for r in roles}
     if len(duties) > 1:
         message = "系统管理员、审计员与业务角色须由不同账号担任(三权分立)"
-        raise ValidationError(message, field_errors={"role": message})
+        raise ValidationError(message, field_errors={field: message})
 
 
 def _check_admin_acts_on_other(actor: User | None, user: User | None) -> None:
@@ -230,7 +230,7 @@ def create_user(
     if unit is None:
         raise ValidationError(f"未找到单位“{unit_name}”", field_errors={"unit": "未找到该单位"})
     roles = list(dict.fromkeys(roles))
-    _check_duties(roles)
+    _check_duties(roles, field="roles")
     policy = LoginPolicy.current()
     check_password_strength(password, login, policy)
     user = User(

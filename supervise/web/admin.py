@@ -15,6 +15,7 @@ from ..errors import DomainError, NotFound, PermissionDenied
 from ..models import Plan, Role, SchedulerJob, User
 from ..policy import authorize, can
 from . import acting_user
+from .common import show_errors
 from .forms import options
 from ..clock import local_today
 
@@ -60,17 +61,6 @@ class PasswordResetForm(FlaskForm):
     password = PasswordField("新的临时密码", validators=[DataRequired("请填写新密码")])
 
 
-def _apply_errors(form: FlaskForm, exc: DomainError, default_field: str) -> None:
-    placed = False
-    for field, message in exc.field_errors.items():
-        target = {"role": "roles"}.get(field, field)
-        if hasattr(form, target):
-            getattr(form, target).errors.append(message)
-            placed = True
-    if not placed:
-        getattr(form, default_field).errors.append(exc.message)
-
-
 @bp.route("/users/new", methods=["GET", "POST"])
 def new_user():
     from ..services import users as user_service
@@ -86,8 +76,7 @@ def new_user():
                 phone=form.phone.data, actor=acting_user(), must_change_password=True,
             )
         except DomainError as exc:
-            db.session.rollback()
-            _apply_errors(form, exc, "login")
+            show_errors(form, exc)
         else:
             flash(f"已创建账号 {user.login},首次登录须修改密码", "success")
             return redirect(url_for("admin.user", user_id=user.id))
@@ -129,8 +118,7 @@ def user_profile(user_id: int):
             user_service.update_profile(user, actor=acting_user(), name=form.name.data, unit_name=form.unit.data,
                                         email=form.email.data, phone=form.phone.data)
         except DomainError as exc:
-            db.session.rollback()
-            _apply_errors(form, exc, "name")
+            show_errors(form, exc)
         else:
             flash("账号信息已保存", "success")
             return redirect(url_for("admin.user", user_id=user.id))
