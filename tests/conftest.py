@@ -18,6 +18,8 @@ from supervise import create_app, migrate
 from supervise.db import session as db_session
 from supervise.db import unit_of_work
 
+from .live import live_server  # noqa: F401  (a real server on loopback, for every test that asks)
+
 ROOT = Path(__file__).resolve().parent.parent
 SOURCE_DOC = ROOT / "seed" / "plans" / "zhejiang-cbec-action-plan-2024.md"
 PASSWORD = "Test@Pass2026"

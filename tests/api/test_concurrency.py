@@ -6,11 +6,9 @@ import json
 import threading
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
 
 import pytest
 from sqlalchemy import select
-from werkzeug.serving import make_server
 
 from supervise.db import session
 from supervise.models import AuditEntry
@@ -19,15 +17,8 @@ from .conftest import report_in_state, report_row
 
 
 @pytest.fixture
-def server(app) -> Iterator[str]:
-    httpd = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{httpd.server_port}/api/v1"
-    finally:
-        httpd.shutdown()
-        thread.join(timeout=10)
+def server(live_server) -> str:
+    return f"{live_server.url}/api/v1"
 
 
 def _send(url: str, token: str, method: str, body: dict) -> tuple[int, dict]:

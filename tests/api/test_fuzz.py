@@ -23,7 +23,6 @@ from schemathesis.checks import not_a_server_error
 
 from supervise.web.api.openapi import document
 
-from ..live import live_server  # noqa: F401 - the fixture
 from .conftest import make_report, report_in_state
 
 pytestmark = pytest.mark.slow

@@ -4,10 +4,8 @@ script error or CSP violation occurs."""
 from __future__ import annotations
 
 import shutil
-import threading
 
 import pytest
-from werkzeug.serving import make_server
 
 from ..conftest import PASSWORD
 from .conftest import AS_OF
@@ -18,12 +16,8 @@ pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="no Chromium on this ma
 
 
 @pytest.fixture
-def server(app):
-    srv = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=srv.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{srv.server_port}"
-    srv.shutdown()
+def server(live_server) -> str:
+    return live_server.url
 
 
 def test_charts_render_under_the_csp(server, scenario, make_user):

@@ -18,7 +18,6 @@ import pytest
 from supervise.models import Report, ReportState
 
 from ..conftest import PASSWORD
-from ..live import live_server  # noqa: F401 - the fixture
 from supervise.db import session
 
 from .conftest import PDF, task_no
