@@ -50,8 +50,8 @@ from supervise.models import (  # noqa: E402
     UnitKind,
     UnitRole,
 )
-from supervise.periods import period_spans  # noqa: E402
-from supervise.workdays import WorkdayCalendar, report_due_date  # noqa: E402
+from supervise.domain.periods import period_spans  # noqa: E402
+from supervise.domain.workdays import WorkdayCalendar, report_due_date  # noqa: E402
 
 DEFAULT_PATH = ROOT / "bench" / "data" / "province.sqlite3"
 PASSWORD = "Bench@2026pw"

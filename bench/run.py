@@ -167,7 +167,7 @@ def reminder_scan(app: Flask) -> tuple[str, Callable[[], object]]:
     evaluates every rule for every item and writes every new delivery and
     in-app notice, then rolls back, so that each run does the whole first
     scan of the day again and the data set is left as it was."""
-    from supervise.clock import local_today
+    from supervise.domain.clock import local_today
     from supervise.db import declare_write_intent, session
     from supervise.reminders.scan import run_scan
 

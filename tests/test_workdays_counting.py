@@ -4,7 +4,7 @@ from __future__ import annotations
 import random
 from datetime import date, timedelta
 
-from supervise.workdays import WorkdayCalendar
+from supervise.domain.workdays import WorkdayCalendar
 
 
 def _walk(calendar: WorkdayCalendar, start: date, end: date) -> int:

@@ -83,7 +83,7 @@ class Plan(Base):
     )
     # A report is due this many working days after its period ends.
     report_due_working_days: Mapped[int] = mapped_column(default=5)
-    # Overrides of the default reminder rules (supervise.reminders.rules),
+    # Overrides of the default reminder rules (supervise.domain.reminder_rules),
     # e.g. {"notice_working_days": 5}; NULL means the defaults.
     reminder_rules: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     notes: Mapped[str] = mapped_column(Text, default="")
@@ -265,6 +265,6 @@ class ReportingPeriod(Base):
 
     @property
     def label(self) -> str:
-        from ..periods import period_label
+        from ..domain.periods import period_label
 
         return period_label(self.code)

@@ -18,7 +18,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import selectinload
 
 from ..db import after_commit, session, utcnow
-from ..lights import working_days_overdue
+from ..domain.lights import working_days_overdue
 from ..models import (
     Channel,
     Delivery,
@@ -35,10 +35,10 @@ from ..models import (
     User,
     UserRole,
 )
-from ..obligations import Obligation, contribution_due_on, obligations
-from ..workdays import WorkdayCalendar
+from ..domain.obligations import Obligation, contribution_due_on, obligations
+from ..domain.workdays import WorkdayCalendar
 from .messages import subject_for
-from .rules import ReminderRules, rules_for
+from ..domain.reminder_rules import ReminderRules, rules_for
 
 
 @dataclass

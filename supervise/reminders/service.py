@@ -9,7 +9,7 @@ from ..errors import NotFound
 from ..models import Delivery, DeliveryState, Notification, Plan, User
 from ..policy import authorize
 from ..services import audit
-from .rules import ReminderRules, rules_for, validate_rules
+from ..domain.reminder_rules import ReminderRules, rules_for, validate_rules
 
 
 def set_plan_rules(actor: User | None, plan: Plan, values: dict) -> ReminderRules:

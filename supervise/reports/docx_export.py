@@ -21,7 +21,7 @@ from docx.oxml import OxmlElement
 from docx.oxml.ns import qn
 from docx.shared import Mm, Pt, RGBColor
 
-from ..lights import Light
+from ..domain.lights import Light
 from ..models import TaskState
 from .supervision import Supervision, chinese_number, format_number, format_share
 

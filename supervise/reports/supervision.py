@@ -27,7 +27,7 @@ from sqlalchemy import case, func, literal, select
 from sqlalchemy.orm import Session, aliased, defer, selectinload
 
 from ..errors import NotFound, ValidationError
-from ..lights import Light, light_for, working_days_overdue
+from ..domain.lights import Light, light_for, working_days_overdue
 from ..models import (
     Milestone,
     MilestoneState,
@@ -49,8 +49,8 @@ from ..models import (
     UnitRole,
 )
 from ..models.types import UTCDateTime
-from ..obligations import NOT_OWING_TASK_STATES, Obligation, obligations
-from ..workdays import WorkdayCalendar
+from ..domain.obligations import NOT_OWING_TASK_STATES, Obligation, obligations
+from ..domain.workdays import WorkdayCalendar
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 LIGHT_ORDER = {Light.GREEN: 0, Light.YELLOW: 1, Light.RED: 2}

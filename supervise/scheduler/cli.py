@@ -64,7 +64,7 @@ def remind(ctx: click.Context, as_of: str | None, dry_run: bool) -> None:
     if ctx.invoked_subcommand is not None:
         return
     from ..models import Delivery
-    from ..clock import local_today
+    from ..domain.clock import local_today
     from ..reminders.scan import run_scan
 
     day = _parse_day(as_of) or local_today()
@@ -100,7 +100,7 @@ def remind(ctx: click.Context, as_of: str | None, dry_run: bool) -> None:
 def remind_rules(document_number: str, settings: tuple[str, ...]) -> None:
     """Show a plan's reminder rules, or set some: notice_working_days=5 ..."""
     from ..models import Plan
-    from ..reminders.rules import RULE_LABELS, rules_dict, rules_for
+    from ..domain.reminder_rules import RULE_LABELS, rules_dict, rules_for
     from ..reminders.service import set_plan_rules
 
     try:

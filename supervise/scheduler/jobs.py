@@ -10,7 +10,7 @@ from ..db import unit_of_work
 
 def scan_reminders() -> str:
     """Today's reminders; e-mail and webhooks go out after the commit."""
-    from ..clock import local_today
+    from ..domain.clock import local_today
     from ..reminders.scan import run_scan
 
     today = local_today()

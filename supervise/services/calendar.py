@@ -15,7 +15,7 @@ from ..db import session
 from ..errors import ValidationError
 from ..models import CalendarDay, Plan, User
 from ..policy import authorize
-from ..workdays import WorkdayCalendar
+from ..domain.workdays import WorkdayCalendar
 from . import audit
 
 SOURCE_PACKAGE = "chinese_calendar"

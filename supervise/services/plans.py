@@ -27,9 +27,9 @@ from ..models import (
     UnitRole,
     User,
 )
-from ..periods import period_spans
+from ..domain.periods import period_spans
 from ..policy import authorize
-from ..workdays import WorkdayCalendar, report_due_date
+from ..domain.workdays import WorkdayCalendar, report_due_date
 from . import audit
 from .units import city_governments, county_governments, ensure_unit, find_unit
 

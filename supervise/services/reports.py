@@ -30,7 +30,7 @@ from ..models import (
     UnitRole,
     User,
 )
-from ..periods import InvalidPeriod, parse_period
+from ..domain.periods import InvalidPeriod, parse_period
 from ..policy import authorize, authorize_view_report, can, can_review_contribution
 from . import audit, notifications
 

@@ -8,7 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import joinedload, lazyload, selectinload
 
 from ..db import session
-from ..lights import Light, plan_light, working_days_overdue
+from ..domain.lights import Light, plan_light, working_days_overdue
 from ..models import (
     ExtensionRequest,
     ExtensionState,
@@ -26,9 +26,9 @@ from ..models import (
     UnitRole,
     User,
 )
-from ..obligations import Obligation, obligations
+from ..domain.obligations import Obligation, obligations
 from ..policy import authorize
-from ..workdays import WorkdayCalendar
+from ..domain.workdays import WorkdayCalendar
 
 
 @dataclass

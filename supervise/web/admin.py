@@ -17,7 +17,7 @@ from ..policy import authorize, can
 from . import acting_user
 from .common import show_errors
 from .forms import options
-from ..clock import local_today
+from ..domain.clock import local_today
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -300,7 +300,7 @@ def calendar_sync():
 
 
 def _rules_form_class():
-    from ..reminders.rules import RULE_LABELS
+    from ..domain.reminder_rules import RULE_LABELS
 
     attrs = {
         key: IntegerField(label, validators=[InputRequired("请填写整数")]) for key, label in RULE_LABELS.items()
@@ -311,7 +311,7 @@ def _rules_form_class():
 @bp.route("/plans/<int:plan_id>/reminder-rules", methods=["GET", "POST"])
 def reminder_rules(plan_id: int):
     authorize(current_user, "reminder.configure")
-    from ..reminders.rules import DEFAULT_RULES, RULE_LABELS, rules_dict, rules_for
+    from ..domain.reminder_rules import DEFAULT_RULES, RULE_LABELS, rules_dict, rules_for
     from ..reminders.service import set_plan_rules
 
     plan = db.session.get(Plan, plan_id)

@@ -14,7 +14,7 @@ from sqlalchemy.orm import defer
 
 from .. import db
 from ..errors import DomainError, NotFound, ValidationError
-from ..lights import Light
+from ..domain.lights import Light
 from ..models import ExportFormat, Plan, TaskState
 from ..policy import authorize, can
 from ..reports.export import parse_format

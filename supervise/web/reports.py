@@ -15,12 +15,12 @@ from sqlalchemy import select
 from .. import db, evidence_store
 from ..errors import Conflict, EvidenceUnavailable, InvalidTransition, PermissionDenied, ValidationError
 from ..models import AuditEntry, Evidence, Report, ReportKind, ReportState
-from ..obligations import contribution_due_on
+from ..domain.obligations import contribution_due_on
 from ..policy import authorize, can, can_review_contribution, visible_reports
 from ..serialize import decimal_text
 from ..services import plans as plan_service
 from ..services import reports as report_service
-from ..workdays import WorkdayCalendar
+from ..domain.workdays import WorkdayCalendar
 from ..workflow import ACTION_LABELS, allowed_actions
 from . import acting_user
 from .common import content_disposition, show_errors

@@ -18,7 +18,7 @@ from sqlalchemy.orm import selectinload
 
 from .. import db
 from ..errors import Conflict, InvalidTransition, PermissionDenied, ValidationError
-from ..lights import Light, plan_light
+from ..domain.lights import Light, plan_light
 from ..models import (
     Evidence,
     ExtensionRequest,
@@ -32,15 +32,15 @@ from ..models import (
     TaskState,
     User,
 )
-from ..obligations import Obligation, contribution_due_on, obligations
+from ..domain.obligations import Obligation, contribution_due_on, obligations
 from ..policy import authorize, can, visible_reports
 from ..serialize import decimal_text
 from ..services import plans as plan_service
 from ..services import tasks as task_service
-from ..workdays import WorkdayCalendar
+from ..domain.workdays import WorkdayCalendar
 from ..workflow import ACTION_LABELS, allowed_actions
 from . import acting_user
-from ..clock import local_today
+from ..domain.clock import local_today
 from .common import show_errors
 from .forms import (
     DecisionForm,

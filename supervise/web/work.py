@@ -5,9 +5,9 @@ from flask import Blueprint, render_template
 
 from .. import db
 from ..services.work import my_work
-from ..workdays import WorkdayCalendar
+from ..domain.workdays import WorkdayCalendar
 from . import acting_user
-from ..clock import local_today
+from ..domain.clock import local_today
 
 bp = Blueprint("work", __name__)
 

@@ -33,7 +33,7 @@ def free_port() -> int:
 def workdays(ctx):
     """The statutory calendar of 2024-2026 from the chinese-calendar package."""
     from supervise.services.calendar import sync_from_package
-    from supervise.workdays import WorkdayCalendar
+    from supervise.domain.workdays import WorkdayCalendar
 
     with unit_of_work():
         sync_from_package([2024, 2025, 2026])

@@ -10,11 +10,11 @@ import pytest
 from sqlalchemy import func, select
 
 from supervise.db import session, unit_of_work
-from supervise.lights import Light
+from supervise.domain.lights import Light
 from supervise.models import (
     Channel, Delivery, Milestone, MilestoneState, Notification, Report, ReportKind, ReportState, ReportingPeriod,
 )
-from supervise.reminders.rules import rules_for
+from supervise.domain.reminder_rules import rules_for
 from supervise.reminders.scan import run_scan
 
 from .conftest import task_of

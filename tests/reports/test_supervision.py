@@ -4,9 +4,9 @@ from __future__ import annotations
 from datetime import date
 
 from supervise.db import session
-from supervise.obligations import obligations
+from supervise.domain.obligations import obligations
 from supervise.reports.supervision import build_supervision, chinese_number, end_of_day_utc, is_on_time, target_window
-from supervise.workdays import WorkdayCalendar
+from supervise.domain.workdays import WorkdayCalendar
 
 from .conftest import AS_OF, shanghai
 

@@ -10,9 +10,9 @@ from sqlalchemy.orm import joinedload, selectinload
 
 from ... import db
 from ...errors import ValidationError
-from ...lights import light_for
+from ...domain.lights import light_for
 from ...models import ExtensionRequest, Milestone, Report, ReportKind, Task, TaskState, TaskUnit
-from ...obligations import contribution_due_on, obligations
+from ...domain.obligations import contribution_due_on, obligations
 from ...policy import authorize, visible_reports
 from ...serialize import (
     extension_dict,
@@ -28,7 +28,7 @@ from ...serialize import (
 from ...services import plans as plan_service
 from ...services import reports as report_service
 from ...services import tasks as task_service
-from ...workdays import WorkdayCalendar
+from ...domain.workdays import WorkdayCalendar
 from .. import acting_user
 from . import bp, int_arg, today
 

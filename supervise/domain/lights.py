@@ -49,6 +49,6 @@ def working_days_overdue(due_on: date, today: date, calendar: WorkdayCalendar) -
 def plan_light(plan, due_on: date | None, today: date, calendar: WorkdayCalendar, *, done: bool) -> Light:
     """The light of an item of `plan`, with the plan's own notice window (its
     reminder rules), so that a page and the reminder never disagree."""
-    from .reminders.rules import rules_for
+    from .reminder_rules import rules_for
 
     return rules_for(plan).light(due_on, today, calendar, done=done)

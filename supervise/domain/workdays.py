@@ -14,7 +14,7 @@ from datetime import date, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from .models.calendar import CalendarDay
+from ..models.calendar import CalendarDay
 
 
 class WorkdayCalendar:

@@ -11,7 +11,7 @@ from datetime import date
 from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload
 
-from .models import Report, ReportingPeriod, ReportKind, ReportState, Task, TaskState, TaskUnit, UnitRole
+from ..models import Report, ReportingPeriod, ReportKind, ReportState, Task, TaskState, TaskUnit, UnitRole
 from .workdays import WorkdayCalendar
 
 # A contribution is due this many working days before the lead's report, so

@@ -9,9 +9,9 @@ from datetime import date
 from typing import Any
 
 from ..errors import ValidationError
-from ..lights import Light, light_for, working_days_overdue
+from .lights import Light, light_for, working_days_overdue
 from ..models import Plan
-from ..workdays import WorkdayCalendar
+from .workdays import WorkdayCalendar
 
 
 @dataclass(frozen=True)
