@@ -32,6 +32,7 @@ from ..models import (
     Milestone,
     MilestoneState,
     Plan,
+    PlanStatus,
     Report,
     ReportInclusion,
     ReportingPeriod,
@@ -300,7 +301,7 @@ def resolve_period(session: Session, plan: Plan, code: str | None, as_of: date) 
 def load_plan(session: Session, plan_id: int) -> Plan:
     plan = session.scalar(
         select(Plan)
-        .where(Plan.id == plan_id)
+        .where(Plan.id == plan_id, Plan.status == PlanStatus.PUBLISHED)  # drafts have no 通报
         .options(
             defer(Plan.source_text),
             selectinload(Plan.sections).selectinload(Section.tasks).selectinload(Task.units),

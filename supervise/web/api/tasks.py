@@ -13,7 +13,7 @@ from ...errors import ValidationError
 from ...domain.lights import light_for
 from ...models import ExtensionRequest, Milestone, Report, ReportKind, Task, TaskState, TaskUnit
 from ...domain.obligations import contribution_due_on, obligations
-from ...policy import authorize, visible_reports
+from ...policy import authorize, published_plan_ids, visible_reports
 from ...serialize import (
     extension_dict,
     iso,
@@ -46,6 +46,7 @@ def tasks():
     query = (
         select(Task)
         .options(selectinload(Task.units).joinedload(TaskUnit.unit), selectinload(Task.targets))
+        .where(Task.plan_id.in_(published_plan_ids()))  # a draft's tasks are not work yet
         .order_by(Task.plan_id, Task.number)
     )
     if (plan_id := int_arg("plan_id")) is not None:
