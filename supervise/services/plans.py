@@ -434,6 +434,18 @@ def _unit_snapshot(task: Task) -> list[dict]:
     ]
 
 
+def _tell_units_of_change(task: Task, unit_ids: set[int], title: str, reason: str) -> None:
+    """The liaisons of every unit concerned by a change of a published
+    task's units (drafts tell nobody: nobody sees them yet)."""
+    if task.plan.is_draft:
+        return
+    from . import notifications
+
+    for unit_id in sorted(unit_ids):
+        notifications.notify(notifications.liaisons_of(unit_id), "task.changed", title,
+                             body=f"原因:{reason}" if reason else "", link=f"/tasks/{task.id}", task_id=task.id)
+
+
 def set_lead_unit(actor: User, task: Task, unit_id: int, *, reason: str = "") -> None:
     """Confirm the proposed lead, or make another responsible unit the lead."""
     authorize(actor, "task.assign_units", task)
@@ -452,6 +464,8 @@ def set_lead_unit(actor: User, task: Task, unit_id: int, *, reason: str = "") ->
         actor, "task.set_lead", obj=task, task_id=task.id, reason=reason or None,
         detail={"lead": target.unit.canonical_name, "before": before, "after": _unit_snapshot(task)},
     )
+    _tell_units_of_change(task, {tu.unit_id for tu in task.units},
+                          f"任务{task.number}的牵头单位确定为{target.unit.short_name}", reason)
 
 
 def add_task_unit(actor: User, task: Task, unit_id: int, *, reason: str = "") -> TaskUnit:
@@ -461,11 +475,14 @@ def add_task_unit(actor: User, task: Task, unit_id: int, *, reason: str = "") ->
         raise ValidationError("未找到该单位", field_errors={"unit_id": "未找到该单位"})
     if any(tu.unit_id == unit.id for tu in task.units):
         raise ValidationError(f"{unit.short_name} 已是该任务的责任单位", field_errors={"unit_id": "已是责任单位"})
+    before = _unit_snapshot(task)
     tu = TaskUnit(unit=unit, role=UnitRole.CO, position=len(task.units) + 1)
     task.units.append(tu)
     session().flush()
     audit.record(actor, "task.add_unit", obj=task, task_id=task.id, reason=reason or None,
-                 detail={"unit": unit.canonical_name})
+                 detail={"unit": unit.canonical_name, "before": before, "after": _unit_snapshot(task)})
+    _tell_units_of_change(task, {t.unit_id for t in task.units},
+                          f"{unit.short_name}增列为任务{task.number}“{task.title}”的配合单位", reason)
     return tu
 
 
@@ -476,11 +493,14 @@ def remove_task_unit(actor: User, task: Task, unit_id: int, *, reason: str = "")
         raise ValidationError("该单位不是此任务的责任单位", field_errors={"unit_id": "不是责任单位"})
     if tu.role is UnitRole.LEAD:
         raise ValidationError("不能直接移除牵头单位,请先指定其他牵头单位", field_errors={"unit_id": "牵头单位不能移除"})
+    before = _unit_snapshot(task)
+    concerned = {t.unit_id for t in task.units}
     task.units.remove(tu)
     _renumber(task)
     session().flush()
     audit.record(actor, "task.remove_unit", obj=task, task_id=task.id, reason=reason or None,
-                 detail={"unit": tu.unit.canonical_name})
+                 detail={"unit": tu.unit.canonical_name, "before": before, "after": _unit_snapshot(task)})
+    _tell_units_of_change(task, concerned, f"{tu.unit.short_name}不再是任务{task.number}“{task.title}”的责任单位", reason)
 
 
 def _renumber(task: Task) -> None:
