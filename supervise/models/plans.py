@@ -137,8 +137,10 @@ class Plan(Base):
     source_text: Mapped[str] = mapped_column(Text, default="")
     source_sha256: Mapped[str] = mapped_column(String(64), default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # Published unless made as a draft (imports and plans by hand are, see
+    # services/plans.py): a plan built in code reports as before.
     status: Mapped[PlanStatus] = mapped_column(
-        named_enum(PlanStatus, "plan_status"), default=PlanStatus.DRAFT, server_default="published", index=True
+        named_enum(PlanStatus, "plan_status"), default=PlanStatus.PUBLISHED, server_default="published", index=True
     )
     kind: Mapped[PlanKind] = mapped_column(named_enum(PlanKind, "plan_kind"), default=PlanKind.PLAN, server_default="plan")
     # The first period units report for (e.g. 2025Q3): nothing is owed for

@@ -559,14 +559,17 @@ def resolve_unit_name(
     for task in tasks:
         entry = next(p for p in task.pending_units or [] if p["name"] == name)
         task.pending_units = [p for p in task.pending_units or [] if p["name"] != name] or None
-        if any(tu.unit_id == unit.id for tu in task.units):
-            continue
         role = UnitRole(entry.get("role", "co"))
         if role is UnitRole.LEAD and task.lead is not None:
             role = UnitRole.CO
-        position = 0 if role is UnitRole.LEAD else len(task.units) + 1
-        task.units.append(TaskUnit(unit=unit, role=role, position=position,
-                                   is_confirmed=bool(entry.get("confirmed")) and role is UnitRole.LEAD))
+        confirmed = bool(entry.get("confirmed")) and role is UnitRole.LEAD
+        present = next((tu for tu in task.units if tu.unit_id == unit.id), None)
+        if present is not None:
+            if role is UnitRole.LEAD:  # the document's lead, listed again as a co-unit
+                present.role, present.is_confirmed, present.position = role, confirmed, 0
+        else:
+            position = 0 if role is UnitRole.LEAD else len(task.units) + 1
+            task.units.append(TaskUnit(unit=unit, role=role, position=position, is_confirmed=confirmed))
         for number, tu in enumerate(sorted(task.units, key=lambda tu: (tu.role is not UnitRole.LEAD, tu.position)),
                                     start=1):
             tu.position = number

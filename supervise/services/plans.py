@@ -89,7 +89,8 @@ def import_plan_document(
         section = Section(plan=plan, number=parsed_section.number, title=parsed_section.title)
         sess.add(section)
         for pt in parsed_section.tasks:
-            deadline = getattr(pt, "deadline", None)
+            # A task whose text sets no date is due when the plan ends.
+            deadline = getattr(pt, "deadline", None) or plan.period_end
             task = Task(
                 plan=plan,
                 section=section,
