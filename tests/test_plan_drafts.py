@@ -40,7 +40,7 @@ DRAFT_DOC = """浙江省人民政府办公厅文件
 
 2. 培育数字贸易主体。新增数字贸易企业 300 家以上。(责任单位:省商务厅、浙江省经济和信息化厅,各市、县〔市、区〕政府)
 
-3. 完善跨境数据流动服务。(牵头单位:省跨境电商协会;配合单位:税务总局、省商务厅)
+3. 完善跨境数据流动服务。(牵头单位:省跨境电商协会;配合单位:税务总局、省商务厅、省数局)
 
 浙江省人民政府办公厅
 
@@ -129,27 +129,31 @@ def test_unknown_names_are_matched_or_created_only_when_told(coordinator):
     # A full name the directory knows as an alias is matched straight away.
     assert "浙江省经济和信息化厅" in [tu.unit.canonical_name for tu in task2.units]
     task3 = next(t for t in plan.tasks if t.number == 3)
+    # 税务总局 is an alias of 国家税务总局 in the directory.
+    assert "国家税务总局" in [tu.unit.canonical_name for tu in task3.units]
     pending = {p["name"] for p in task3.pending_units}
-    assert pending == {"省跨境电商协会", "税务总局"}
+    assert pending == {"省跨境电商协会", "省数局"}
     assert task3.lead is None  # its lead is among the unknown names
 
     page = client.get(f"/plans/{plan.id}/review").get_data(as_text=True)
     assert "待对应的单位" in page and "尚未对应到单位名录" in page
-    # The closest suggestion for 税务总局 is the province's tax bureau.
     from supervise.services.plan_review import suggest_units
 
-    assert suggest_units("税务总局")[0].canonical_name == "国家税务总局浙江省税务局"
+    assert suggest_units("省数局")[0].short_name == "省数据局"
     assert suggest_units("浙江省经信厅")[0].short_name == "省经信厅"
+    assert suggest_units("国家税务局")[0].canonical_name == "国家税务总局"
+    assert "省数据局" in page  # offered beside the unknown name
 
     # Publishing is refused while names are open, and changes nothing.
     response = client.post(f"/plans/{plan.id}/publish", data={"first_period": "2026Q4"})
     assert response.status_code == 400 and "尚不能发布" in response.get_data(as_text=True)
     assert session().get(Plan, plan.id).status is PlanStatus.DRAFT
 
-    tax = session().scalar(select(Unit).where(Unit.canonical_name == "国家税务总局浙江省税务局"))
-    response = client.post(f"/plans/{plan.id}/review/units", data={"name": "税务总局", "unit_id": str(tax.id)})
+    data_bureau = session().scalar(select(Unit).where(Unit.short_name == "省数据局"))
+    response = client.post(f"/plans/{plan.id}/review/units", data={"name": "省数局", "unit_id": str(data_bureau.id)})
     assert response.status_code == 302
-    assert session().scalar(select(UnitAlias.unit_id).where(UnitAlias.alias == "税务总局")) == tax.id
+    # The name is now an alias: the next document is understood.
+    assert session().scalar(select(UnitAlias.unit_id).where(UnitAlias.alias == "省数局")) == data_bureau.id
     # Create only when the coordinator says so; without a choice it is an error.
     response = client.post(f"/plans/{plan.id}/review/units", data={"name": "省跨境电商协会", "unit_id": ""})
     assert response.status_code == 400 and "请从单位名录中选择" in response.get_data(as_text=True)
@@ -161,13 +165,13 @@ def test_unknown_names_are_matched_or_created_only_when_told(coordinator):
     task3 = session().get(Task, task3.id)
     assert task3.pending_units is None
     assert task3.lead.unit.short_name == "省跨境电商协会"
-    assert {tu.unit.short_name for tu in task3.co_units} == {"省税务局", "省商务厅"}
+    assert {tu.unit.short_name for tu in task3.co_units} == {"税务总局", "省商务厅", "省数据局"}
     assert session().scalar(select(func.count()).select_from(AuditEntry).where(AuditEntry.action == "unit.create")) == 1
 
 
 def _resolve_all(client, plan):
-    tax = session().scalar(select(Unit).where(Unit.short_name == "省税务局"))
-    client.post(f"/plans/{plan.id}/review/units", data={"name": "税务总局", "unit_id": str(tax.id)})
+    data_bureau = session().scalar(select(Unit).where(Unit.short_name == "省数据局"))
+    client.post(f"/plans/{plan.id}/review/units", data={"name": "省数局", "unit_id": str(data_bureau.id)})
     commerce = session().scalar(select(Unit).where(Unit.short_name == "省商务厅"))
     client.post(f"/plans/{plan.id}/review/units", data={"name": "省跨境电商协会", "unit_id": str(commerce.id)})
 

@@ -63,10 +63,15 @@ class DraftReview:
     directory: list[Unit] = field(default_factory=list)
 
 
+_KIND_ORDER = [UnitKind.PROVINCIAL_DEPARTMENT, UnitKind.CUSTOMS, UnitKind.FINANCIAL_INSTITUTION,
+               UnitKind.STATE_OWNED_ENTERPRISE, UnitKind.OTHER, UnitKind.CITY_GOVERNMENT, UnitKind.COUNTY_GOVERNMENT]
+
+
 def directory_units() -> list[Unit]:
-    return list(session().scalars(
-        select(Unit).where(Unit.is_active).order_by(Unit.kind, Unit.sort_order, Unit.id)
-    ))
+    """The active units to choose from: provincial departments first, then
+    the others, the cities, and their counties last."""
+    units = session().scalars(select(Unit).where(Unit.is_active).order_by(Unit.sort_order, Unit.id))
+    return sorted(units, key=lambda u: _KIND_ORDER.index(u.kind) if u.kind in _KIND_ORDER else len(_KIND_ORDER))
 
 
 _PREFIXES = ("中华人民共和国", "浙江省", "国家", "省", "中国")
@@ -90,9 +95,10 @@ def suggest_units(name: str, limit: int = 5) -> list[Unit]:
         candidate = alias.alias
         score = SequenceMatcher(None, key, candidate).ratio()
         core_key, core_candidate = _core(key), _core(candidate)
-        score = max(score, SequenceMatcher(None, core_key, core_candidate).ratio())
+        # Without 浙江省/国家/省…, a little less sure: 国家X and 省X differ.
+        score = max(score, 0.85 * SequenceMatcher(None, core_key, core_candidate).ratio())
         if len(core_key) >= 2 and (core_key in candidate or core_candidate in key):
-            score = max(score, 0.8)
+            score = max(score, 0.75)
         if score >= 0.45 and score > best.get(alias.unit_id, (0.0, None))[0]:
             best[alias.unit_id] = (score, alias.unit)
     ranked = sorted(best.values(), key=lambda pair: (-pair[0], pair[1].sort_order, pair[1].id))
