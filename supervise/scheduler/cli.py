@@ -64,10 +64,10 @@ def remind(ctx: click.Context, as_of: str | None, dry_run: bool) -> None:
     if ctx.invoked_subcommand is not None:
         return
     from ..models import Delivery
-    from ..domain.clock import local_today
+    from ..domain import clock
     from ..reminders.scan import run_scan
 
-    day = _parse_day(as_of) or local_today()
+    day = _parse_day(as_of) or clock.today()
     if dry_run:
         result = run_scan(day, dry_run=True)
         session().rollback()
