@@ -640,8 +640,8 @@ class _Walker:
                     self._extend_last(tag)
                 continue
             self._task(item, section_item, text, source.strip(), tag, first=(previous_tasks == len(self.tasks)))
-        rest = _clean_segment(full[previous:])
         self._rules(full[previous:])
+        rest = _clean_segment(_RULE_SENTENCE.sub("", full[previous:]))
         if len(rest) >= 15 and re.search(r"[\u4e00-\u9fff]", rest):
             where = item.label or "正文"
             self.warnings.append(f"{where} 末尾一段文字后没有责任单位括注，未列为任务：“{rest[:30]}…”")
@@ -659,9 +659,11 @@ class _Walker:
         if deadline is None and not dates.ongoing:
             warnings.append("文件未写明完成时限")
         title = item.title_line if first and item.title_line else _title_of(text)
+        ordinal = _ORDINAL.match(text)
+        label = item.label + (ordinal["ord"] if ordinal and not first else "")
         self.tasks.append(_Draft(
             number=item.number,
-            label=item.label,
+            label=label,
             section_key=id(section_item) if section_item else None,
             section_number=section_item.number if section_item else 0,
             section=(section_item.heading if section_item else ""),
@@ -720,6 +722,13 @@ class _Walker:
             ))
 
 
+# A sentence that only states a rule ("以下均需X落实，不再列出。").
+_RULE_SENTENCE = re.compile(
+    "(?:" + STANDING_CO_UNITS.pattern + "|" + FIRST_LISTED_LEADS.pattern + r")[^。；;]*[。；;]?"
+)
+_ORDINAL = re.compile(r"^(?P<ord>[一二三四五六七八九十]+是)")
+
+
 def _heading(full: str) -> str:
     """An item's first sentence, as the title of what it holds."""
     first = _first_sentence(full)
@@ -734,7 +743,7 @@ def _clean_segment(segment: str) -> str:
 
 
 def _title_of(text: str) -> str:
-    first = _first_sentence(text)
+    first = _ORDINAL.sub("", _first_sentence(text))
     if len(first) > 60:
         clauses = top_level_positions(first, "，,；;：:")
         if clauses and clauses[0] >= 6:
@@ -769,7 +778,8 @@ def _refs(
         lead, confirmed = units.leads[0], True
     elif units.listed:
         lead = units.listed[0]
-        confirmed = first_listed_leads or units.first_listed_leads
+        # "（A指导，B负责落实）": the tag gives roles, so the first listed leads.
+        confirmed = first_listed_leads or units.first_listed_leads or bool(units.co)
         if not confirmed and len(units.names) > 1:
             warnings.append(f"文件未写明牵头单位，暂以列第一位的“{lead}”为牵头单位，请核对")
     else:

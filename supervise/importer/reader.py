@@ -441,10 +441,18 @@ _CJK_GAP = re.compile(r"(?<=[\u3400-\u9fff\uff00-\uffef\u3000-\u303f]) (?=[\u340
 
 
 def _merge_runs(group: list[_Run]) -> str:
-    quotes = [r for r in group if _QUOTES_ONLY.match(r.text)]
-    main = [r for r in group if not _QUOTES_ONLY.match(r.text)]
+    """The text of one line. Runs follow each other by x; quote marks that a
+    second font draws over gaps left in a longer run ("推进 五位一 体" under
+    "“ ”") are put into those gaps, in order."""
+
+    def inside(run: _Run, other: _Run) -> bool:
+        end = other.x + display_width(other.text) * other.size / 2
+        return other is not run and other.x < run.x - 0.5 and run.x < end - 0.5
+
+    overlays = [r for r in group if _QUOTES_ONLY.match(r.text) and any(inside(r, o) for o in group)]
+    main = [r for r in group if r not in overlays]
     text = "".join(r.text for r in main)
-    marks = [c for r in quotes for c in r.text if not c.isspace()]
+    marks = [c for r in overlays for c in r.text if not c.isspace()]
     if marks:
         gaps = list(_CJK_GAP.finditer(text))
         if len(gaps) == len(marks):
