@@ -343,10 +343,10 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(backup_cli)
     app.cli.add_command(seed)
 
-    from .scheduler.cli import register as register_scheduler_cli
+    from .commands.scheduler import register as register_scheduler_cli
 
     register_scheduler_cli(app)
 
-    from .reports.cli import report_cli
+    from .commands.reports import report_cli
 
     app.cli.add_command(report_cli)
