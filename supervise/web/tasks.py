@@ -277,6 +277,12 @@ def task_context(task: Task, *, unit_form: TaskUnitForm | None = None, page_erro
             select(AuditEntry).where(AuditEntry.task_id == task.id).order_by(AuditEntry.id.desc()).limit(200)
         )
     )
+    # Rows about a report the user may not see (another unit's draft) are
+    # left out: their labels would give the draft away.
+    seen = set(db.session.scalars(select(Report.id).where(Report.task_id == task.id, visible_reports(acting_user()))))
+    history = [h for h in history if not (
+        (h.object_type == "reports" and h.object_id not in seen)
+        or (h.object_type == "evidence" and (h.detail or {}).get("report_id") not in (None, *seen)))]
     return {"task": task, "form": unit_form, "history": history,
             **task_sections(task, page_error=page_error, forms=forms)}
 
