@@ -104,7 +104,7 @@ _SYSTEM_KEYS = frozenset({"rule", "audience", "link"})
 def markdown_for(c: dict) -> str:
     """For DingTalk / 浙政钉 group robots (markdown messages). Text that
     users wrote is escaped, so a task title cannot become a link."""
-    from ..notify.webhook import escape_markdown
+    from .webhook import escape_markdown
 
     c = {
         key: escape_markdown(value) if isinstance(value, str) and key not in _SYSTEM_KEYS and not key.endswith("_on")

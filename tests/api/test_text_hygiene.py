@@ -59,7 +59,7 @@ def test_a_unit_name_loses_them(units):
 
 
 def test_webhook_markdown_escapes_user_text(app):
-    from supervise.reminders.messages import markdown_for
+    from supervise.notify.messages import markdown_for
 
     context = {
         "rule": "overdue", "item": "2025年第三季度进展情况", "unit": "省经信厅](http://evil.example/x)",
