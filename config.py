@@ -147,6 +147,13 @@ class TestingConfig(Config):
     PASSWORD_HASH_METHOD = "pbkdf2:sha256:1000"
     DATABASE_URL = "sqlite://"  # the tests pass a real file or server URL
     CREATE_DEMO_ACCOUNTS = True
+    # Never the environment's mail server or robot: a test that sends sets
+    # its own loopback server (and tests/guards.py fails one that does not).
+    SMTP_HOST = ""
+    SMTP_USER = ""
+    SMTP_PASSWORD = ""
+    WEBHOOK_URL = ""
+    WEBHOOK_SECRET = ""
 
 
 class ProductionConfig(Config):
