@@ -143,6 +143,9 @@ _MD_EMPHASIS = re.compile(r"(\*\*|__)")
 _MD_QUOTE = re.compile(r"^\s*>\s?")
 _MD_RULE = re.compile(r"^\s*(?:-{3,}|\*{3,}|_{3,})\s*$")
 _PAGE_NUMBER = re.compile(r"^[\s\-—–－~～·]*(?:第\s*)?\d{1,4}\s*(?:页)?(?:\s*/\s*\d{1,4})?[\s\-—–－~～·]*$")
+# In text, only a number between dashes is surely a page number ("— 3 —"):
+# a bare "3" may be a table cell.
+_DASHED_PAGE_NUMBER = re.compile(r"^\s*[\-—–－~～]+\s*\d{1,4}\s*[\-—–－~～]+\s*$")
 _SOURCE_LINE = re.compile(r"^\s*(?:source|来源|URL|网址)\s*[:：]\s*\S+\s*$", re.I)
 # A line starting something new: a number, a heading mark, a label.
 _STARTS_ITEM = re.compile(
@@ -213,7 +216,7 @@ def _join_wrapped_lines(lines: list[tuple[int, str]]) -> list[Block]:
     current: list[str] = []
     start = 0
     for (number, line), width in zip(lines, widths):
-        if _PAGE_NUMBER.match(line) and len(lines) > 20:
+        if _DASHED_PAGE_NUMBER.match(line):
             continue
         if current and not _continues(current[-1], line, full):
             blocks.append(TextBlock(_join_soft(current), start))
@@ -421,11 +424,15 @@ def _page_lines(page) -> list[tuple[float, str]]:
         else:
             grouped.append([run])
     lines = []
-    for group in grouped:
+    for index, group in enumerate(grouped):
         group.sort(key=lambda r: r.x)
         text = _merge_runs(group)
-        if text.strip() and not _PAGE_NUMBER.match(text.strip()):
-            lines.append((group[0].x, text))
+        if not text.strip():
+            continue
+        # A page number stands first or last on its page.
+        if (index in (0, len(grouped) - 1) and _PAGE_NUMBER.match(text.strip())) or _DASHED_PAGE_NUMBER.match(text):
+            continue
+        lines.append((group[0].x, text))
     return lines
 
 
@@ -434,10 +441,18 @@ _CJK_GAP = re.compile(r"(?<=[\u3400-\u9fff\uff00-\uffef\u3000-\u303f]) (?=[\u340
 
 
 def _merge_runs(group: list[_Run]) -> str:
-    quotes = [r for r in group if _QUOTES_ONLY.match(r.text)]
-    main = [r for r in group if not _QUOTES_ONLY.match(r.text)]
+    """The text of one line. Runs follow each other by x; quote marks that a
+    second font draws over gaps left in a longer run ("推进 五位一 体" under
+    "“ ”") are put into those gaps, in order."""
+
+    def inside(run: _Run, other: _Run) -> bool:
+        end = other.x + display_width(other.text) * other.size / 2
+        return other is not run and other.x < run.x - 0.5 and run.x < end - 0.5
+
+    overlays = [r for r in group if _QUOTES_ONLY.match(r.text) and any(inside(r, o) for o in group)]
+    main = [r for r in group if r not in overlays]
     text = "".join(r.text for r in main)
-    marks = [c for r in quotes for c in r.text if not c.isspace()]
+    marks = [c for r in overlays for c in r.text if not c.isspace()]
     if marks:
         gaps = list(_CJK_GAP.finditer(text))
         if len(gaps) == len(marks):
