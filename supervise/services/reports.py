@@ -30,6 +30,7 @@ from ..models import (
     User,
 )
 from ..domain.periods import resolve_period
+from ..domain.text import clean_text
 from ..policy import authorize, authorize_view_report, can, can_review_contribution
 from . import audit, notifications
 
@@ -98,7 +99,7 @@ def _check_text(text: Any) -> str:
         return ""
     if not isinstance(text, str):
         raise ValidationError("进展情况必须是文字", field_errors={"text": "必须是文字"})
-    text = text.replace("\x00", "").strip()
+    text = clean_text(text).strip()
     if len(text) > MAX_TEXT:
         raise ValidationError(f"进展情况不能超过 {MAX_TEXT} 字", field_errors={"text": "内容过长"})
     return text
@@ -307,7 +308,7 @@ def reopen_report(actor: User, report: Report, reason: Any, *, expected_version:
 
 
 def _reason(reason: Any) -> str:
-    reason = reason.strip() if isinstance(reason, str) else ""
+    reason = clean_text(reason).strip() if isinstance(reason, str) else ""
     if not reason:
         raise ValidationError("请填写原因", field_errors={"reason": "请填写原因"})
     if len(reason) > 2000:

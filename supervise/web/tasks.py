@@ -472,10 +472,8 @@ def decide_extension(extension_id: int):
     authorize(acting_user(), "task.decide", task)
 
     def act(form):
-        if int(form.version.data) != task.version:
-            raise Conflict("该任务已被他人修改,请刷新后再操作")
         grant = bool(form.agree.data)
-        task_service.decide_extension(acting_user(), ext, grant, form.reason.data)
+        task_service.decide_extension(acting_user(), ext, grant, form.reason.data, expected_version=form.version.data)
         return f"已{'同意' if grant else '不同意'}延期"
 
     # A request decided meanwhile is refused by its state machine (409).

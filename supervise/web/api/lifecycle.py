@@ -88,8 +88,9 @@ def decide_extension(extension_id: int):
     user = acting_user()
     request = task_service.get_extension(extension_id)
     authorize(user, "task.view")
-    body = json_body("grant", "reason")
-    task_service.decide_extension(user, request, _flag(body, "grant"), body.get("reason"))
+    body = json_body("grant", "reason", "version")
+    task_service.decide_extension(user, request, _flag(body, "grant"), body.get("reason"),
+                                  expected_version=expected_version(body))
     return jsonify(extension_dict(request))
 
 
