@@ -156,18 +156,50 @@ _SENTENCE_END = "。！？!?；;：:"
 _CLOSERS = ")）〕]］】》”’」』"
 
 
+_MD_TABLE_ROW = re.compile(r"^\s*\|.*\|\s*$")
+_MD_TABLE_RULE = re.compile(r"^\s*\|?\s*:?-{2,}:?\s*(?:\|\s*:?-{2,}:?\s*)*\|?\s*$")
+
+
+def _table_cells(line: str) -> list[str] | None:
+    """The cells of a table row pasted as text: Markdown "| a | b |" or
+    tab-separated (from Excel or a Word table); None for other lines."""
+    if _MD_TABLE_ROW.match(line):
+        return [clean_inline(c.strip()) for c in line.strip().strip("|").split("|")]
+    if line.count("\t") >= 2:
+        return [clean_inline(c.strip()) for c in line.rstrip("\n").split("\t")]
+    return None
+
+
 def text_blocks(text: str) -> list[Block]:
-    """Paragraphs of a plain or Markdown text (see the module docstring)."""
+    """Paragraphs and tables of a plain or Markdown text (see the module docstring)."""
     text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\f", "\n").lstrip("\ufeff")
     raw = text.split("\n")
-    lines = [(i + 1, _strip_markdown(line)) for i, line in enumerate(raw)]
-    nonblank = [(n, t) for n, t in lines if t]
-    if not nonblank:
-        return []
-    blank_separated = sum(1 for n, t in lines if not t) >= 0.3 * len(nonblank)
-    if blank_separated:
-        return _blocks_between_blank_lines(lines)
-    return _join_wrapped_lines(nonblank)
+    # Runs of table rows become tables; the rest is text.
+    chunks: list[tuple[str, list[tuple[int, str]]]] = []
+    for number, line in enumerate(raw, start=1):
+        kind = "table" if _table_cells(line) is not None or (_MD_TABLE_RULE.match(line) and "|" in line) else "text"
+        if chunks and chunks[-1][0] == kind:
+            chunks[-1][1].append((number, line))
+        else:
+            chunks.append((kind, [(number, line)]))
+    text_lines = [(n, _strip_markdown(line)) for kind, lines in chunks if kind == "text" or len(lines) < 2
+                  for n, line in lines]
+    nonblank = sum(1 for _, t in text_lines if t)
+    blank_separated = sum(1 for _, t in text_lines if not t) >= 0.3 * max(nonblank, 1)
+    blocks: list[Block] = []
+    for kind, lines in chunks:
+        if kind == "table" and len(lines) >= 2:
+            rows = [tuple(cells) for _, line in lines if not _MD_TABLE_RULE.match(line)
+                    and (cells := _table_cells(line)) is not None]
+            width = max(len(r) for r in rows)
+            blocks.append(TableBlock(tuple(r + ("",) * (width - len(r)) for r in rows), line=lines[0][0]))
+            continue
+        stripped = [(n, _strip_markdown(line)) for n, line in lines]
+        if blank_separated:
+            blocks.extend(_blocks_between_blank_lines(stripped))
+        else:
+            blocks.extend(_join_wrapped_lines([(n, t) for n, t in stripped if t]))
+    return blocks
 
 
 def _strip_markdown(line: str) -> str:
