@@ -15,8 +15,8 @@ from typing import Any
 from sqlalchemy import func, select
 
 from ..db import session
-from ..domain.clock import local_today
-from ..domain.periods import period_label, period_spans
+from ..domain.clock import today as local_today
+from ..domain.periods import period_spans
 from ..errors import ValidationError
 from ..importer import extract_targets, normalise_unit_name
 from ..models import (
@@ -36,7 +36,7 @@ from ..models import (
 )
 from ..policy import authorize
 from . import audit, notifications
-from .plans import _target, default_first_period, publishing_problems, rebuild_periods
+from .plans import _target, default_first_period, period_label, publishing_problems, rebuild_periods
 from .units import ensure_unit
 
 # --- reading ----------------------------------------------------------------

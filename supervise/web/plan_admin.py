@@ -382,7 +382,8 @@ def settings(plan_id: int):
 
 
 def _first_period_form(plan, *, bound: bool) -> PublishForm:
-    from ..domain.periods import period_label, period_spans
+    from ..domain.periods import period_spans
+    from ..services.plans import period_label
 
     form = PublishForm() if bound else PublishForm(formdata=None, first_period=plan.first_period)
     form.first_period.choices = options(
