@@ -198,3 +198,16 @@ def test_explanations_are_not_tags(content):
 def test_deadlines(text, deadline, start):
     found = find_dates(text)
     assert (found.deadline, found.starts_on) == (deadline, start)
+
+
+def test_labels_without_brackets_after_the_text_or_on_their_own_line():
+    doc = FRONT + """二、主要任务
+1. 完善统计制度。建立月度监测。责任单位：市统计局；配合单位：市发改委
+2. 推进数据开放。编制开放目录。
+责任单位：市数据局、市经信局
+3. 加强安全保障。落实等级保护【责任单位：市委网信办】
+"""
+    parsed = parse_plan(doc)
+    assert [(t.number, t.lead, t.co_units) for t in parsed.tasks] == [
+        (1, "市统计局", ("市发改委",)), (2, "市数据局", ("市经信局",)), (3, "市委网信办", ())]
+    assert parsed.tasks[0].text == "完善统计制度。建立月度监测。"
