@@ -129,9 +129,13 @@ class TagUnits:
         return self.leads + self.listed + self.co
 
 
+# Words that end like a unit but name none on their own.
+_GENERIC = frozenset({"企业", "政府", "部门", "单位", "学校", "高校", "医院", "机构", "社会", "公司", "银行"})
+
+
 def is_unit_name(name: str) -> bool:
     name = remove_spaces(name)
-    if not 2 <= len(name) <= 40:
+    if not 2 <= len(name) <= 40 or name in _GENERIC:
         return False
     if _NOT_IN_NAME.search(re.sub(r"[〔(（][^〔〕()（）]*[〕)）]", "", name)):
         return False
@@ -210,6 +214,8 @@ def parse_tag(content: str, *, labelled_only: bool = False) -> TagUnits | None:
         text = _SAME_BELOW.sub("", text).strip("，,；;。")
     if not text:
         return None  # only a rule: applied where it stands, closes no task
+    # "（由省财政厅会同省税务局负责）": a leading 由 names who does it.
+    text = re.sub(r"^(?:由|请)", "", text)
     if _LABEL.search(text):
         _read_labelled(text, result)
         result.labelled = True
