@@ -162,6 +162,8 @@ def test_numbered_items_nest_and_sections_follow():
     ("责任单位：市商务局、市经信局（牵头）", "市经信局", ["市商务局"]),
     ("各有关区、县级市负责", "各有关区、县级市", []),
     ("各省、自治区、直辖市人民政府负责", "各省、自治区、直辖市人民政府", []),
+    ("由省财政厅会同省税务局负责", "省财政厅", ["省税务局"]),
+    ("省委改革办牵头，省级有关单位配合", "省委改革办", ["省级有关单位"]),
 ])
 def test_tag_forms(content, lead, co):
     plan = parse_plan(f"（一）一项工作。推进某事（{content}）\n")
@@ -175,6 +177,8 @@ def test_tag_forms(content, lead, co):
     "企业直接向国家发展改革委申报，不需省级发展改革部门转报",
     "2024—2027年",
     "市、县、区",
+    "企业负责",
+    "具体办法由省财政厅另行制定",
 ])
 def test_explanations_are_not_tags(content):
     assert parse_tag(content) is None
