@@ -11,6 +11,7 @@ from typing import Any
 from flask import jsonify
 
 from ...models import MilestoneState, ReportKind, ReportState, TaskState, UnitRole
+from ...services.task_view import TASK_ACTIONS
 from . import bp
 
 JSON = "application/json"
@@ -117,6 +118,9 @@ SCHEMAS: dict[str, Any] = {
             "units": array(ref("TaskUnit")), "targets": array(ref("Target")),
             "progress": array(ref("TargetProgress")), "milestones": array(ref("Milestone")),
             "extensions": array(ref("Extension")),
+            "actions": {**array(enum(list(TASK_ACTIONS))),
+                        "description": "调用者现在可做的操作(与任务页面相同):填报、提出节点、申请办结、申请延期、"
+                                       "审批延期、审批办结、暂缓、恢复、调整责任单位"},
         }
     ),
     "TargetProgress": obj(
