@@ -162,6 +162,8 @@ def test_numbered_items_nest_and_sections_follow():
     ("责任单位：市商务局、市经信局（牵头）", "市经信局", ["市商务局"]),
     ("各有关区、县级市负责", "各有关区、县级市", []),
     ("各省、自治区、直辖市人民政府负责", "各省、自治区、直辖市人民政府", []),
+    ("由省财政厅会同省税务局负责", "省财政厅", ["省税务局"]),
+    ("省委改革办牵头，省级有关单位配合", "省委改革办", ["省级有关单位"]),
 ])
 def test_tag_forms(content, lead, co):
     plan = parse_plan(f"（一）一项工作。推进某事（{content}）\n")
@@ -175,6 +177,8 @@ def test_tag_forms(content, lead, co):
     "企业直接向国家发展改革委申报，不需省级发展改革部门转报",
     "2024—2027年",
     "市、县、区",
+    "企业负责",
+    "具体办法由省财政厅另行制定",
 ])
 def test_explanations_are_not_tags(content):
     assert parse_tag(content) is None
@@ -198,3 +202,16 @@ def test_explanations_are_not_tags(content):
 def test_deadlines(text, deadline, start):
     found = find_dates(text)
     assert (found.deadline, found.starts_on) == (deadline, start)
+
+
+def test_labels_without_brackets_after_the_text_or_on_their_own_line():
+    doc = FRONT + """二、主要任务
+1. 完善统计制度。建立月度监测。责任单位：市统计局；配合单位：市发改委
+2. 推进数据开放。编制开放目录。
+责任单位：市数据局、市经信局
+3. 加强安全保障。落实等级保护【责任单位：市委网信办】
+"""
+    parsed = parse_plan(doc)
+    assert [(t.number, t.lead, t.co_units) for t in parsed.tasks] == [
+        (1, "市统计局", ("市发改委",)), (2, "市数据局", ("市经信局",)), (3, "市委网信办", ())]
+    assert parsed.tasks[0].text == "完善统计制度。建立月度监测。"

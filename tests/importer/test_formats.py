@@ -186,3 +186,18 @@ def test_unreadable_files_say_what_to_do(data, filename, message):
 def test_too_large_a_file():
     with pytest.raises(PlanParseError, match="文件过大"):
         parse_document(b"a" * (MAX_BYTES + 1), "a.txt")
+
+
+def test_numbers_drawn_by_word_are_read():
+    import docx
+
+    document = docx.Document()
+    for text in HEADER + ["一、主要任务"]:
+        document.add_paragraph(text)
+    document.add_paragraph("推进甲事。正文（责任单位：市商务局）", style="List Number")
+    document.add_paragraph("推进乙事。正文（市财政局、市商务局负责）", style="List Number")
+    buffer = io.BytesIO()
+    document.save(buffer)
+    parsed = parse_document(buffer.getvalue(), "a.docx")
+    assert [(t.label, t.number, t.title, t.lead, t.section) for t in parsed.tasks] == [
+        ("1.", 1, "推进甲事", "市商务局", "主要任务"), ("2.", 2, "推进乙事", "市财政局", "主要任务")]
