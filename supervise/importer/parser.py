@@ -713,8 +713,15 @@ class _Walker:
 
         last = self.tasks[-1]
         extra = [n for n in tag.units.names if n != last.lead and n not in last.co_units]
-        refs = last.units + tuple(_unit_ref(n, "co", False) for n in extra)
-        self.tasks[-1] = _replace(last, units=refs, co_units=last.co_units + tuple(extra))
+        refs = last.units + tuple(_unit_ref(n, "co", last.units[0].confirmed if last.units else False) for n in extra)
+        deadline = last.deadline
+        warnings = last.warnings
+        if tag.units.deadline_text and deadline is None:
+            deadline = column_deadline(tag.units.deadline_text)
+            if deadline is not None or re.search(r"长期|持续|常态", tag.units.deadline_text):
+                warnings = tuple(w for w in warnings if "完成时限" not in w)
+        self.tasks[-1] = _replace(last, units=refs, co_units=last.co_units + tuple(extra), deadline=deadline,
+                                  warnings=warnings)
 
     # -- tables --
 
