@@ -20,7 +20,6 @@ from ..models import (
     Milestone,
     Report,
     ReportInclusion,
-    ReportingPeriod,
     ReportKind,
     ReportState,
     ReportValue,
@@ -30,7 +29,8 @@ from ..models import (
     UnitRole,
     User,
 )
-from ..domain.periods import InvalidPeriod, parse_period
+from ..domain.periods import resolve_period
+from ..domain.text import clean_text
 from ..policy import authorize, authorize_view_report, can, can_review_contribution
 from . import audit, notifications
 
@@ -46,19 +46,6 @@ def get_report(actor: User, report_id: int) -> Report:
         raise NotFound("未找到该报告,或您无权查看")
     authorize_view_report(actor, report)
     return report
-
-
-def resolve_period(task: Task, code: str) -> ReportingPeriod:
-    try:
-        code = parse_period(code).code
-    except InvalidPeriod as exc:
-        raise ValidationError(str(exc), field_errors={"period": str(exc)}) from None
-    period = session().scalar(
-        select(ReportingPeriod).where(ReportingPeriod.plan_id == task.plan_id, ReportingPeriod.code == code)
-    )
-    if period is None:
-        raise ValidationError(f"该计划没有报送期次 {code}", field_errors={"period": "该计划没有此期次"})
-    return period
 
 
 def _check_version(report: Report, expected_version: int | None) -> None:
@@ -112,7 +99,7 @@ def _check_text(text: Any) -> str:
         return ""
     if not isinstance(text, str):
         raise ValidationError("进展情况必须是文字", field_errors={"text": "必须是文字"})
-    text = text.replace("\x00", "").strip()
+    text = clean_text(text).strip()
     if len(text) > MAX_TEXT:
         raise ValidationError(f"进展情况不能超过 {MAX_TEXT} 字", field_errors={"text": "内容过长"})
     return text
@@ -125,7 +112,7 @@ def create_report(actor: User, task: Task, period_code: str, *, text: Any = "", 
     """Start the caller's unit's report for a task and period: the lead unit's
     report if the unit leads the task, otherwise a contribution."""
     authorize(actor, "report.file", task)
-    period = resolve_period(task, period_code)
+    period = resolve_period(session(), task.plan, period_code)
     if task.state in (TaskState.CLOSED, TaskState.SUSPENDED):
         raise ValidationError(f"任务处于“{task.state.label}”状态,不需要报送")
     existing = session().scalar(
@@ -321,7 +308,7 @@ def reopen_report(actor: User, report: Report, reason: Any, *, expected_version:
 
 
 def _reason(reason: Any) -> str:
-    reason = reason.strip() if isinstance(reason, str) else ""
+    reason = clean_text(reason).strip() if isinstance(reason, str) else ""
     if not reason:
         raise ValidationError("请填写原因", field_errors={"reason": "请填写原因"})
     if len(reason) > 2000:

@@ -14,7 +14,8 @@ from ...serialize import extension_dict, milestone_dict
 from ...services import plans as plan_service
 from ...services import tasks as task_service
 from .. import acting_user
-from . import bp, expected_version, json_body, today
+from ...domain.clock import today
+from . import bp, expected_version, json_body
 from .reports import receive_upload
 from .tasks import task_detail
 
@@ -87,8 +88,9 @@ def decide_extension(extension_id: int):
     user = acting_user()
     request = task_service.get_extension(extension_id)
     authorize(user, "task.view")
-    body = json_body("grant", "reason")
-    task_service.decide_extension(user, request, _flag(body, "grant"), body.get("reason"))
+    body = json_body("grant", "reason", "version")
+    task_service.decide_extension(user, request, _flag(body, "grant"), body.get("reason"),
+                                  expected_version=expected_version(body))
     return jsonify(extension_dict(request))
 
 
