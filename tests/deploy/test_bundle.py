@@ -15,12 +15,10 @@ import hashlib
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import tarfile
 import time
-import urllib.error
 import urllib.request
 import uuid
 from pathlib import Path
@@ -35,6 +33,7 @@ from supervise.services import reports as report_service
 
 from .. import factories
 from ..conftest import BACKEND, PG_ADMIN_URL, _pg_admin
+from ..guards import free_port
 
 pytestmark = pytest.mark.slow
 
@@ -142,9 +141,7 @@ def supervise(prefix: Path, env: Path, *args: str) -> subprocess.CompletedProces
 
 def serve_login_page(prefix: Path, env: Path) -> str:
     """Start the release's gunicorn as the unit does, fetch /login and a static file, stop it."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()  # this test's own server (tests/guards.py)
     environment = clean_env(**OFFLINE)
     for line in env.read_text(encoding="utf-8").splitlines():
         key, _, value = line.partition("=")
@@ -154,18 +151,18 @@ def serve_login_page(prefix: Path, env: Path) -> str:
                                "--bind", f"127.0.0.1:{port}", "wsgi:app"], cwd=release / "app", env=environment,
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 180  # generous: the machine may be busy
         while True:
             try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/login", timeout=10) as r:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/login", timeout=60) as r:
                     assert r.status == 200
                     page = r.read().decode("utf-8")
                 break
-            except (urllib.error.URLError, ConnectionError):
+            except OSError:  # not listening yet, or a first answer slower than the timeout
                 assert server.poll() is None, server.stdout.read().decode("utf-8", "replace")
-                assert time.monotonic() < deadline, "gunicorn did not answer within 60 s"
+                assert time.monotonic() < deadline, "gunicorn did not answer within 180 s"
                 time.sleep(0.5)
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/static/css/app.css", timeout=10) as r:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/static/css/app.css", timeout=60) as r:
             assert r.status == 200 and r.read() == (release / "app" / "static" / "css" / "app.css").read_bytes()
         return page
     finally:
