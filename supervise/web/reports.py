@@ -483,8 +483,7 @@ def compare(report_id: int):
     if older == newer:
         raise ValidationError("请选择两个不同的版本进行比较")
     older, newer = sorted((older, newer))
-    result = report_service.compare_versions(report_service.version_of(report, older),
-                                             report_service.version_of(report, newer))
-    targets = {t.id: t for t in report.task.targets}
-    return render_template("reports/compare.html", report=report, result=result, targets=targets,
+    result = report_service.compare_side_by_side(report, report_service.version_of(report, older),
+                                                 report_service.version_of(report, newer))
+    return render_template("reports/compare.html", report=report, result=result,
                            numbers=numbers, older=older, newer=newer)
