@@ -294,7 +294,7 @@ def _confirm_page(report: Report, action: str, version: str):
     page = url_for(".view", report_id=report.id)
     if action == "approve":
         follows = ["报告状态变为“已审核通过”并锁定,牵头单位不能再修改;",
-                   f"该报告计入{report.period.label}季度督查通报;",
+                   f"该报告计入{report.period.label}的督查通报;",
                    "牵头单位收到审核通过的通知;",
                    "如需修改,须由督办员说明原因后“重新打开”。"]
     else:
