@@ -316,13 +316,16 @@ def _read_docx(data: bytes) -> SourceDocument:
     blocks: list[Block] = []
     index = 0
     body = document.element.body
+    numbering = _WordNumbering(document)
     for child in body.iterchildren():
         tag = child.tag.rsplit("}", 1)[-1]
         index += 1
         if tag == "p":
-            text = _docx_paragraph_text(Paragraph(child, document))
+            paragraph = Paragraph(child, document)
+            text = _docx_paragraph_text(paragraph)
             if text:
-                blocks.append(TextBlock(text, index))
+                # Numbers Word draws itself ("（一）", "1.") are not in the text.
+                blocks.append(TextBlock(numbering.label(paragraph) + text, index))
         elif tag == "tbl":
             rows = _docx_table_rows(Table(child, document))
             if rows:
@@ -330,6 +333,109 @@ def _read_docx(data: bytes) -> SourceDocument:
     if not any(isinstance(b, TableBlock) or b.text for b in blocks):
         raise PlanParseError("Word 文件中没有文字（可能只有图片或扫描件）；请上传含文字的 Word 文件")
     return SourceDocument(blocks, "docx")
+
+
+_W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
+_CN_DIGITS = "零一二三四五六七八九"
+
+
+def chinese_numeral(n: int) -> str:
+    """1 -> 一, 10 -> 十, 12 -> 十二, 20 -> 二十, 105 -> 一百零五."""
+    if n <= 0:
+        return str(n)
+    if n < 10:
+        return _CN_DIGITS[n]
+    if n < 20:
+        return "十" + (_CN_DIGITS[n % 10] if n % 10 else "")
+    if n < 100:
+        return _CN_DIGITS[n // 10] + "十" + (_CN_DIGITS[n % 10] if n % 10 else "")
+    rest = n % 100
+    return _CN_DIGITS[n // 100] + "百" + ("" if not rest else ("零" + _CN_DIGITS[rest] if rest < 10 else chinese_numeral(rest)))
+
+
+class _WordNumbering:
+    """The labels of Word's automatic numbering (w:numPr), counted as Word
+    counts them: per list and level, deeper levels restarting."""
+
+    def __init__(self, document) -> None:
+        self.levels: dict[tuple[str, int], tuple[str, str, int]] = {}  # (numId, ilvl) -> (format, text, start)
+        self.abstract_of: dict[str, str] = {}
+        self.counters: dict[str, list[int]] = {}
+        try:
+            root = document.part.numbering_part.element
+        except Exception:  # no numbering part: nothing is numbered by Word
+            return
+        abstracts: dict[str, dict[int, tuple[str, str, int]]] = {}
+        for abstract in root.findall(f"{_W}abstractNum"):
+            levels = {}
+            for level in abstract.findall(f"{_W}lvl"):
+                fmt = level.find(f"{_W}numFmt")
+                text = level.find(f"{_W}lvlText")
+                start = level.find(f"{_W}start")
+                levels[int(level.get(f"{_W}ilvl", "0"))] = (
+                    fmt.get(f"{_W}val", "decimal") if fmt is not None else "decimal",
+                    text.get(f"{_W}val", "") if text is not None else "",
+                    int(start.get(f"{_W}val", "1")) if start is not None else 1,
+                )
+            abstracts[abstract.get(f"{_W}abstractNumId")] = levels
+        for num in root.findall(f"{_W}num"):
+            num_id = num.get(f"{_W}numId")
+            ref = num.find(f"{_W}abstractNumId")
+            if ref is None:
+                continue
+            abstract_id = ref.get(f"{_W}val")
+            self.abstract_of[num_id] = abstract_id
+            for ilvl, spec in abstracts.get(abstract_id, {}).items():
+                self.levels[(num_id, ilvl)] = spec
+
+    def label(self, paragraph) -> str:
+        try:
+            num_pr = paragraph._p.pPr.numPr if paragraph._p.pPr is not None else None
+            if num_pr is None and paragraph.style is not None and paragraph.style.element.pPr is not None:
+                num_pr = paragraph.style.element.pPr.numPr
+            if num_pr is None or num_pr.numId is None:
+                return ""
+            num_id = str(num_pr.numId.val)
+            ilvl = int(num_pr.ilvl.val) if num_pr.ilvl is not None else 0
+        except (AttributeError, ValueError):
+            return ""
+        spec = self.levels.get((num_id, ilvl))
+        if spec is None or num_id == "0":
+            return ""
+        fmt, text, start = spec
+        key = self.abstract_of.get(num_id, num_id)
+        counters = self.counters.setdefault(key, [])
+        while len(counters) <= ilvl:
+            level_spec = self.levels.get((num_id, len(counters)), ("decimal", "", 1))
+            counters.append(level_spec[2] - 1)
+        counters[ilvl] += 1
+        for deeper in range(ilvl + 1, len(counters)):
+            counters[deeper] = self.levels.get((num_id, deeper), ("decimal", "", 1))[2] - 1
+        if fmt in ("bullet", "none"):
+            return ""
+
+        def render(match: re.Match[str]) -> str:
+            level = int(match.group(1)) - 1
+            value = counters[level] if level < len(counters) else 1
+            level_fmt = self.levels.get((num_id, level), (fmt, "", 1))[0]
+            return _format_number(value, level_fmt)
+
+        return re.sub(r"%(\d)", render, text)
+
+
+def _format_number(value: int, fmt: str) -> str:
+    if fmt in ("chineseCounting", "chineseCountingThousand", "ideographTraditional", "taiwaneseCounting",
+               "japaneseCounting", "chineseLegalSimplified", "ideographLegalTraditional", "taiwaneseCountingThousand"):
+        return chinese_numeral(value)
+    if fmt == "decimalEnclosedCircle" or fmt == "decimalEnclosedCircleChinese":
+        return "①②③④⑤⑥⑦⑧⑨⑩⑪⑫⑬⑭⑮⑯⑰⑱⑲⑳"[value - 1] if 1 <= value <= 20 else str(value)
+    if fmt == "decimalEnclosedParen":
+        return f"（{value}）"
+    if fmt == "lowerLetter":
+        return chr(ord("a") + (value - 1) % 26)
+    if fmt == "upperLetter":
+        return chr(ord("A") + (value - 1) % 26)
+    return str(value)
 
 
 def _docx_paragraph_text(paragraph) -> str:

@@ -14,14 +14,13 @@ from sqlalchemy import select
 
 from .. import db, evidence_store
 from ..errors import Conflict, EvidenceUnavailable, InvalidTransition, PermissionDenied, ValidationError
-from ..models import AuditEntry, Evidence, Report, ReportKind, ReportState
-from ..domain.obligations import contribution_due_on
-from ..policy import authorize, can, can_review_contribution, visible_reports
+from ..models import Evidence, Report, ReportKind, ReportState
+from ..policy import authorize, can, can_review_contribution
 from ..serialize import decimal_text
 from ..services import plans as plan_service
 from ..services import reports as report_service
-from ..domain.workdays import WorkdayCalendar
-from ..workflow import ACTION_LABELS, allowed_actions
+from ..services.report_view import report_view
+from ..workflow import ACTION_LABELS
 from . import acting_user
 from .common import content_disposition, show_errors
 from .forms import EvidenceForm, InclusionForm, NewReportForm, ReasonForm, VersionForm, options, report_edit_form
@@ -39,81 +38,46 @@ def _edit_form(report: Report, formdata=None):
     return report_edit_form(report.task, formdata=formdata, data=data)
 
 
-def _contributions(report: Report) -> list[Report]:
-    """The co-units' contributions to the same task and period that the user may see."""
-    user = acting_user()
-    return list(
-        db.session.scalars(
-            select(Report)
-            .where(
-                Report.task_id == report.task_id,
-                Report.period_id == report.period_id,
-                Report.kind == ReportKind.CONTRIBUTION,
-                visible_reports(user),
-            )
-            .order_by(Report.unit_id)
-        )
-    )
-
-
 def _page(report: Report, *, status: int = 200, page_error: str | None = None, **forms):
-    user = acting_user()
-    task = report.task
-    calendar = WorkdayCalendar.load(db.session)
-    due_on = report.period.due_on if report.kind is ReportKind.LEAD_REPORT else contribution_due_on(report.period, calendar)
-    actions = allowed_actions(report)
-    can_edit = can(user, "report.file", report) and "edit" in actions
-    is_lead_report = report.kind is ReportKind.LEAD_REPORT
-    can_review = (
-        can(user, "report.review", report) if is_lead_report else can_review_contribution(user, report)
-    )
+    """The report page: the read model `report_view`, and the forms for what
+    this user may do."""
+    view = report_view(acting_user(), report.id)
     version = {"version": report.version}
     ctx = {
+        "view": view,
         "report": report,
-        "task": task,
-        "due_on": due_on,
-        "can_edit": can_edit,
-        "can_review": can_review,
-        "actions": actions,
+        "task": view.task,
+        "due_on": view.due_on,
+        "can_edit": view.may_edit,
+        "can_review": view.may_review,
+        "actions": view.workflow_actions,
         "ACTION_LABELS": {**ACTION_LABELS, "create": "创建草稿"},
-        "values": {v.target_id: v.value for v in report.values},
-        # Files that went out with a submitted version stay on record.
-        "submitted_evidence": {i for v in report.versions for i in v.snapshot.get("evidence", [])},
+        "values": view.values,
+        "submitted_evidence": set(view.submitted_evidence),
         "page_error": page_error,
-        "history": list(
-            db.session.scalars(
-                select(AuditEntry)
-                .where(AuditEntry.object_type == "reports", AuditEntry.object_id == report.id)
-                .order_by(AuditEntry.id)
-            )
-        ),
+        "history": list(view.history),
         "version_form": VersionForm(formdata=None, data=version),
     }
-    if can_edit:
+    if view.may_edit:
         ctx["edit_form"] = forms.get("edit_form") if "edit_form" in forms else _edit_form(report)
         ctx["evidence_form"] = forms.get("evidence_form") if "evidence_form" in forms else EvidenceForm(formdata=None, data=version)
-    if is_lead_report:
-        contributions = _contributions(report)
-        cited = report_service.included_contributions(report)
-        included = {c.id for c in cited}
-        ctx["contributions"] = contributions
+    if view.is_lead_report:
+        included = {c.id for c in view.included}
+        ctx["contributions"] = list(view.contributions)
         ctx["included"] = included
-        # What the co-units reported, per target, and their sum: offered to
-        # the lead as a suggestion (the lead decides the figure).
-        ctx["suggestions"] = report_service.suggested_values(report, cited or [
-            c for c in contributions if c.state is ReportState.ACCEPTED])
-        ctx["cited_evidence"] = [(c, list(c.evidence)) for c in cited if c.evidence]
-        if can_edit:
+        ctx["suggestions"] = view.suggestions
+        ctx["cited_evidence"] = [(c, list(files)) for c, files in view.cited_evidence]
+        if view.may_edit:
             form = forms.get("inclusion_form") if "inclusion_form" in forms else InclusionForm(formdata=None, data={**version, "include": sorted(included)})
             form.include.choices = options(
                 (c.id, f"{c.unit.short_name}({c.state.label})")
-                for c in contributions
+                for c in view.contributions
                 if c.state in (ReportState.SUBMITTED, ReportState.ACCEPTED)
             )
             ctx["inclusion_form"] = form
-    elif can_review:
-        ctx["lead_report"] = report_service.lead_report_for(report)
-    if can_review:
+    elif view.may_review:
+        ctx["lead_report"] = view.lead_report
+    if view.may_review:
         ctx["accept_form"] = VersionForm(formdata=None, data=version)
         ctx["return_form"] = forms.get("return_form") if "return_form" in forms else ReasonForm(formdata=None, data=version, prefix="return")
         ctx["reopen_form"] = forms.get("reopen_form") if "reopen_form" in forms else ReasonForm(formdata=None, data=version, prefix="reopen")

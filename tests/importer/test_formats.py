@@ -186,3 +186,39 @@ def test_unreadable_files_say_what_to_do(data, filename, message):
 def test_too_large_a_file():
     with pytest.raises(PlanParseError, match="文件过大"):
         parse_document(b"a" * (MAX_BYTES + 1), "a.txt")
+
+
+def test_numbers_drawn_by_word_are_read():
+    import docx
+
+    document = docx.Document()
+    for text in HEADER + ["一、主要任务"]:
+        document.add_paragraph(text)
+    document.add_paragraph("推进甲事。正文（责任单位：市商务局）", style="List Number")
+    document.add_paragraph("推进乙事。正文（市财政局、市商务局负责）", style="List Number")
+    buffer = io.BytesIO()
+    document.save(buffer)
+    parsed = parse_document(buffer.getvalue(), "a.docx")
+    assert [(t.label, t.number, t.title, t.lead, t.section) for t in parsed.tasks] == [
+        ("1.", 1, "推进甲事", "市商务局", "主要任务"), ("2.", 2, "推进乙事", "市财政局", "主要任务")]
+
+
+def test_a_two_row_header():
+    import docx
+
+    document = docx.Document()
+    for text in HEADER:
+        document.add_paragraph(text)
+    rows = [["序号", "重点任务", "责任单位", "责任单位", "完成时限"],
+            ["序号", "重点任务", "牵头单位", "配合单位", "完成时限"],
+            ["1", "推行证照电子化", "市数据局", "市公安局", "2025年12月"]]
+    grid = document.add_table(rows=3, cols=5)
+    for r, row in enumerate(rows):
+        for c, value in enumerate(row):
+            grid.cell(r, c).text = value
+    buffer = io.BytesIO()
+    document.save(buffer)
+    parsed = parse_document(buffer.getvalue(), "a.docx")
+    assert [(t.number, t.lead, t.co_units, t.deadline) for t in parsed.tasks] == [
+        (1, "市数据局", ("市公安局",), date(2025, 12, 31))]
+    assert parsed.tasks[0].units[0].confirmed
