@@ -13,6 +13,7 @@ from ..errors import DomainError, NotFound
 from ..models import AuditEntry, Plan, Role, Section, Task, TaskState, TaskUnit, Unit, UnitRole
 from ..policy import authorize, can
 from ..services import plans as plan_service
+from ..services.work import leads_to_confirm
 from . import acting_user
 from .forms import TaskUnitForm, options
 
@@ -54,7 +55,8 @@ def home():
             for tu in task.units:
                 if tu.unit_id == user.unit_id:
                     my_tasks.append((task, tu))
-    unconfirmed = [t for t in tasks if t.lead and not t.lead.is_confirmed]
+    # The same list as the coordinator's 我的待办 (待决定 · 确认牵头单位).
+    unconfirmed = leads_to_confirm() if user.has_role(Role.COORDINATOR) else []
     return render_template(
         "main/home.html",
         plans=plans,
@@ -95,7 +97,7 @@ def task(task_id: int):
     task = plan_service.get_task(current_user, task_id)
     form = None
     if can(current_user, "task.assign_units", task):
-        form = _unit_form(bound=True)
+        form = _unit_form(bound=True, task=task)
         if request.method == "POST":
             if form.validate_on_submit():
                 try:
@@ -112,11 +114,19 @@ def task(task_id: int):
     return render_template("main/task.html", **task_context(task, unit_form=form))
 
 
-def _unit_form(bound: bool) -> TaskUnitForm:
+def _unit_form(bound: bool, task: Task | None = None) -> TaskUnitForm:
     form = TaskUnitForm() if bound else TaskUnitForm(formdata=None)
-    form.unit_id.choices = options(
-        (u.id, u.short_name) for u in db.session.scalars(select(Unit).where(Unit.is_active).order_by(Unit.kind, Unit.sort_order))
-    )
+    units = list(db.session.scalars(select(Unit).where(Unit.is_active).order_by(Unit.kind, Unit.sort_order)))
+    own = [tu.unit for tu in task.units] if task is not None else []
+    own_ids = {u.id for u in own}
+    if own:
+        # The task's own units first: a lead is chosen among them.
+        form.unit_id.choices = {
+            "本任务责任单位": options((u.id, u.short_name) for u in own),
+            "其他单位": options((u.id, u.short_name) for u in units if u.id not in own_ids),
+        }
+    else:
+        form.unit_id.choices = options((u.id, u.short_name) for u in units)
     return form
 
 
@@ -137,7 +147,7 @@ def task_context(task: Task, *, unit_form: TaskUnitForm | None = None, page_erro
     from .tasks import task_sections
 
     if unit_form is None and can(current_user, "task.assign_units", task):
-        unit_form = _unit_form(bound=False)
+        unit_form = _unit_form(bound=False, task=task)
     history = list(
         db.session.scalars(
             select(AuditEntry).where(AuditEntry.task_id == task.id).order_by(AuditEntry.id.desc()).limit(200)
