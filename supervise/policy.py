@@ -49,8 +49,10 @@ ROLE_PERMISSIONS: dict[Role, frozenset[str]] = {
             "notification.view", "token.manage", "report.export",
         }
     ),
-    Role.ADMIN: frozenset({"unit.view", "unit.manage", "user.manage", "calendar.manage", "jobs.view", "delivery.view"}),
-    Role.AUDITOR: frozenset({"audit.view"}),
+    Role.ADMIN: frozenset({"unit.view", "unit.manage", "user.manage", "calendar.manage", "jobs.view", "delivery.view",
+                           "report.archive"}),
+    # report.archive: the list of issued 通报 with their SHA-256, to check the files (not to read them).
+    Role.AUDITOR: frozenset({"audit.view", "report.archive"}),
 }
 
 # Roles that see every unit's work, submitted or not (never drafts of others).

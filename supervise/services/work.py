@@ -108,7 +108,7 @@ def _liaison_work(user: User, today: date, calendar: WorkdayCalendar, work: MyWo
         )
     )
     milestones = sess.scalars(
-        select(Milestone).options(joinedload(Milestone.task).selectinload(Task.units))
+        select(Milestone).options(joinedload(Milestone.task))
         .where(Milestone.task_id.in_(lead_task_ids), Milestone.state == MilestoneState.CONFIRMED)
         .order_by(Milestone.due_on)
     )
@@ -392,7 +392,7 @@ def _items(work: MyWork, user: User, today: date) -> list[WorkItem]:
             report_id=ob.report.id if ob.report is not None else None)
     for m, light in work.milestones_due:
         add(WorkGroup.OVERDUE if light is Light.RED else WorkGroup.DUE, "milestone_due", "完成节点", m.task,
-            unit=m.task.lead.unit if m.task.lead else None, due_on=m.due_on, light=light,
+            unit=user.unit, due_on=m.due_on, light=light,  # the user's unit leads these tasks
             overdue_days=working_days_overdue(m.due_on, today, work.calendar) if work.calendar else 0,
             note=m.title, state_label=m.state.label, milestone_id=m.id)
     return items

@@ -15,6 +15,7 @@ from sqlalchemy.orm import defer
 from .. import db
 from ..errors import DomainError, NotFound, ValidationError
 from ..domain.lights import Light
+from ..domain.clock import local_today
 from ..models import ExportFormat, Plan, TaskState
 from ..policy import authorize, can
 from ..reports.export import parse_format
@@ -129,38 +130,88 @@ def index():
 
 @bp.route("/reports", methods=["GET", "POST"])
 def reports():
+    """签发: choose the period and write 下一步工作要求, see the 通报's first
+    page and its figures, then confirm. Nothing is issued without the
+    confirmation (step=issue)."""
     authorize(current_user, "report.export")
     plans = _plans()
     plan = _chosen_plan(plans, request.values.get("plan"))
     errors: dict[str, str] = {}
+    preview = None
+    status = 200
     if request.method == "POST":
+        step = request.form.get("step", "preview")
+        next_steps = request.form.get("next_steps", "")
         try:
             fmt = parse_format(request.form.get("format", ""))
             code = request.form.get("period", "").strip()
             if not code:
                 raise ValidationError("请选择报送期次", field_errors={"period": "请选择期次"})
-            period = resolve_period(db.session(), plan, code, today_in_shanghai())
-            row, _ = report_archive.issue_report(acting_user(), plan, period, fmt)
+            period = resolve_period(db.session(), plan, code, local_today())
+            if step == "issue":
+                if fmt is ExportFormat.DOCX and not next_steps.strip():
+                    raise ValidationError("签发 Word 通报前请填写下一步工作要求",
+                                          field_errors={"next_steps": "请填写下一步工作要求"})
+                row, _ = report_archive.issue_report(acting_user(), plan, period, fmt, as_of=local_today(),
+                                                     next_steps=next_steps)
+            else:
+                data, blocks, figures = report_archive.preview_report(
+                    acting_user(), plan, period, as_of=local_today(), next_steps=next_steps)
+                preview = {"data": data, "first_page": first_page(blocks), "figures": figures,
+                           "pages_hint": len(blocks), "format": fmt}
         except DomainError as exc:
             db.session.rollback()
             errors = {"form": exc.message, **exc.field_errors}
+            status = 400
         else:
-            flash(f"已签发并归档:{row.filename}", "success")
-            return redirect(url_for("dashboard.reports", plan=plan.id, issued=row.id))
+            if step == "issue":
+                flash(f"已签发并归档:{row.filename}", "success")
+                return redirect(url_for("dashboard.reports", plan=plan.id, issued=row.id))
     issued = report_archive.list_issued(acting_user(), plan_id=plan.id)
     periods = sorted(plan.periods, key=lambda p: p.starts_on)
-    default_period = resolve_period(db.session(), plan, None, today_in_shanghai())
+    default_period = resolve_period(db.session(), plan, None, local_today())
     return render_template(
         "dashboard/reports.html",
         plans=plans,
         plan=plan,
         periods=periods,
         default_period=request.form.get("period") or default_period.code,
+        default_format=request.form.get("format") or ExportFormat.DOCX.value,
+        next_steps=request.form.get("next_steps", ""),
         formats=list(ExportFormat),
         issued=issued,
         just_issued=request.args.get("issued", type=int),
+        preview=preview,
+        Light=Light,
+        fmt_share=format_share,
         errors=errors,
-    ), (400 if errors else 200)
+    ), status
+
+
+def first_page(blocks) -> list:
+    """The blocks that fill the first A4 page of the Word file, roughly: 22
+    lines of 28 characters at 三号 (the title takes two lines a row of 22)."""
+    lines, shown = 0.0, []
+    for block in blocks:
+        if block.kind == "table":
+            cost = 2 + len(block.rows) * 0.8
+        elif block.kind == "title":
+            cost = -(-len(block.text) // 22) * 1.3
+        else:
+            cost = -(-(len(block.text) + 2) // 28)
+        if lines + cost > 22 and shown:
+            break
+        shown.append(block)
+        lines += cost
+    return shown
+
+
+@bp.get("/archive")
+def archive():
+    """The archive of issued 通报 with their SHA-256, for admins and
+    auditors to check the stored files against (they do not read them)."""
+    rows = report_archive.list_archive(acting_user())
+    return render_template("dashboard/archive.html", issued=rows)
 
 
 @bp.get("/reports/<int:report_id>/download")

@@ -16,7 +16,7 @@ def test_me(cast):
     assert data["unread_notifications"] == 0
     report_in_state(cast, "co", "submitted", "2025Q2")
     assert cast.lead.get("/me").get_json()["unread_notifications"] == 1
-    assert cast.auditor.get("/me").get_json()["permissions"] == ["audit.view"]
+    assert cast.auditor.get("/me").get_json()["permissions"] == ["audit.view", "report.archive"]
 
 
 def _all_items(client, **params) -> list[dict]:

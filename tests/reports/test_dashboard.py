@@ -88,9 +88,54 @@ def test_bad_input_gets_a_clear_message(login_as, plan):
     assert session().scalar(select(func.count()).select_from(IssuedReport)) == 0
 
 
+NEXT_STEPS = "各牵头单位要对照分工抓好落实。\n\n逾期单位要说明原因并提出整改措施。"
+ISSUE = {"period": "2025Q2", "format": "docx", "next_steps": NEXT_STEPS, "step": "issue"}
+
+
+def test_issuing_shows_a_preview_and_its_figures_before_confirming(login_as, scenario, app):
+    client, _ = login_as("coordinator")
+    form = {"plan": scenario.plan.id, "period": "2025Q2", "format": "docx", "next_steps": NEXT_STEPS}
+    response = client.post("/dashboard/reports", data={**form, "step": "preview"})
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200 and session().scalar(select(func.count()).select_from(IssuedReport)) == 0
+    # The first page, as the Word file will have it, and the figures it carries.
+    assert "通报首页预览" in html and "2025年第二季度落实情况的督查通报" in html and "一、总体情况" in html
+    assert "通报中的数字" in html and "确认签发并归档" in html and "data-confirm=" in html
+    assert NEXT_STEPS in html.replace("\r", "")  # what was typed is kept for the confirmation
+    # Posting without a step never issues (a stale form, a double click on 预览).
+    assert client.post("/dashboard/reports", data=form).status_code == 200
+    # A Word 通报 is not issued without 下一步工作要求; what was typed stays.
+    response = client.post("/dashboard/reports", data={**form, "next_steps": "  ", "step": "issue"})
+    assert response.status_code == 400 and "请填写下一步工作要求" in response.get_data(as_text=True)
+    assert session().scalar(select(func.count()).select_from(IssuedReport)) == 0
+    response = client.post("/dashboard/reports", data={**form, "step": "issue"})
+    assert response.status_code == 302
+    row = session().scalar(select(IssuedReport))
+    assert row.next_steps == "各牵头单位要对照分工抓好落实。\n逾期单位要说明原因并提出整改措施。"
+    doc = Document(io.BytesIO(client.get(f"/dashboard/reports/{row.id}/download").data))
+    texts = [p.text for p in doc.paragraphs]
+    i = texts.index("六、下一步工作要求")
+    assert texts[i + 1:i + 3] == ["各牵头单位要对照分工抓好落实。", "逾期单位要说明原因并提出整改措施。"]
+
+
+def test_hashes_are_for_the_archive_view_of_admins_and_auditors(login_as, scenario, app):
+    client, _ = login_as("coordinator")
+    assert client.post("/dashboard/reports", data={"plan": scenario.plan.id, **ISSUE}).status_code == 302
+    row = session().scalar(select(IssuedReport))
+    leader, _ = login_as("leader")
+    listing = leader.get("/dashboard/reports").get_data(as_text=True)
+    assert row.filename in listing and row.sha256[:16] not in listing and "SHA-256" not in listing
+    assert leader.get("/dashboard/archive").status_code == 403
+    for role in ("admin", "auditor"):
+        other, _ = login_as(role)
+        archive = other.get("/dashboard/archive").get_data(as_text=True)
+        assert row.sha256 in archive and row.filename in archive and "通报归档" in archive
+        assert other.get(f"/dashboard/reports/{row.id}/download").status_code == 403  # hashes, not the contents
+
+
 def test_issue_from_the_page_archives_and_downloads_byte_for_byte(login_as, scenario, app):
     client, coordinator = login_as("coordinator")
-    response = client.post("/dashboard/reports", data={"plan": scenario.plan.id, "period": "2025Q2", "format": "docx"})
+    response = client.post("/dashboard/reports", data={"plan": scenario.plan.id, **ISSUE})
     assert response.status_code == 302
     row = session().scalar(select(IssuedReport))
     assert row.format is ExportFormat.DOCX and row.issued_by_id == coordinator.id and row.issued_at is not None
@@ -103,7 +148,7 @@ def test_issue_from_the_page_archives_and_downloads_byte_for_byte(login_as, scen
     Document(io.BytesIO(first.data))  # a real Word file
 
     # Later, after the data changed, the archived file is still the one issued.
-    client.post("/dashboard/reports", data={"plan": scenario.plan.id, "period": "2025Q2", "format": "docx"})
+    client.post("/dashboard/reports", data={"plan": scenario.plan.id, **ISSUE})
     again = client.get(f"/dashboard/reports/{row.id}/download")
     assert again.data == first.data
     # A leader downloads the same bytes; a liaison may not.
@@ -111,18 +156,18 @@ def test_issue_from_the_page_archives_and_downloads_byte_for_byte(login_as, scen
     assert leader.get(f"/dashboard/reports/{row.id}/download").data == first.data
     liaison, _ = login_as("liaison", unit="省经信厅")
     assert liaison.get(f"/dashboard/reports/{row.id}/download").status_code == 403
-    assert liaison.post("/dashboard/reports", data={"period": "2025Q2", "format": "csv"}).status_code == 403
+    assert liaison.post("/dashboard/reports", data={**ISSUE, "format": "csv"}).status_code == 403
 
     actions = session().scalars(select(AuditEntry.action).where(AuditEntry.action.like("report.%"))
                                 .order_by(AuditEntry.id)).all()
     assert actions == ["report.issue", "report.download", "report.issue", "report.download", "report.download"]
     listing = client.get("/dashboard/reports").get_data(as_text=True)
-    assert row.filename in listing and row.sha256[:16] in listing
+    assert row.filename in listing and coordinator.name in listing
 
 
 def test_a_tampered_archive_file_is_refused(login_as, scenario, app):
     client, _ = login_as("coordinator")
-    client.post("/dashboard/reports", data={"plan": scenario.plan.id, "period": "2025Q2", "format": "csv"})
+    client.post("/dashboard/reports", data={"plan": scenario.plan.id, **ISSUE, "format": "csv"})
     row = session().scalar(select(IssuedReport))
     path = app.config["ARCHIVE_DIR"] / row.sha256[:2] / f"{row.sha256}.csv"
     path.write_bytes(path.read_bytes() + b"x")
