@@ -20,7 +20,6 @@ from ..models import (
     Milestone,
     Report,
     ReportInclusion,
-    ReportingPeriod,
     ReportKind,
     ReportState,
     ReportValue,
@@ -30,7 +29,7 @@ from ..models import (
     UnitRole,
     User,
 )
-from ..domain.periods import InvalidPeriod, parse_period
+from ..domain.periods import resolve_period
 from ..policy import authorize, authorize_view_report, can, can_review_contribution
 from . import audit, notifications
 
@@ -46,19 +45,6 @@ def get_report(actor: User, report_id: int) -> Report:
         raise NotFound("未找到该报告,或您无权查看")
     authorize_view_report(actor, report)
     return report
-
-
-def resolve_period(task: Task, code: str) -> ReportingPeriod:
-    try:
-        code = parse_period(code).code
-    except InvalidPeriod as exc:
-        raise ValidationError(str(exc), field_errors={"period": str(exc)}) from None
-    period = session().scalar(
-        select(ReportingPeriod).where(ReportingPeriod.plan_id == task.plan_id, ReportingPeriod.code == code)
-    )
-    if period is None:
-        raise ValidationError(f"该计划没有报送期次 {code}", field_errors={"period": "该计划没有此期次"})
-    return period
 
 
 def _check_version(report: Report, expected_version: int | None) -> None:
@@ -125,7 +111,7 @@ def create_report(actor: User, task: Task, period_code: str, *, text: Any = "", 
     """Start the caller's unit's report for a task and period: the lead unit's
     report if the unit leads the task, otherwise a contribution."""
     authorize(actor, "report.file", task)
-    period = resolve_period(task, period_code)
+    period = resolve_period(session(), task.plan, period_code)
     if task.state in (TaskState.CLOSED, TaskState.SUSPENDED):
         raise ValidationError(f"任务处于“{task.state.label}”状态,不需要报送")
     existing = session().scalar(

@@ -17,7 +17,7 @@ from ..policy import authorize, can
 from . import acting_user
 from .common import show_errors
 from .forms import options
-from ..domain.clock import local_today
+from ..domain import clock
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -237,7 +237,7 @@ def _calendar_page(year: int, day_form: CalendarDayForm, import_form: CalendarIm
 @bp.route("/calendar", methods=["GET"])
 def calendar():
     authorize(current_user, "calendar.manage")
-    year = request.args.get("year", type=int) or local_today().year
+    year = request.args.get("year", type=int) or clock.today().year
     return _calendar_page(year, CalendarDayForm(), CalendarImportForm())
 
 
@@ -256,7 +256,7 @@ def calendar_day():
         else:
             flash(f"{form.day.data} 已更新,各计划报送截止日已按新日历重算", "success")
             return redirect(url_for("admin.calendar", year=form.day.data.year))
-    year = form.day.data.year if form.day.data else local_today().year
+    year = form.day.data.year if form.day.data else clock.today().year
     return _calendar_page(year, form, CalendarImportForm(), 400)
 
 
@@ -269,7 +269,7 @@ def calendar_import():
     upload = request.files.get("file")
     if not form.validate_on_submit() or upload is None or not upload.filename:
         form.file.errors.append("请选择 CSV 文件")
-        return _calendar_page(local_today().year, CalendarDayForm(), form, 400)
+        return _calendar_page(clock.today().year, CalendarDayForm(), form, 400)
     try:
         text = upload.read().decode("utf-8-sig")
         change = import_days(acting_user(), parse_calendar_csv(text), source_name=upload.filename)
@@ -281,7 +281,7 @@ def calendar_import():
     else:
         flash(f"已导入 {'、'.join(map(str, change.years))} 年共 {change.days} 天,报送截止日已重算", "success")
         return redirect(url_for("admin.calendar", year=change.years[0]))
-    return _calendar_page(local_today().year, CalendarDayForm(), form, 400)
+    return _calendar_page(clock.today().year, CalendarDayForm(), form, 400)
 
 
 @bp.route("/calendar/sync", methods=["POST"])

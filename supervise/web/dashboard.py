@@ -14,8 +14,9 @@ from sqlalchemy.orm import defer
 
 from .. import db
 from ..errors import DomainError, NotFound, ValidationError
+from ..domain.clock import today
 from ..domain.lights import Light
-from ..domain.clock import local_today
+from ..domain.periods import resolve_period
 from ..models import ExportFormat, Plan, TaskState
 from ..policy import authorize, can
 from ..reports.export import parse_format
@@ -24,8 +25,6 @@ from ..reports.supervision import (
     chinese_number,
     format_number,
     format_share,
-    resolve_period,
-    today_in_shanghai,
 )
 from ..services import report_archive
 from . import acting_user
@@ -56,7 +55,7 @@ def _as_of() -> date:
     # For looking at the dashboard as it stood on a day (?as_of=2025-07-10).
     value = request.args.get("as_of", "").strip()
     if not value:
-        return today_in_shanghai()
+        return today()
     try:
         return date.fromisoformat(value)
     except ValueError:
@@ -147,16 +146,16 @@ def reports():
             code = request.form.get("period", "").strip()
             if not code:
                 raise ValidationError("请选择报送期次", field_errors={"period": "请选择期次"})
-            period = resolve_period(db.session(), plan, code, local_today())
+            period = resolve_period(db.session(), plan, code, today())
             if step == "issue":
                 if fmt is ExportFormat.DOCX and not next_steps.strip():
                     raise ValidationError("签发 Word 通报前请填写下一步工作要求",
                                           field_errors={"next_steps": "请填写下一步工作要求"})
-                row, _ = report_archive.issue_report(acting_user(), plan, period, fmt, as_of=local_today(),
+                row, _ = report_archive.issue_report(acting_user(), plan, period, fmt, as_of=today(),
                                                      next_steps=next_steps)
             else:
                 data, blocks, figures = report_archive.preview_report(
-                    acting_user(), plan, period, as_of=local_today(), next_steps=next_steps)
+                    acting_user(), plan, period, as_of=today(), next_steps=next_steps)
                 preview = {"data": data, "first_page": first_page(blocks), "figures": figures,
                            "pages_hint": len(blocks), "format": fmt}
         except DomainError as exc:
@@ -169,7 +168,7 @@ def reports():
                 return redirect(url_for("dashboard.reports", plan=plan.id, issued=row.id))
     issued = report_archive.list_issued(acting_user(), plan_id=plan.id)
     periods = sorted(plan.periods, key=lambda p: p.starts_on)
-    default_period = resolve_period(db.session(), plan, None, local_today())
+    default_period = resolve_period(db.session(), plan, None, today())
     return render_template(
         "dashboard/reports.html",
         plans=plans,

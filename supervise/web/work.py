@@ -4,7 +4,7 @@ from __future__ import annotations
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 
 from .. import db
-from ..domain.clock import local_today
+from ..domain.clock import today
 from ..errors import DomainError, ValidationError
 from ..policy import authorize
 from ..services import plans as plan_service
@@ -22,7 +22,7 @@ def index():
     except DomainError as exc:
         flash(exc.message, "error")
         filters = WorkFilters()
-    view = work_view(user, local_today(), filters)  # authorizes "work.view"
+    view = work_view(user, today(), filters)  # authorizes "work.view"
     return render_template("work/index.html", view=view, WorkGroup=WorkGroup)
 
 

@@ -6,7 +6,7 @@ from typing import Any
 from flask import jsonify, request
 
 from ...policy import permissions
-from ...domain.clock import local_today
+from ...domain.clock import today
 from ...serialize import iso, task_ref, token_dict, unit_ref
 from ...services import notifications as notification_service
 from ...services import tokens as token_service
@@ -38,7 +38,7 @@ def work():
     by plan, period, state (group) and unit, paged. The same rows and counts
     as the page /work."""
     filters = WorkFilters.parse(request.args)
-    return jsonify(_work_dict(work_view(acting_user(), local_today(), filters)))
+    return jsonify(_work_dict(work_view(acting_user(), today(), filters)))
 
 
 def _work_dict(view: WorkView) -> dict[str, Any]:
