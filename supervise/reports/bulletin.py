@@ -78,7 +78,17 @@ def day(d) -> str:
 
 
 def _numbers(numbers: list[int]) -> str:
-    return "、".join(str(n) for n in numbers)
+    """Task numbers with runs as ranges: 2—7、9、11—22."""
+    parts: list[str] = []
+    run: list[int] = []
+    for n in sorted(set(numbers)) + [None]:
+        if run and (n is None or n != run[-1] + 1):
+            parts.append(str(run[0]) if len(run) == 1 else f"{run[0]}、{run[1]}" if len(run) == 2
+                         else f"{run[0]}—{run[-1]}")
+            run = []
+        if n is not None:
+            run.append(n)
+    return "、".join(parts)
 
 
 def blocks(data: Supervision, next_steps: str = "") -> list[Block]:
@@ -191,8 +201,10 @@ def blocks(data: Supervision, next_steps: str = "") -> list[Block]:
     if other_red:
         lagging.append(f"任务{_numbers([row.task.number for row in other_red])}已过完成时限仍未办结。")
     red = len(data.red_tasks)
-    if red and len(other_red) < red:
-        lagging.append(f"亮红灯任务共{red}项,其中{red - len(other_red)}项因上述逾期事项亮灯。")
+    if red and not other_red:
+        lagging.append(f"亮红灯的{red}项任务均因上述逾期或退回事项亮灯。")
+    elif red and len(other_red) < red:
+        lagging.append(f"亮红灯任务共{red}项,其中{red - len(other_red)}项因上述逾期或退回事项亮灯。")
     out += [Block("p", f"{i}. {text}") for i, text in enumerate(lagging, start=1)] or [Block("p", "无。")]
 
     # 五、各单位报送及时率 ------------------------------------------------------
@@ -211,14 +223,21 @@ def blocks(data: Supervision, next_steps: str = "") -> list[Block]:
         else:
             out.append(Block("p", intro + f"各单位累计应报送{total_owed}份,按时报送{total_on_time}份,"
                                           f"及时率{format_share(total_on_time / total_owed)}。"))
+            # Units that reported on time in the table; the others named once, not a row of zeros each.
             rows = []
+            never = []
             for u in data.punctuality:
                 on_time, owed = u.per_period.get(code, (0, 0))
                 total_on, total_ow = u.total
+                if total_on == 0:
+                    never.append(u.unit.short_name)
+                    continue
                 rows.append([u.unit.short_name, str(owed), str(on_time), format_share(u.rate(code)),
                              f"{total_on}/{total_ow}", format_share(u.overall_rate)])
             out.append(Block("table", header=["单位", "本期应报", "本期按时", "本期及时率", "累计按时/应报",
                                               "累计及时率"], rows=rows, flexible=()))
+            if never:
+                out.append(Block("p", f"以下{len(never)}个单位尚无按时报送:{'、'.join(never)}。"))
 
     # 六、下一步工作要求 --------------------------------------------------------
     paragraphs = [line.strip() for line in (next_steps or "").splitlines() if line.strip()]
@@ -269,14 +288,16 @@ def overdue_lines(data: Supervision) -> list[str]:
         else:
             reports.setdefault((item.due_on, item.working_days), []).append(item)
     for (due_on, days), items in reports.items():
-        named = "、".join(f"任务{i.task.number}({i.unit.short_name if i.unit else '—'})" for i in items)
-        lines.append(f"{data.period.label}牵头单位报告应于{day(due_on)}前报送,{len(items)}项未报送:{named},"
+        # By unit, as an office names them: 省商务厅(任务4、7、13).
+        by_unit: dict[str, list[int]] = {}
+        for i in items:
+            by_unit.setdefault(i.unit.short_name if i.unit else "—", []).append(i.task.number)
+        named = "、".join(f"{unit}(任务{_numbers(numbers)})" for unit, numbers in by_unit.items())
+        lines.append(f"{data.period.label}牵头单位报告应于{day(due_on)}前报送,{len(items)}份未报送:{named},"
                      f"已逾期{days}个工作日。")
     for (due_on, days), items in contributions.items():
-        by_task: dict[int, list] = {}
-        for i in items:
-            by_task.setdefault(i.task.number, []).append(i.unit.short_name)
-        named = ";".join(f"任务{n}({'、'.join(units)})" for n, units in sorted(by_task.items()))
-        lines.append(f"配合单位{data.period.label}进展情况应于{day(due_on)}前报送牵头单位,{len(items)}份未报送:"
-                     f"{named},已逾期{days}个工作日。")
+        units = {i.unit.id for i in items if i.unit}
+        tasks = [i.task.number for i in items]
+        lines.append(f"配合单位{data.period.label}进展情况应于{day(due_on)}前报送牵头单位,{len(items)}份未报送,"
+                     f"涉及{len(units)}个单位、任务{_numbers(tasks)}(明细见台账),已逾期{days}个工作日。")
     return lines

@@ -56,7 +56,7 @@ def set_run_fonts(target, east_asia: str, *, latin: str = LATIN_FONT) -> None:
 
 
 def _paragraph_style(doc, name: str, font: str, size, *, bold=False, base="Normal", center=False,
-                     indent=True, spacing=LINE_SPACING):
+                     indent=True, spacing=LINE_SPACING, left=False):
     styles = doc.styles
     style = styles[name] if name in [s.name for s in styles] else styles.add_style(name, WD_STYLE_TYPE.PARAGRAPH)
     if name != "Normal":
@@ -67,7 +67,8 @@ def _paragraph_style(doc, name: str, font: str, size, *, bold=False, base="Norma
     style.font.italic = False
     style.font.color.rgb = RGBColor(0, 0, 0)
     fmt = style.paragraph_format
-    fmt.alignment = WD_ALIGN_PARAGRAPH.CENTER if center else WD_ALIGN_PARAGRAPH.JUSTIFY
+    fmt.alignment = (WD_ALIGN_PARAGRAPH.CENTER if center else WD_ALIGN_PARAGRAPH.LEFT if left
+                     else WD_ALIGN_PARAGRAPH.JUSTIFY)
     fmt.line_spacing_rule = WD_LINE_SPACING.EXACTLY
     fmt.line_spacing = spacing
     fmt.space_before = Pt(0)
@@ -129,7 +130,7 @@ class _Writer:
                                       spacing=Pt(36))
         _paragraph_style(doc, "Heading 1", HEADING1_FONT, BODY_SIZE)
         _paragraph_style(doc, "Heading 2", HEADING2_FONT, BODY_SIZE)
-        _paragraph_style(doc, "Table Text", BODY_FONT, TABLE_SIZE, indent=False, spacing=Pt(18))
+        _paragraph_style(doc, "Table Text", BODY_FONT, TABLE_SIZE, indent=False, spacing=Pt(18), left=True)
         self.styles = {name: doc.styles[name] for name in (*STYLE_FONTS, "Table Grid")}
         section = doc.sections[0]
         section.orientation = WD_ORIENT.PORTRAIT
@@ -237,7 +238,7 @@ def render_docx(data: Supervision, next_steps: str = "") -> bytes:
 
 TEXT_WIDTH_MM = 210 - 28 - 26  # A4 less the left and right margins
 CHAR_MM = 12 * 0.3528  # one Chinese character at 小四 (12 pt)
-CELL_PADDING_MM = 2.6  # Word's default left and right cell margins, and a little air
+CELL_PADDING_MM = 4.6  # Word's default left and right cell margins (1.9 mm each), and a little air
 
 
 def _text_width(text: str) -> float:
