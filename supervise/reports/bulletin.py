@@ -97,7 +97,7 @@ def blocks(data: Supervision, next_steps: str = "") -> list[Block]:
         Block("title", document_title(data)),
         Block("subtitle", f"(统计截至{day(period.ends_on)},情况更新至{day(data.as_of)})"),
         Block("salutation", "各有关单位:"),
-        Block("p", f"根据《{plan.title}》({plan.document_number})的分工安排,现将{period.label}各项任务落实情况"
+        Block("p", f"根据《{_raw(plan.title)}》({plan.document_number})的分工安排,现将{period.label}各项任务落实情况"
                    "通报如下。本通报的进展和指标数据均取自经督办员审核通过的牵头单位报告。"),
     ]
     f = figures(data)
@@ -144,8 +144,8 @@ def blocks(data: Supervision, next_steps: str = "") -> list[Block]:
         out.append(Block("h2", f"({chinese_number(section.number)}){section.title}"))
         for row in rows:
             light = "" if row.light is Light.GREEN else f",{row.light.label}"
-            out.append(Block("p", f"{row.task.number}. {row.task.title}(牵头单位:{row.lead_name}{light})。"
-                                  f"{row.approved_summary.strip()}"))
+            out.append(Block("p", f"{row.task.number}. {_raw(row.task.title)}(牵头单位:{row.lead_name}{light})。"
+                                  f"{_raw(row.approved_summary.strip())}"))
     if not with_progress:
         out.append(Block("p", f"本期{len(without)}项任务均无审核通过的进展报告。"))
     elif without:
@@ -187,8 +187,8 @@ def blocks(data: Supervision, next_steps: str = "") -> list[Block]:
     out.append(Block("h2", "(二)退回修改事项"))
     if data.returned:
         for i, item in enumerate(data.returned, start=1):
-            reason = item.report.return_reason or "未说明"
-            out.append(Block("p", f"{i}. 任务{item.task.number}“{item.task.title}”:{item.unit.short_name}报送的"
+            reason = _raw(item.report.return_reason) if item.report.return_reason else "未说明"
+            out.append(Block("p", f"{i}. 任务{item.task.number}“{_raw(item.task.title)}”:{item.unit.short_name}报送的"
                                   f"{item.report.kind.label}被退回,退回原因:{reason}。"))
     else:
         out.append(Block("p", "无。"))
@@ -243,7 +243,7 @@ def blocks(data: Supervision, next_steps: str = "") -> list[Block]:
     paragraphs = [line.strip() for line in (next_steps or "").splitlines() if line.strip()]
     if paragraphs:
         out.append(Block("h1", "六、下一步工作要求"))
-        out += [Block("p", text) for text in paragraphs]
+        out += [Block("p", _raw(text)) for text in paragraphs]
 
     out.append(Block("signature", ISSUER))
     out.append(Block("signature", day(data.as_of)))
@@ -254,6 +254,14 @@ def blocks(data: Supervision, next_steps: str = "") -> list[Block]:
     return out
 
 
+_RAW_START, _RAW_END = "\ue000", "\ue001"
+
+
+def _raw(text: str) -> str:
+    """Text the units or the document wrote: kept as written by `zh_punct`."""
+    return f"{_RAW_START}{text}{_RAW_END}"
+
+
 _FULL_WIDTH = {",": "\uff0c", ":": "\uff1a", ";": "\uff1b", "(": "\uff08", ")": "\uff09"}
 
 
@@ -262,13 +270,17 @@ def zh_punct(text: str) -> str:
     semicolon or bracket next to a Chinese character becomes full-width;
     "1,000", "10:30" and "2025Q2" stay as they are."""
     chars = list(text)
+    raw = False
     for i, ch in enumerate(chars):
-        if ch in _FULL_WIDTH:
+        if ch in (_RAW_START, _RAW_END):
+            raw = ch == _RAW_START
+            continue
+        if ch in _FULL_WIDTH and not raw:
             before = chars[i - 1] if i else ""
             after = text[i + 1] if i + 1 < len(text) else ""
             if (before and ord(before) > 0x2E7F) or (after and ord(after) > 0x2E7F):
                 chars[i] = _FULL_WIDTH[ch]
-    return "".join(chars)
+    return "".join(c for c in chars if c not in (_RAW_START, _RAW_END))
 
 
 def overdue_lines(data: Supervision) -> list[str]:
@@ -281,7 +293,7 @@ def overdue_lines(data: Supervision) -> list[str]:
     for item in data.overdue:
         if item.kind == "工作节点":
             who = item.unit.short_name if item.unit else "—"
-            lines.append(f"任务{item.task.number}“{item.task.title}”:{who}负责的工作节点“{item.title}”应于"
+            lines.append(f"任务{item.task.number}“{_raw(item.task.title)}”:{who}负责的工作节点“{_raw(item.title)}”应于"
                          f"{day(item.due_on)}前完成,已逾期{item.working_days}个工作日。")
         elif item.kind == "配合单位报送":
             contributions.setdefault((item.due_on, item.working_days), []).append(item)

@@ -287,3 +287,18 @@ def test_csv_guards_cells_that_start_like_a_formula():
         assert csv_text(text) == "'" + text
     assert csv_text("正常文本") == "正常文本"
     assert csv_text(-5) == "-5"  # numbers are numbers
+
+
+def test_word_report_keeps_what_units_wrote_as_written(scenario):
+    """Chinese punctuation in the report's own sentences; a unit's text (the
+    approved summary, a return reason, 下一步工作要求) stays exactly as typed."""
+    from supervise.models import Report, ReportState
+
+    report = session().scalar(select(Report).where(Report.state == ReportState.APPROVED))
+    report.text = "新增品牌 62 个,名单(见附件)"
+    session().flush()
+    data = build_supervision(session(), scenario.plan, scenario.period, as_of=AS_OF)
+    doc = Document(io.BytesIO(render_docx(data, "加强调度,按月报送(含数据)")))
+    text = "\n".join(p.text for p in doc.paragraphs)
+    assert "新增品牌 62 个,名单(见附件)" in text and "加强调度,按月报送(含数据)" in text
+    assert "（一）逾期事项" in text and "各有关单位：" in text
