@@ -21,11 +21,11 @@ from ..models import ExportFormat, Plan, TaskState
 from ..policy import authorize, can
 from ..reports.export import parse_format
 from ..reports.supervision import (
-    build_supervision,
     chinese_number,
     format_number,
     format_share,
 )
+from ..services import dashboard as dashboard_service
 from ..services import report_archive
 from . import acting_user
 
@@ -62,6 +62,15 @@ def _as_of() -> date:
         raise ValidationError(f"日期格式应为 YYYY-MM-DD:{value}") from None
 
 
+def _plan_id() -> int | None:
+    value = request.args.get("plan", "").strip()
+    if not value:
+        return None
+    if not value.isdigit() or len(value) > 9:
+        raise NotFound("未找到该计划")
+    return int(value)
+
+
 def chart_data(data) -> dict:
     """The numbers the charts draw; the page shows the same numbers as tables."""
     return {
@@ -75,8 +84,10 @@ def chart_data(data) -> dict:
                 "id": t.target.id,
                 "name": t.name,
                 "measure": t.target.measure,
+                "goal": float(t.target.value),
+                "baseline_known": t.baseline_known,
                 "periods": [p.period_code for p in t.series],
-                "planned": [round(p.planned, 2) for p in t.series],
+                "planned": [None if p.planned is None else round(p.planned, 2) for p in t.series],
                 "actual": [None if p.actual is None else round(p.actual, 4) for p in t.series],
             }
             for t in data.targets
@@ -84,9 +95,9 @@ def chart_data(data) -> dict:
     }
 
 
-# The two big tables of the page (a row per target per period under each
-# chart, a cell per unit per period) are joined here: escaping each of some
-# ten thousand cells one by one in the template was a fifth of the page's time.
+# The big tables of the page (a row per target per period under each chart,
+# a cell per unit per period) are joined here: escaping each of some ten
+# thousand cells one by one in the template was a fifth of the page's time.
 def _rows_html(rows) -> Markup:
     return Markup("".join(
         "<tr>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in row) + "</tr>" for row in rows
@@ -99,31 +110,68 @@ def _cells_html(cells) -> Markup:
     ))
 
 
+class _Pager:
+    """One page of a list, from ?page=."""
+
+    def __init__(self, items: list, size: int = dashboard_service.PAGE_SIZE):
+        self.total = len(items)
+        self.pages = max(1, -(-self.total // size))
+        try:
+            number = int(request.args.get("page", "1"))
+        except ValueError:
+            number = 1
+        self.number = min(max(number, 1), self.pages)
+        self.start = (self.number - 1) * size
+        self.items = items[self.start:self.start + size]
+
+
 @bp.get("/")
 def index():
-    authorize(current_user, "dashboard.view")
-    plans = _plans()
-    plan = _chosen_plan(plans, request.args.get("plan"))
-    as_of = _as_of()
-    period = resolve_period(db.session(), plan, request.args.get("period"), as_of)
-    data = build_supervision(db.session(), plan, period, as_of=as_of)
+    """One screen of summary (lights by action, targets against 序时进度,
+    what is late); each detail one click away as its own view (?view=)."""
+    view_name = dashboard_service.parse_view(request.args.get("view"))
+    view = dashboard_service.dashboard_view(acting_user(), _as_of(), plan_id=_plan_id(),
+                                            period_code=request.args.get("period"))
+    data = view.data
+    context = {}
+    if view_name == "tasks":
+        context["pager"] = _Pager(data.tasks)
+    elif view_name == "units":
+        context["pager"] = _Pager(data.by_unit)
+    elif view_name == "targets":
+        pager = _Pager(data.targets, size=8)
+        context["pager"] = pager
+        context["target_tables"] = [_rows_html(
+            (p.period_code, "—" if p.planned is None else format_number(round(p.planned, 2)),
+             "—" if p.actual is None else format_number(round(p.actual, 4)))
+            for p in t.series) for t in pager.items]
+    elif view_name == "late":
+        context["pager"] = _Pager(view.late_items)
+    elif view_name == "punctuality":
+        context["punctuality_rows"] = [_cells_html(
+            (format_share(u.rate(p.code)), "{}/{}".format(*u.per_period.get(p.code, (0, 0))))
+            for p in data.reported_periods) for u in data.punctuality]
+    charts = chart_data(data)
+    if view_name == "targets":
+        shown = {t.target.id for t in context["pager"].items}
+        charts["targets"] = [c for c in charts["targets"] if c["id"] in shown]
+    else:
+        charts["targets"] = []
     return render_template(
         "dashboard/index.html",
+        view=view,
         data=data,
-        plans=plans,
+        view_name=view_name,
+        views=dashboard_service.VIEWS,
+        summary_rows=dashboard_service.SUMMARY_ROWS,
+        plans=view.plans,
         Light=Light,
         TaskState=TaskState,
-        charts=chart_data(data),
-        target_tables=[_rows_html(
-            (p.period_code, format_number(round(p.planned, 2)),
-             "—" if p.actual is None else format_number(round(p.actual, 4)))
-            for p in t.series) for t in data.targets],
-        punctuality_rows=[_cells_html(
-            (format_share(u.rate(p.code)), "{}/{}".format(*u.per_period.get(p.code, (0, 0))))
-            for p in data.reported_periods) for u in data.punctuality],
+        charts=charts,
         fmt_share=format_share,
         fmt_number=format_number,
         can_export=can(current_user, "report.export"),
+        **context,
     )
 
 

@@ -23,24 +23,49 @@ def _chart_data(html: str) -> dict:
     return json.loads(m.group(1))
 
 
+def _target_chart(client, base: str, wanted) -> tuple[dict, str]:
+    """The chart data of one target, from the page of charts that holds it."""
+    for n in range(1, 10):
+        page = client.get(f"{base}&view=targets&page={n}").get_data(as_text=True)
+        found = [t for t in _chart_data(page)["targets"] if wanted(t)]
+        if found:
+            return found[0], page
+    raise AssertionError("no chart for that target")
+
+
 def test_dashboard_shows_lights_targets_lists_and_punctuality(login_as, scenario):
     client, _ = login_as("leader")
-    response = client.get(f"/dashboard/?period=2025Q2&as_of={AS_OF}")
+    base = f"/dashboard/?period=2025Q2&as_of={AS_OF}"
+    response = client.get(base)
     assert response.status_code == 200
     html = response.get_data(as_text=True)
-    for heading in ["按行动:任务状态与红黄绿灯", "按单位", "目标指标与序时进度", "逾期事项", "退回修改", "滞后事项",
-                    "各单位报送及时率"]:
+    # One screen of summary: lights by action, targets against 序时进度, what is late.
+    for heading in ["各行动红黄绿灯", "指标与序时进度", "逾期与滞后"]:
         assert heading in html
-    assert "数据口径与上季度不一致" in html  # returned
-    assert "开通第一条新航线" in html  # overdue milestone
-    assert "二季度未审核" not in html  # submitted but not approved: no figure, no summary
+    text = re.sub(r"<[^>]+>", "", html)
+    assert "1 个工作节点逾期" in text and "1 份报告退回修改" in text
     charts = _chart_data(html)
-    # Each chart's numbers are also in a table on the page.
     sections = charts["sections"]
     assert len(sections) == 5 and sum(s["red"] + s["yellow"] + s["green"] for s in sections) == 22
     for s in sections:
         assert f"<td>{s['name']}</td>" in html
-    parks = next(t for t in charts["targets"] if t["name"] == "8. 省级跨境电商产业园")
+    assert len(html) < 40_000  # the summary, not every table
+    # The rest is one click away.
+    views = {"sections": "按行动:任务状态与红黄绿灯", "units": "按单位", "targets": "目标指标与序时进度",
+             "late": "逾期事项", "punctuality": "各单位报送及时率", "tasks": "任务一览"}
+    for view, heading in views.items():
+        assert f'href="/dashboard/?plan={scenario.plan.id}&amp;period=2025Q2&amp;view={view}&amp;as_of={AS_OF}"' in html
+        page = client.get(f"{base}&view={view}").get_data(as_text=True)
+        assert heading in page, view
+    late = client.get(f"{base}&view=late").get_data(as_text=True)
+    assert "数据口径与上季度不一致" in late  # returned
+    assert "开通第一条新航线" in late  # overdue milestone
+    assert "二季度未审核" not in html + late  # submitted but not approved: no figure, no summary
+    tasks = client.get(f"{base}&view=tasks").get_data(as_text=True)
+    assert "第 1 / 2 页" in tasks and tasks.count('<td class="num">') == 20
+    assert '<td class="num">21</td>' in client.get(f"{base}&view=tasks&page=2").get_data(as_text=True)
+
+    parks, page = _target_chart(client, base, lambda t: t["name"] == "8. 省级跨境电商产业园")
     q1 = parks["periods"].index("2025Q1")
     assert parks["actual"][q1] == 20 and parks["actual"][q1 + 1] is None
     # The straight line from baseline 0 to the target 100 over 2024-2027.
@@ -48,7 +73,29 @@ def test_dashboard_shows_lights_targets_lists_and_punctuality(login_as, scenario
     assert parks["planned"][-1] == pytest.approx(100)
     assert parks["planned"][q1] == pytest.approx(100 * 456 / 1461, abs=0.01)
     row = f"<tr><td>2025Q1</td><td>{format_number(parks['planned'][q1])}</td><td>20</td></tr>"
-    assert row in html
+    assert row in page
+    assert client.get(f"{base}&view=nonsense").status_code == 400
+
+
+def test_a_level_to_reach_by_a_year_is_not_every_year_and_has_no_made_up_baseline(login_as, scenario):
+    """「国际航空货邮吞吐量突破50万吨」: a level in 2027, not 每年; with no
+    baseline in the document its chart has no 序时 line from 0 and it is not
+    judged against 序时进度."""
+    from supervise.models import Target, TargetKind
+
+    air = session().scalar(select(Target).where(Target.text.like("%航空货邮吞吐量%")))
+    assert air.kind is TargetKind.ANNUAL and air.due_year == 2027 and air.baseline_value is None
+    assert air.kind_label == "2027年"
+    client, _ = login_as("leader")
+    page = client.get(f"/dashboard/?period=2025Q2&as_of={AS_OF}&view=targets").get_data(as_text=True)
+    row = page[page.index(f'#target-{air.id}"'):]
+    row = row[:row.index("</tr>")]
+    assert "2027年突破50万吨" in row and "每年" not in row and "未给出" in row
+    chart, _ = _target_chart(client, f"/dashboard/?period=2025Q2&as_of={AS_OF}", lambda t: t["id"] == air.id)
+    assert chart["baseline_known"] is False and set(chart["planned"]) == {None}
+    assert chart["goal"] == float(air.value)
+    plan_page = client.get(f"/plans/{scenario.plan.id}").get_data(as_text=True)
+    assert "每年 · 2027年" not in plan_page
 
 
 def test_dashboard_scripts_are_files_served_by_the_app(login_as, scenario):
