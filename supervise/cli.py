@@ -81,8 +81,11 @@ def plan_parse(path: Path, as_json: bool) -> None:
     """Parse a plan document (.docx .pdf .xlsx .txt .md) and print what was
     found. Writes nothing."""
     from .importer import PlanParseError, parse_document, plan_to_dict
+    from .importer.reader import MAX_BYTES
 
     try:
+        if path.stat().st_size > MAX_BYTES:
+            raise click.ClickException(f"文件过大（{path.stat().st_size / 1024 / 1024:.1f} MB），上限为 {MAX_BYTES // 1024 // 1024} MB")
         data = path.read_bytes()
     except OSError as exc:
         raise click.ClickException(f"无法读取文件 {path}: {exc.strerror or exc}") from None

@@ -47,6 +47,7 @@ def import_plan_document(text: str, *, actor: User | None = None, expand_countie
     sess = session()
     digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
     parsed = parse_plan(text)
+    _require_complete(parsed)
     existing = sess.scalar(select(Plan).where(Plan.document_number == parsed.document_number))
     if existing is not None:
         if existing.source_sha256 == digest:
@@ -101,6 +102,30 @@ def import_plan_document(text: str, *, actor: User | None = None, expand_countie
         detail={"document_number": plan.document_number, "sha256": digest, "new_units": result.new_units},
     )
     return result
+
+
+def _require_complete(parsed: ParsedPlan) -> None:
+    """A direct import (no review) needs what the parser may leave open:
+    文号, date, office, period, tasks, and task numbers that are unique."""
+    from ..importer import PlanParseError
+
+    missing = []
+    if not parsed.document_number:
+        missing.append("文号")
+    if parsed.issued_on is None:
+        missing.append("成文日期")
+    if not parsed.issuing_office:
+        missing.append("发文机关")
+    if parsed.period_start is None:
+        missing.append("计划期（如“（2024—2027年）”）")
+    if not parsed.tasks:
+        missing.append("带责任单位的任务")
+    if missing:
+        raise PlanParseError("文件中未找到" + "、".join(missing) + "，无法直接导入；请补全文件后再导入")
+    numbers = [task.number for task in parsed.tasks]
+    sections = [section.number for section in parsed.sections]
+    if len(set(numbers)) != len(numbers) or len(set(sections)) != len(sections):
+        raise PlanParseError("文件中有编号相同的任务（一段中有多个责任单位括注），无法直接导入")
 
 
 def _create_plan(parsed: ParsedPlan, text: str, digest: str) -> Plan:

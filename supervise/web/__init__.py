@@ -2,6 +2,7 @@
 validate, call a service, respond. The request commits once, at its end."""
 from __future__ import annotations
 
+import json
 import time
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -16,7 +17,8 @@ from werkzeug.exceptions import HTTPException, NotFound
 from werkzeug.routing import IntegerConverter
 
 from .. import db
-from ..errors import Conflict, DomainError
+from ..domain.text import has_lone_surrogate
+from ..errors import Conflict, DomainError, ValidationError
 from ..models import Role, User
 
 # The largest id or integer the database holds (INTEGER on PostgreSQL).
@@ -27,7 +29,7 @@ csrf = CSRFProtect()
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 # Reachable without a login: the login steps themselves and static files.
-PUBLIC_ENDPOINTS = frozenset({None, "static", "auth.login", "auth.totp_verify", "auth.totp_enrol"})
+PUBLIC_ENDPOINTS = frozenset({None, "static", "favicon", "auth.login", "auth.totp_verify", "auth.totp_enrol"})
 
 
 def acting_user() -> User:
@@ -94,6 +96,11 @@ def init_web(app: Flask) -> None:
     # The API authenticates with bearer tokens, not the session cookie.
     csrf.exempt(api.bp)
 
+    @app.route("/favicon.ico")
+    def favicon():
+        # Browsers ask for it on every page; served from static/, cached a day.
+        return app.send_static_file("favicon.ico"), 200, {"Cache-Control": "public, max-age=86400"}
+
     tz = ZoneInfo(app.config.get("TIMEZONE", "Asia/Shanghai"))
 
     @app.template_filter("localtime")
@@ -109,6 +116,31 @@ def init_web(app: Flask) -> None:
             return "—"
         return f"{n:,}" if isinstance(n, int) else f"{n:,.2f}".rstrip("0").rstrip(".")
 
+    from .. import labels
+
+    app.add_template_filter(labels.event_label, "event_label")
+    app.add_template_filter(labels.state_label, "state_label")
+    app.add_template_filter(labels.object_label, "object_label")
+    app.add_template_filter(labels.person, "person")
+    app.add_template_filter(labels.changes, "changes")
+    app.add_template_filter(labels.job_label, "job_label")
+    app.add_template_filter(labels.trigger_label, "trigger_label")
+    app.add_template_filter(labels.reminder_label, "reminder_label")
+
+    @app.template_filter("actor")
+    def _actor(entry) -> str:
+        """Who did what an audit row records: name and unit, not the login name."""
+        if entry.actor_id is not None:
+            user = db.session.get(User, entry.actor_id)
+            if user is not None:
+                return labels.person(user)
+        if entry.actor_login == "cli":
+            return "命令行(系统管理员)"
+        if not entry.actor_login:
+            return "系统"
+        # A failed login by a name that is no account: shown as typed.
+        return entry.actor_login
+
     @app.context_processor
     def _template_globals():
         from ..policy import permissions
@@ -121,6 +153,18 @@ def init_web(app: Flask) -> None:
         g.client_ip = request.remote_addr
         # Requests that may change data take SQLite's write lock up front.
         db.declare_write_intent(request.method not in ("GET", "HEAD", "OPTIONS"))
+
+    @app.before_request
+    def _refuse_malformed_input():
+        # Input no handler can make sense of is refused here, once, with 400
+        # and a message: a lone surrogate ("\ud800", no character at all:
+        # the database driver cannot encode it) or JSON nested deeper than
+        # any request of ours (the parser would run out of stack). Nothing
+        # has been read or changed yet.
+        problem = _malformed_input()
+        if problem:
+            return _error_response(ValidationError(problem))
+        return None
 
     @app.before_request
     def _session_limits():
@@ -196,7 +240,7 @@ def init_web(app: Flask) -> None:
         )
         if app.config.get("SESSION_COOKIE_SECURE"):
             response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
-        if request.endpoint != "static":
+        if request.endpoint not in ("static", "favicon"):
             # Pages and API answers carry data (or a CSRF token): never kept
             # by the browser or a proxy, so "back" after logout shows nothing.
             response.headers["Cache-Control"] = "no-store"
@@ -232,6 +276,58 @@ def init_web(app: Flask) -> None:
             error = "payload_too_large" if exc.code == 413 else exc.name.lower().replace(" ", "_")
             return jsonify(error=error, message=_http_message(exc)), exc.code
         return render_template("errors/error.html", status=exc.code, message=_http_message(exc)), exc.code
+
+
+MAX_JSON_DEPTH = 32
+SURROGATE_MESSAGE = "请求中含有无效字符(孤立的 UTF-16 代理码位),请检查输入的文字"
+
+
+def _malformed_input() -> str | None:
+    for key, value in request.args.items(multi=True):
+        if has_lone_surrogate(key) or has_lone_surrogate(value):
+            return SURROGATE_MESSAGE
+    if request.method in SAFE_METHODS:
+        return None
+    if request.mimetype in ("multipart/form-data", "application/x-www-form-urlencoded"):
+        for key, value in request.form.items(multi=True):
+            if has_lone_surrogate(key) or has_lone_surrogate(value):
+                return SURROGATE_MESSAGE
+        for storage in request.files.values():
+            if has_lone_surrogate(storage.filename or ""):
+                return SURROGATE_MESSAGE
+        return None
+    if not (request.is_json or is_api_request()):
+        return None
+    body = request.get_data(cache=True)
+    if not body:
+        return None
+    try:
+        data = json.loads(body)
+    except RecursionError:
+        return f"JSON 嵌套层数过多(最多 {MAX_JSON_DEPTH} 层)"
+    except ValueError:
+        return None  # not JSON: the handler's own check says what it expects
+    return _json_problem(data)
+
+
+def _json_problem(data) -> str | None:
+    """Walk the parsed JSON without recursion: too deep, or a lone surrogate."""
+    stack = [(data, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if depth > MAX_JSON_DEPTH:
+            return f"JSON 嵌套层数过多(最多 {MAX_JSON_DEPTH} 层)"
+        if isinstance(value, str):
+            if has_lone_surrogate(value):
+                return SURROGATE_MESSAGE
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                if has_lone_surrogate(key):
+                    return SURROGATE_MESSAGE
+                stack.append((item, depth + 1))
+        elif isinstance(value, list):
+            stack.extend((item, depth + 1) for item in value)
+    return None
 
 
 def _http_message(exc: HTTPException) -> str:
@@ -313,5 +409,8 @@ def _unauthorized():
 
     if is_api_request():
         return jsonify(error="unauthorized", message="需要登录或有效的 API 令牌"), 401
-    flash("请先登录", "warning")
+    # The home page is where everyone starts: going there is not a mistake to
+    # warn about. Any other page says why the login page came up.
+    if request.path != "/":
+        flash("请先登录", "warning")
     return redirect(url_for("auth.login", next=request.full_path if request.query_string else request.path))
