@@ -23,7 +23,7 @@ NEXT_STEPS_MAX = 4000
 
 @dataclass
 class Block:
-    kind: str  # title, subtitle, salutation, p, h1, h2, table, signature
+    kind: str  # title, subtitle, salutation, p, h1, h2, table, signature, annex, annex_title
     text: str = ""
     header: list[str] = field(default_factory=list)
     rows: list[list[str]] = field(default_factory=list)
@@ -247,6 +247,15 @@ def blocks(data: Supervision, next_steps: str = "") -> list[Block]:
 
     out.append(Block("signature", ISSUER))
     out.append(Block("signature", day(data.as_of)))
+
+    # 附件: every task's light in one table, the same light as every screen.
+    out.append(Block("annex", "附件"))
+    out.append(Block("annex_title", "任务落实情况一览表"))
+    out.append(Block("table", header=["序号", "任务", "牵头单位", "状态", "红黄绿灯", "本期牵头报告"], rows=[
+        [str(row.task.number), _raw(row.task.title), row.lead_name, row.task.state.label, row.light.label,
+         row.lead_report.state.label if row.lead_report else "未报送"]
+        for row in data.tasks
+    ], flexible=(1,)))
     for block in out:
         block.text = zh_punct(block.text)
         block.header = [zh_punct(t) for t in block.header]

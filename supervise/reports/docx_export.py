@@ -226,6 +226,11 @@ def render_docx(data: Supervision, next_steps: str = "") -> bytes:
             w.heading2(block.text)
         elif block.kind == "table":
             w.table(block.header, block.rows, fitted_widths(block.header, block.rows, block.flexible))
+        elif block.kind == "annex":
+            p = w.paragraph(block.text, "Heading 1", indent=False)
+            p.paragraph_format.page_break_before = True  # 附件 starts a page, 黑体 at the left
+        elif block.kind == "annex_title":
+            w.paragraph(block.text, "Title")
         elif block.kind == "signature":
             p = w.paragraph(block.text, align=WD_ALIGN_PARAGRAPH.RIGHT, indent=False)
             if not signed:

@@ -76,7 +76,7 @@ def test_word_report_has_the_official_page_and_styles(scenario, data):
 
     h1 = [p.text for p in paragraphs if p.style.name == "Heading 1"]
     assert h1 == ["一、总体情况", "二、任务进展情况", "三、目标指标完成情况", "四、逾期、退回及滞后事项",
-                  "五、各单位报送及时率"]  # no 六、下一步工作要求 when none was written
+                  "五、各单位报送及时率", "附件"]  # no 六、下一步工作要求 when none was written
     h2 = [p.text for p in paragraphs if p.style.name == "Heading 2"]
     # Only the actions with approved progress get a heading (task 1's is the one approved report).
     assert h2 == [zh_punct(f"({n}){s.title}") for n, s in zip("一二三四五", data.plan.sections)
@@ -114,7 +114,10 @@ def test_word_report_figures_match_the_database(scenario, data):
     # No line without data: no "完成—" and no dash as a figure in the prose.
     assert "完成—" not in text and "—," not in text and "—，" not in text
 
-    targets, ranking = doc.tables
+    targets, ranking, annex = doc.tables
+    # The annex lists every task with its light, as the dashboard gives it.
+    lights = {int(r.cells[0].text): r.cells[4].text for r in annex.rows[1:]}
+    assert lights == {row.task.number: row.light.label for row in data.tasks}
     rows = [[c.text for c in r.cells] for r in targets.rows]
     assert rows[0] == ["指标", "目标", "最新值", "完成比例", "序时进度", "评价"]
     by_name = {zh_punct(r[0]): r for r in rows[1:]}
@@ -187,7 +190,8 @@ def test_word_report_next_steps_are_its_last_section(data):
     paragraphs = [p.text for p in doc.paragraphs]
     i = paragraphs.index("六、下一步工作要求")
     assert doc.paragraphs[i].style.name == "Heading 1"
-    assert paragraphs[i + 1:] == ["加强统筹调度。", "逾期单位限期整改。", "浙江省商务厅", "2025年7月21日"]
+    assert paragraphs[i + 1:i + 5] == ["加强统筹调度。", "逾期单位限期整改。", "浙江省商务厅", "2025年7月21日"]
+    assert paragraphs[i + 5:] == ["附件", "任务落实情况一览表"]
 
 
 # --- Excel --------------------------------------------------------------------
