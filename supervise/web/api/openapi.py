@@ -238,6 +238,31 @@ SCHEMAS: dict[str, Any] = {
         },
         description="一项待办",
     ),
+    "Dashboard": obj(
+        {
+            "plan": obj({"id": INTEGER, "document_number": STRING, "title": STRING}),
+            "period": PERIOD_CODE, "as_of": DATE, "tasks": INTEGER,
+            "lights": obj({"green": INTEGER, "yellow": INTEGER, "red": INTEGER}),
+            "reports": {**obj({"owed": INTEGER, "approved": INTEGER, "submitted": INTEGER, "returned": INTEGER,
+                               "missing": INTEGER}), "description": "本期牵头单位报告"},
+            "time_share": {**NUMBER, "description": "计划序时进度(0-1)"},
+            "sections": array(obj({"number": INTEGER, "title": STRING,
+                                   "lights": obj({"green": INTEGER, "yellow": INTEGER, "red": INTEGER})})),
+            "targets": array(obj({
+                "id": INTEGER, "name": STRING, "goal": STRING, "measure": STRING, "latest": nullable(NUMBER),
+                "latest_period": nullable(STRING), "share": nullable(NUMBER),
+                "time_share": {**nullable(NUMBER), "description": "序时进度;基期值未给出时为 null"},
+                "baseline_known": BOOLEAN, "is_behind": {**BOOLEAN, "description": "有审核通过的数值且低于序时进度"},
+            })),
+            "late": obj({
+                "lead_reports": INTEGER, "contributions": INTEGER, "milestones": INTEGER, "returned": INTEGER,
+                "red_tasks": INTEGER,
+                "items": array(obj({"task": ref("TaskRef"), "unit": nullable(ref("UnitRef")), "kind": STRING,
+                                    "title": STRING, "due_on": DATE, "overdue_working_days": INTEGER})),
+            }),
+        },
+        description="督查看板:与页面和季度督查通报同一组数字",
+    ),
     "Token": obj(TOKEN),
     "NewToken": obj({**TOKEN, "token": {**STRING, "description": "令牌本身,只在此处出现一次"}}),
     "Plan": {"type": "object", "required": ["id", "document_number", "title", "sections"],
@@ -463,6 +488,12 @@ PATHS: dict[str, Any] = {
         "post": op("目标分解(督办员):把任务指标分给各责任单位", "lifecycle", _json(ref("Task")), 400, 403, 404,
                    params=[_id("target_id", "指标编号")], body=_body("TargetSplit"))
     },
+    "/dashboard": {"get": op("督查看板的数字(领导、督办员)", "dashboard", _json(ref("Dashboard")), 400, 403, 404, params=[
+        {"name": "plan", "in": "query", "schema": {**INTEGER, "minimum": 1}, "description": "计划编号,默认最新的计划"},
+        {"name": "period", "in": "query", "schema": {**STRING, "maxLength": 16},
+         "description": "报送期次,默认截至 as_of 已结束的最后一期"},
+        {"name": "as_of", "in": "query", "schema": DATE, "description": "判断红黄绿灯和逾期的日期,默认今天"},
+    ])},
     "/me": {"get": op("当前用户", "me", _json(ref("Me")))},
     "/me/work": {"get": op("我的待办", "me", _json(ref("Work")), 400, 403, params=[
         {"name": "plan", "in": "query", "schema": {**INTEGER, "minimum": 1}, "description": "行动计划编号"},
@@ -503,7 +534,7 @@ def document() -> dict[str, Any]:
         },
         "servers": [{"url": "/api/v1"}],
         "security": [{"bearer": []}],
-        "tags": [{"name": n} for n in ("tasks", "reports", "lifecycle", "evidence", "me", "meta")],
+        "tags": [{"name": n} for n in ("tasks", "reports", "lifecycle", "evidence", "dashboard", "me", "meta")],
         "paths": PATHS,
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
