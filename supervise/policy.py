@@ -16,6 +16,8 @@ from .models import (
     Evidence,
     ExtensionRequest,
     Milestone,
+    Plan,
+    PlanStatus,
     Report,
     ReportKind,
     ReportState,
@@ -105,6 +107,10 @@ def can(user: User | None, action: str, target: Any = None) -> bool:
     assert user is not None
     if target is None:
         return True
+    if action in ("plan.view", "task.view"):
+        # A draft plan and its tasks are the coordinators' business only.
+        plan = target if isinstance(target, Plan) else target.plan
+        return plan.status is PlanStatus.PUBLISHED or "plan.manage" in perms
     if action == "report.view":
         return _can_view_report(user, target)
     if action == "report.file":
@@ -183,6 +189,33 @@ def visible_reports(user: User) -> ColumnElement[bool]:
     )
 
 
+def visible_plans(user: User) -> ColumnElement[bool]:
+    """A WHERE clause on Plan matching exactly what `plan.view` allows:
+    drafts only for those who manage plans."""
+    perms = permissions(user)
+    if "plan.view" not in perms:
+        return false()
+    if "plan.manage" in perms:
+        return true()
+    return Plan.status == PlanStatus.PUBLISHED
+
+
+def published_plan_ids():
+    """The ids of published plans, for lists, counts and jobs that must
+    leave drafts out whoever asks (dashboard, 通报, reminders, 我的待办)."""
+    return select(Plan.id).where(Plan.status == PlanStatus.PUBLISHED)
+
+
+def visible_tasks(user: User) -> ColumnElement[bool]:
+    """A WHERE clause on Task matching what `task.view` allows."""
+    perms = permissions(user)
+    if "task.view" not in perms:
+        return false()
+    if "plan.manage" in perms:
+        return true()
+    return Task.plan_id.in_(published_plan_ids())
+
+
 def home_endpoint(user: User) -> str:
     """The page a user lands on after login, by their first working role."""
     roles = user.roles
@@ -198,5 +231,5 @@ def home_endpoint(user: User) -> str:
 __all__ = [
     "ROLE_PERMISSIONS", "authorize", "authorize_view_report", "can", "can_review_contribution",
     "can_view_evidence", "home_endpoint", "is_lead_liaison", "is_task_liaison", "permissions",
-    "visible_reports", "true",
+    "published_plan_ids", "visible_plans", "visible_reports", "visible_tasks", "true",
 ]

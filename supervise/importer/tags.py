@@ -358,8 +358,9 @@ def _bracketed_tags(text: str) -> list[FoundTag]:
         char = text[index]
         if char in "(（【" and depth == 0:
             close = closing_index(text, index)
-            if close == -1:
-                break
+            if close == -1:  # a bracket never closed: look on after it
+                index += 1
+                continue
             units = parse_tag(text[index + 1:close])
             if units is not None:
                 found.append(FoundTag(index, close + 1, units))
@@ -375,5 +376,6 @@ def _bracketed_tags(text: str) -> list[FoundTag]:
 
 # A paragraph that is a bare labelled list: "责任单位：省发展改革委、省财政厅".
 BARE_LABEL_LINE = re.compile(
-    r"^\s*(?:牵头单位|牵头部门|责任单位|责任部门|负责单位|负责部门|主责单位|实施单位|配合单位|配合部门)\s*[:：]"
+    r"^\s*(?:牵头单位|牵头部门|责任单位|责任部门|负责单位|负责部门|主责单位|实施单位|配合单位|配合部门"
+    r"|完成时限|完成时间|时间节点)\s*[:：]"
 )

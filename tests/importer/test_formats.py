@@ -201,3 +201,24 @@ def test_numbers_drawn_by_word_are_read():
     parsed = parse_document(buffer.getvalue(), "a.docx")
     assert [(t.label, t.number, t.title, t.lead, t.section) for t in parsed.tasks] == [
         ("1.", 1, "推进甲事", "市商务局", "主要任务"), ("2.", 2, "推进乙事", "市财政局", "主要任务")]
+
+
+def test_a_two_row_header():
+    import docx
+
+    document = docx.Document()
+    for text in HEADER:
+        document.add_paragraph(text)
+    rows = [["序号", "重点任务", "责任单位", "责任单位", "完成时限"],
+            ["序号", "重点任务", "牵头单位", "配合单位", "完成时限"],
+            ["1", "推行证照电子化", "市数据局", "市公安局", "2025年12月"]]
+    grid = document.add_table(rows=3, cols=5)
+    for r, row in enumerate(rows):
+        for c, value in enumerate(row):
+            grid.cell(r, c).text = value
+    buffer = io.BytesIO()
+    document.save(buffer)
+    parsed = parse_document(buffer.getvalue(), "a.docx")
+    assert [(t.number, t.lead, t.co_units, t.deadline) for t in parsed.tasks] == [
+        (1, "市数据局", ("市公安局",), date(2025, 12, 31))]
+    assert parsed.tasks[0].units[0].confirmed
