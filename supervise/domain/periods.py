@@ -72,3 +72,26 @@ def period_spans(start: date, end: date, frequency: ReportingFrequency) -> list[
         if month > 12:
             year, month = year + 1, month - 12
     return spans
+
+
+# --- what may happen in a period, by date (pages, API and CLI ask these) ---------
+
+
+def has_started(period, today: date) -> bool:
+    """A report can be created and submitted once its period has begun."""
+    return period.starts_on <= today
+
+
+def has_ended(period, today: date) -> bool:
+    """A 通报 describes a period that is over: from the day after it ends."""
+    return period.ends_on < today
+
+
+def not_started_message(period) -> str:
+    return (f"报送期次 {period.code}({period_label(period.code)})自 {period.starts_on.isoformat()} 起,"
+            "尚未开始,不能填报或报送")
+
+
+def not_ended_message(period, on: date) -> str:
+    return (f"报送期次 {period.code}({period_label(period.code)})至 {period.ends_on.isoformat()} 止,"
+            f"截至 {on.isoformat()} 尚未结束,不能签发通报")

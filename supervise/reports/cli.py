@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from ..db import session, unit_of_work
 from ..errors import DomainError, ValidationError
+from ..policy import SYSTEM
 from ..models import IssuedReport, Plan, ReportingPeriod
 
 report_cli = AppGroup("report", help="季度督查通报与台账")
@@ -58,7 +59,7 @@ def report_export(period_code: str, fmt: str, output: Path, plan_ref: str | None
         raise click.ClickException(f"日期格式应为 YYYY-MM-DD:{as_of}") from None
     try:
         with unit_of_work():
-            actor = get_user_by_login(login) if login else None
+            actor = get_user_by_login(login) if login else SYSTEM
             plan = _plan(plan_ref, period_code)
             period = resolve_period(session(), plan, period_code, day)
             row, content = issue_report(actor, plan, period, parse_format(fmt), as_of=day)
@@ -89,7 +90,7 @@ def report_fetch(report_id: int, output: Path) -> None:
 
     try:
         with unit_of_work():
-            row, content = read_issued(None, report_id)
+            row, content = read_issued(SYSTEM, report_id)
     except DomainError as exc:
         raise click.ClickException(exc.message) from exc
     output.write_bytes(content)

@@ -7,7 +7,9 @@ from collections.abc import Iterable
 from sqlalchemy import func, select, update
 
 from ..db import session, utcnow
+from ..errors import NotFound
 from ..models import Notification, Role, User, UserRole
+from ..policy import authorize
 
 
 def coordinators() -> list[User]:
@@ -43,6 +45,15 @@ def notify(
     session().add_all(rows)
     session().flush()
     return rows
+
+
+def get_own_notification(user: User, notification_id: int) -> Notification:
+    authorize(user, "notification.view")
+    notification = session().get(Notification, notification_id)
+    # Somebody else's notification does not exist, as far as this user knows.
+    if notification is None or notification.user_id != user.id:
+        raise NotFound("未找到该通知")
+    return notification
 
 
 def unread_count(user: User) -> int:

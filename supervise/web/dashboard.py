@@ -14,7 +14,9 @@ from sqlalchemy.orm import defer
 
 from .. import db
 from ..errors import DomainError, NotFound, ValidationError
+from ..domain.clock import local_today
 from ..domain.lights import Light
+from ..domain.periods import has_ended
 from ..models import ExportFormat, Plan, TaskState
 from ..policy import authorize, can
 from ..reports.export import parse_format
@@ -139,7 +141,7 @@ def reports():
             code = request.form.get("period", "").strip()
             if not code:
                 raise ValidationError("请选择报送期次", field_errors={"period": "请选择期次"})
-            period = resolve_period(db.session(), plan, code, today_in_shanghai())
+            period = resolve_period(db.session(), plan, code, local_today())
             row, _ = report_archive.issue_report(acting_user(), plan, period, fmt)
         except DomainError as exc:
             db.session.rollback()
@@ -148,8 +150,9 @@ def reports():
             flash(f"已签发并归档:{row.filename}", "success")
             return redirect(url_for("dashboard.reports", plan=plan.id, issued=row.id))
     issued = report_archive.list_issued(acting_user(), plan_id=plan.id)
-    periods = sorted(plan.periods, key=lambda p: p.starts_on)
-    default_period = resolve_period(db.session(), plan, None, today_in_shanghai())
+    # Only periods that are over can be issued (the service refuses the others too).
+    periods = [p for p in sorted(plan.periods, key=lambda p: p.starts_on) if has_ended(p, local_today())]
+    default_period = resolve_period(db.session(), plan, None, local_today())
     return render_template(
         "dashboard/reports.html",
         plans=plans,

@@ -13,10 +13,10 @@ from flask import Blueprint, flash, redirect, render_template, request, send_fil
 from sqlalchemy import select
 
 from .. import db, evidence_store
-from ..errors import Conflict, EvidenceUnavailable, InvalidTransition, PermissionDenied, ValidationError
+from ..errors import Conflict, EvidenceUnavailable, InvalidTransition, ValidationError
 from ..models import AuditEntry, Evidence, Report, ReportKind, ReportState
 from ..domain.obligations import contribution_due_on
-from ..policy import authorize, can, can_review_contribution, visible_reports
+from ..policy import MAKER_CHECKER_DENIED, authorize, can, review_action, visible_reports, why_not
 from ..serialize import decimal_text
 from ..services import plans as plan_service
 from ..services import reports as report_service
@@ -64,9 +64,8 @@ def _page(report: Report, *, status: int = 200, page_error: str | None = None, *
     actions = allowed_actions(report)
     can_edit = can(user, "report.file", report) and "edit" in actions
     is_lead_report = report.kind is ReportKind.LEAD_REPORT
-    can_review = (
-        can(user, "report.review", report) if is_lead_report else can_review_contribution(user, report)
-    )
+    review_refused = why_not(user, review_action(report, "return"), report)
+    can_review = review_refused is None
     version = {"version": report.version}
     ctx = {
         "report": report,
@@ -74,6 +73,8 @@ def _page(report: Report, *, status: int = 200, page_error: str | None = None, *
         "due_on": due_on,
         "can_edit": can_edit,
         "can_review": can_review,
+        # Someone who made the report is told why they cannot decide on it.
+        "review_note": review_refused if review_refused == MAKER_CHECKER_DENIED else None,
         "actions": actions,
         "ACTION_LABELS": {**ACTION_LABELS, "create": "创建草稿"},
         "values": {v.target_id: v.value for v in report.values},
@@ -197,18 +198,10 @@ def approve(report_id: int):
     return _simple_action(report_id, "approve")
 
 
-def _may_review(report: Report, action: str) -> bool:
-    # The lead unit accepts or returns contributions; coordinators decide on lead reports.
-    if report.kind is ReportKind.CONTRIBUTION and action in ("accept", "return"):
-        return can_review_contribution(acting_user(), report)
-    return can(acting_user(), "report.review", report)
-
-
 def _simple_action(report_id: int, action: str):
     user = acting_user()
     report = _report(report_id)
-    if not _may_review(report, action):
-        raise PermissionDenied()
+    authorize(user, review_action(report, action), report)
     form = VersionForm()
     if not form.validate_on_submit():
         raise ValidationError("页面数据不完整,请刷新后重试")
@@ -235,8 +228,7 @@ def _reason_action(report_id: int, action: str):
     user = acting_user()
     report = _report(report_id)
     # Refuse before looking at the form: a missing reason must not hide a 403.
-    if not _may_review(report, action):
-        raise PermissionDenied()
+    authorize(user, review_action(report, action), report)
     form = ReasonForm(prefix=action)
     key = f"{action}_form"
     if not form.validate_on_submit():
