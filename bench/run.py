@@ -150,12 +150,14 @@ def export_job(app: Flask, counter: StatementCounter, plan_id: int, fmt: str):
     from supervise.db import session
     from supervise.models import ExportFormat, Plan
     from supervise.reports.export import render
-    from supervise.reports.supervision import build_supervision, resolve_period, today_in_shanghai
+    from supervise.domain.clock import today
+    from supervise.domain.periods import resolve_period
+    from supervise.reports.supervision import build_supervision
 
     def run() -> int:
         with app.app_context():
             plan = session().get(Plan, plan_id)
-            period = resolve_period(session(), plan, None, today_in_shanghai())
+            period = resolve_period(session(), plan, None, today())
             content = render(ExportFormat(fmt), build_supervision(session(), plan, period))
             return len(content)
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from flask import Flask
+from flask import Flask, current_app, has_app_context
 
 from config import Config, load_config
 
@@ -28,7 +28,10 @@ def create_app(config: Config | str | None = None, **overrides) -> Flask:
         app.config["MAX_CONTENT_LENGTH"] = app.config["MAX_UPLOAD_MB"] * 1024 * 1024 + 64 * 1024
 
     from . import db
+    from .domain import clock
 
+    # The one today(): read from the current app's config (TODAY pins it).
+    clock.use_config(lambda: current_app.config if has_app_context() else {})
     db.init_app(app)
 
     from .web import init_web

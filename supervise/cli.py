@@ -75,6 +75,39 @@ def plan_import(path: Path) -> None:
         click.echo(f"未改动: {summary} 已导入过,内容相同")
 
 
+@plan_cli.command("parse")
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="以 JSON 输出解析结果")
+def plan_parse(path: Path, as_json: bool) -> None:
+    """Parse a plan document (.docx .pdf .xlsx .txt .md) and print what was
+    found. Writes nothing."""
+    from .importer import PlanParseError, parse_document, plan_to_dict
+
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise click.ClickException(f"无法读取文件 {path}: {exc.strerror or exc}") from None
+    try:
+        parsed = parse_document(data, path.name)
+    except PlanParseError as exc:
+        raise click.ClickException(str(exc)) from None
+    result = plan_to_dict(parsed)
+    if as_json:
+        click.echo(json.dumps(result, ensure_ascii=False, indent=1))
+        return
+    click.echo(f"文号: {result['document_number'] or '（未找到）'}")
+    click.echo(f"标题: {result['title'] or '（未找到）'}")
+    click.echo(f"发文机关: {result['issuer'] or '（未找到）'}  成文日期: {result['issued_on'] or '（未找到）'}")
+    click.echo(f"任务: {len(result['tasks'])} 项")
+    for task in result["tasks"]:
+        co = "、".join(task["co_units"])
+        click.echo(f"  [{task['label']}] {task['title'][:40]}  牵头: {task['lead'] or '—'}" + (f"  配合: {co}" if co else ""))
+        for warning in task["warnings"]:
+            click.echo(f"      ! {warning}")
+    for warning in result["warnings"]:
+        click.echo(f"! {warning}")
+
+
 @plan_cli.command("show")
 @click.option("--json", "as_json", is_flag=True, help="以 JSON 输出")
 def plan_show(as_json: bool) -> None:
@@ -330,10 +363,10 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(backup_cli)
     app.cli.add_command(seed)
 
-    from .scheduler.cli import register as register_scheduler_cli
+    from .commands.scheduler import register as register_scheduler_cli
 
     register_scheduler_cli(app)
 
-    from .reports.cli import report_cli
+    from .commands.reports import report_cli
 
     app.cli.add_command(report_cli)

@@ -52,17 +52,17 @@ def test_roles_granted_and_revoked_end_the_users_sessions(login_as, make_user, a
     other = app.test_client()
     login(other, target)
     assert other.get("/").status_code == 200
-    assert client.post(f"/admin/users/{target.id}/roles", data={"role": "leader", "op": "grant"}).status_code == 302
+    assert client.post(f"/admin/users/{target.id}/roles", data={"roles": ["liaison", "leader"]}).status_code == 302
     assert _user("target").roles == {Role.LIAISON, Role.LEADER}
     assert other.get("/").status_code == 302  # logged out everywhere
-    response = client.post(f"/admin/users/{target.id}/roles", data={"role": "admin", "op": "grant"})
+    response = client.post(f"/admin/users/{target.id}/roles", data={"roles": ["liaison", "leader", "admin"]})
     assert response.status_code == 400 and "三权分立" in response.get_data(as_text=True)
-    assert client.post(f"/admin/users/{target.id}/roles", data={"role": "leader", "op": "revoke"}).status_code == 302
+    assert client.post(f"/admin/users/{target.id}/roles", data={"roles": ["liaison"]}).status_code == 302
     assert _user("target").roles == {Role.LIAISON}
     actions = session().scalars(select(AuditEntry.action).where(AuditEntry.action.like("role.%"))).all()
     assert actions == ["role.grant", "role.revoke"]
     # Nobody grants themselves a role.
-    response = client.post(f"/admin/users/{admin.id}/roles", data={"role": "leader", "op": "grant"})
+    response = client.post(f"/admin/users/{admin.id}/roles", data={"roles": ["admin", "leader"]})
     assert response.status_code == 400 and _user(admin.login).roles == {Role.ADMIN}
 
 
@@ -85,5 +85,45 @@ def test_only_admins_manage_users(login_as, make_user):
         client, _ = login_as(role, unit=unit)
         assert client.get("/admin/users/new").status_code == 403
         assert client.post(f"/admin/users/{target.id}/status", data={"op": "disable"}).status_code == 403
-        assert client.post(f"/admin/users/{target.id}/roles", data={"role": "coordinator", "op": "grant"}).status_code == 403
+        assert client.post(f"/admin/users/{target.id}/roles", data={"roles": ["coordinator"]}).status_code == 403
     assert _user("boss3").is_active and _user("boss3").roles == {Role.LEADER}
+
+
+def test_the_unit_dropdown_shows_the_users_unit_and_saving_keeps_it(login_as, make_user):
+    """Saving the phone number leaves the account where it is; the audit row
+    says what changed, before and after; a move of unit is said aloud."""
+    import re
+
+    client, _ = login_as("admin")
+    target = make_user("liaison", unit="省经信厅", login="jxt1", name="李经信")
+    html = client.get(f"/admin/users/{target.id}").get_data(as_text=True)
+    selected = re.findall(r'<option[^>]*selected[^>]*value="([^"]+)"|<option[^>]*value="([^"]+)"[^>]*selected', html)
+    assert [a or b for a, b in selected] == [target.unit.canonical_name]
+    # Roles are checkboxes, the current ones ticked.
+    assert re.search(r'<input[^>]*checked[^>]*type="checkbox"[^>]*value="liaison"|<input[^>]*type="checkbox"[^>]*value="liaison"[^>]*checked', html)
+    assert "<select multiple" not in html and 'multiple' not in html.split('name="roles"')[0][-200:]
+
+    unit_name = target.unit.canonical_name
+    response = client.post(f"/admin/users/{target.id}/profile", data={
+        "name": "李经信", "unit": unit_name, "email": "", "phone": "13900000001"})
+    assert response.status_code == 302
+    assert _user("jxt1").unit.canonical_name == unit_name and _user("jxt1").phone == "13900000001"
+    row = session().scalars(select(AuditEntry).where(AuditEntry.action == "user.update")).one()
+    assert row.detail["before"]["phone"] is None and row.detail["after"]["phone"] == "13900000001"
+    assert row.detail["before"]["unit"] == row.detail["after"]["unit"] == unit_name
+
+    # A form without the unit (an old page, a script) keeps the unit.
+    assert client.post(f"/admin/users/{target.id}/profile", data={"name": "李经信", "phone": "13900000002"}).status_code == 302
+    assert _user("jxt1").unit.canonical_name == unit_name
+
+    # A real move is said on the page that follows.
+    response = client.post(f"/admin/users/{target.id}/profile", data={
+        "name": "李经信", "unit": "浙江省商务厅", "email": "", "phone": "13900000002"}, follow_redirects=True)
+    html = response.get_data(as_text=True)
+    assert "单位已由" in html and "浙江省商务厅" in html
+    assert _user("jxt1").unit.canonical_name == "浙江省商务厅"
+
+    # The audit log says it in words: 修改账号信息, 手机号 before → after.
+    auditor, _ = login_as("auditor")
+    html = auditor.get("/audit/?action=user.update").get_data(as_text=True)
+    assert "修改账号信息" in html and "手机号:(空) → 13900000001" in html and "user.update</td>" not in html

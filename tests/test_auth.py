@@ -23,6 +23,18 @@ def test_login_page_and_static_files_are_public(client):
     assert css.status_code == 200 and b"--red" in css.data
 
 
+def test_favicon_is_served_and_the_first_visit_is_not_scolded(client):
+    """/favicon.ico is an icon from static/ (no 404 on every page); the very
+    first visit to / shows the login page without a yellow 请先登录, while a
+    deep link still says why the login page came up."""
+    icon = client.get("/favicon.ico")
+    assert icon.status_code == 200 and icon.data[:4] == b"\x00\x00\x01\x00" and len(icon.data) > 100
+    response = client.get("/", follow_redirects=True)
+    assert response.status_code == 200 and "请先登录" not in response.get_data(as_text=True)
+    response = client.get("/plans", follow_redirects=True)
+    assert "请先登录" in response.get_data(as_text=True)
+
+
 def test_login_with_wrong_password_fails_and_is_audited(client, make_user):
     user = make_user("liaison", unit="省经信厅")
     response = client.post("/login", data={"login": user.login, "password": "wrong-password"})

@@ -67,7 +67,7 @@ ELSEWHERE = {
     "tasks.decide_extension", "tasks.confirm_milestone", "tasks.decide_milestone", "tasks.mark_milestone_done",
     "tasks.milestone_evidence", "dashboard.download", "notifications.open_", "notifications.mark_read",
     "profile.preferences", "profile.create_token", "profile.revoke_token", "reminders.read", "reminders.channels",
-    "auth.login", "auth.logout", "auth.change_password", "auth.totp_enrol", "auth.totp_verify", "static",
+    "auth.login", "auth.logout", "auth.change_password", "auth.totp_enrol", "auth.totp_verify", "static", "favicon",
 }
 
 # Tables a refused request must leave as they were (logins write the audit

@@ -5,7 +5,11 @@ import re
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from ..models.plans import ReportingFrequency
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ..errors import ValidationError
+from ..models.plans import Plan, ReportingFrequency, ReportingPeriod
 
 _QUARTER = re.compile(r"^(\d{4})Q([1-4])$")
 _MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
@@ -43,16 +47,6 @@ def parse_period(code: str) -> PeriodSpan:
     raise InvalidPeriod(f"无法识别的报送期次“{code}”,应写作 2025Q2、2025-05 或 2025H1")
 
 
-def period_label(code: str) -> str:
-    span = parse_period(code)
-    year = span.starts_on.year
-    if span.frequency is ReportingFrequency.QUARTERLY:
-        return f"{year}年第{'一二三四'[int(code[-1]) - 1]}季度"
-    if span.frequency is ReportingFrequency.HALF_YEARLY:
-        return f"{year}年{'上' if code.endswith('1') else '下'}半年"
-    return f"{year}年{span.starts_on.month}月"
-
-
 def period_spans(start: date, end: date, frequency: ReportingFrequency) -> list[PeriodSpan]:
     """Every period of the given frequency that overlaps [start, end]."""
     months = {ReportingFrequency.MONTHLY: 1, ReportingFrequency.QUARTERLY: 3, ReportingFrequency.HALF_YEARLY: 6}[
@@ -74,6 +68,35 @@ def period_spans(start: date, end: date, frequency: ReportingFrequency) -> list[
     return spans
 
 
+def resolve_period(session: Session, plan: Plan, code: str | None, as_of: date | None = None) -> ReportingPeriod:
+    """The period `code` of `plan` (2025Q2, 2025-05 or 2025H1, any case), or
+    without a code the last one that has ended by `as_of` (the first one if
+    none has). The one answer for pages, API, exports and the CLI."""
+    periods = list(session.scalars(
+        select(ReportingPeriod).where(ReportingPeriod.plan_id == plan.id).order_by(ReportingPeriod.starts_on)
+    ))
+    if not periods:
+        raise ValidationError("该计划没有报送期次", field_errors={"period": "没有期次"})
+    code = (code or "").strip().upper()
+    if not code:
+        if as_of is None:
+            raise ValidationError("请选择报送期次", field_errors={"period": "请选择期次"})
+        ended = [p for p in periods if p.ends_on < as_of]
+        return ended[-1] if ended else periods[0]
+    hint = ""
+    try:
+        code = parse_period(code).code
+    except InvalidPeriod:
+        hint = ";期次应写作 2025Q2、2025-05 或 2025H1"
+    for period in periods:
+        if period.code == code:
+            return period
+    raise ValidationError(
+        f"计划中没有报送期次 {code}(可选 {periods[0].code} 至 {periods[-1].code}){hint}",
+        field_errors={"period": "没有该期次"},
+    )
+
+
 # --- what may happen in a period, by date (pages, API and CLI ask these) ---------
 
 
@@ -88,10 +111,10 @@ def has_ended(period, today: date) -> bool:
 
 
 def not_started_message(period) -> str:
-    return (f"报送期次 {period.code}({period_label(period.code)})自 {period.starts_on.isoformat()} 起,"
+    return (f"报送期次 {period.code}({period.label})自 {period.starts_on.isoformat()} 起,"
             "尚未开始,不能填报或报送")
 
 
 def not_ended_message(period, on: date) -> str:
-    return (f"报送期次 {period.code}({period_label(period.code)})至 {period.ends_on.isoformat()} 止,"
+    return (f"报送期次 {period.code}({period.label})至 {period.ends_on.isoformat()} 止,"
             f"截至 {on.isoformat()} 尚未结束,不能签发通报")

@@ -1,6 +1,6 @@
 """The reminder rules of a plan: the defaults, overridden per plan by
 `Plan.reminder_rules`. The traffic light of an item comes from the same
-numbers (yellow within the notice window, red when overdue), so the page and
+numbers (`lights.light_for` reads `notice_working_days`), so the page and
 the reminder never disagree."""
 from __future__ import annotations
 
@@ -9,9 +9,8 @@ from datetime import date
 from typing import Any
 
 from ..errors import ValidationError
-from .lights import Light, light_for, working_days_overdue
 from ..models import Plan
-from .workdays import WorkdayCalendar
+from .workdays import WorkdayCalendar, working_days_overdue
 
 
 @dataclass(frozen=True)
@@ -31,9 +30,6 @@ class ReminderRules:
     # stays red and in the quarterly report), so that an old plan imported
     # late does not flood every unit.
     chase_limit_working_days: int = 60
-
-    def light(self, due_on: date | None, today: date, calendar: WorkdayCalendar, *, done: bool) -> Light:
-        return light_for(due_on, today, calendar, done=done, warn_working_days=self.notice_working_days)
 
     def timing(self, due_on: date, today: date, calendar: WorkdayCalendar) -> list[tuple[str, int]]:
         """The (rule, step) pairs that apply today to an item due on `due_on`

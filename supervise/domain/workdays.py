@@ -84,3 +84,8 @@ def report_due_date(calendar: WorkdayCalendar, period_end: date, working_days_af
     """When a report for a period ending on `period_end` is due: the N-th
     working day after the period ends (default 5)."""
     return calendar.add_working_days(period_end, working_days_after)
+
+
+def working_days_overdue(due_on: date, today: date, calendar: WorkdayCalendar) -> int:
+    """How many working days `today` is past `due_on` (0 if not past)."""
+    return max(calendar.working_days_between(due_on, today), 0) if today > due_on else 0

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
+from .errors import PlanParseError
 from .targets import ParsedTarget, extract_targets
 from .text import (
     Paragraph,
@@ -36,18 +37,38 @@ from .text import (
 from .unit_lists import FIRST_LISTED_LEADS, UNIT_BLOCK_START, ParsedUnitRef, find_unit_block, parse_unit_list
 
 
-class PlanParseError(ValueError):
-    """The text is not a plan document the parser can read. The message is
-    Chinese for the user, then English for the log."""
-
-
 @dataclass(frozen=True)
 class ParsedTask:
+    """One task: a unit of work with its own responsibility tag.
+
+    ``number`` is the printed number in arabic (（十五） -> 15, 十五、 -> 15,
+    a table's 序号); tasks closed by several tags inside one numbered
+    measure share it, so it is not unique: ``position`` (1.. in document
+    order) is. ``label`` is the number as printed ("（十五）", "1.", "一是").
+    ``lead`` and ``co_units`` are the names as written (the lead is never
+    repeated among the co-units); ``units`` says the same with roles and
+    whether the document itself states who leads. ``lead`` is None when the
+    tag names nobody who could lead; a warning then says so. ``deadline`` is
+    a date the task's own text states ("2025年6月底前" -> 2025-06-30),
+    ``starts_on`` a start it states ("2024年起"); both None otherwise.
+    ``source_text`` is the task's stretch of the document as written, tag
+    included, for the review page.
+    """
+
     number: int
     title: str  # the first sentence, without "。"
     text: str  # the whole task without its number and unit list
     units: tuple[ParsedUnitRef, ...]
     targets: tuple[ParsedTarget, ...]
+    section: str = ""  # the heading the task stands under ("" if none)
+    lead: str | None = None
+    co_units: tuple[str, ...] = ()
+    deadline: date | None = None
+    starts_on: date | None = None
+    warnings: tuple[str, ...] = ()
+    label: str = ""
+    position: int = 0
+    source_text: str = ""
 
 
 @dataclass(frozen=True)
@@ -70,16 +91,42 @@ class ParsedMeasure:
 
 @dataclass(frozen=True)
 class ParsedPlan:
-    document_number: str
+    """A parsed plan document. What the document does not say is None with
+    a Chinese warning in ``warnings`` (never a guess): ``document_number``,
+    ``issuing_office``, ``issued_on``, ``period_start`` / ``period_end``
+    (from a period in the title, "（2024—2027年）"). A document without
+    tagged tasks parses to no sections and a warning.
+
+    ``title`` is the plan's own title (X of "关于印发X的通知"), and
+    ``document_title`` the heading as printed. ``tasks`` lists every task
+    in document order; ``sections`` groups them under their headings.
+    """
+
+    document_number: str | None
     title: str
-    issuing_office: str
-    issued_on: date
-    period_start: date
-    period_end: date
+    issuing_office: str | None
+    issued_on: date | None
+    period_start: date | None
+    period_end: date | None
     targets: tuple[ParsedTarget, ...]
     sections: tuple[ParsedSection, ...]
     measures: tuple[ParsedMeasure, ...]
     notes: tuple[str, ...]
+    warnings: tuple[str, ...] = ()
+    document_title: str = ""
+    source_format: str = "text"
+
+    @property
+    def tasks(self) -> tuple[ParsedTask, ...]:
+        return tuple(task for section in self.sections for task in section.tasks)
+
+    @property
+    def start_year(self) -> int | None:
+        return self.period_start.year if self.period_start else None
+
+    @property
+    def end_year(self) -> int | None:
+        return self.period_end.year if self.period_end else None
 
 
 # --- the patterns, one per kind of line ------------------------------------
@@ -182,6 +229,7 @@ def parse_plan(text: str, *, plan_end_year: int | None = None) -> ParsedPlan:
             "未找到任何编号任务（如“1. 标题。正文……（责任单位：……）”）"
             " / no numbered tasks found (expected paragraphs like '1. title. text (责任单位: ...)')"
         )
+    sections = _finalise(sections)
     return ParsedPlan(
         document_number=document_number,
         title=title,
@@ -194,6 +242,24 @@ def parse_plan(text: str, *, plan_end_year: int | None = None) -> ParsedPlan:
         measures=_measures(annex),
         notes=tuple(dict.fromkeys(builder.notes)),
     )
+
+
+def _finalise(sections: tuple[ParsedSection, ...]) -> tuple[ParsedSection, ...]:
+    """Fill the fields derived from units and place: lead, co-units, section, position."""
+    from dataclasses import replace
+
+    position = 0
+    result = []
+    for section in sections:
+        tasks = []
+        for task in section.tasks:
+            position += 1
+            lead = next((u.name for u in task.units if u.role == "lead"), None)
+            co = tuple(u.name for u in task.units if u.name != lead)
+            tasks.append(replace(task, lead=lead, co_units=co, section=section.title, position=position,
+                                 label=task.label or f"{task.number}."))
+        result.append(replace(section, tasks=tuple(tasks)))
+    return tuple(result)
 
 
 # --- front matter ----------------------------------------------------------

@@ -265,6 +265,11 @@ class ReportingPeriod(Base):
 
     @property
     def label(self) -> str:
-        from ..domain.periods import period_label
-
-        return period_label(self.code)
+        """2025Q2 -> 2025年第二季度, 2025H1 -> 2025年上半年, 2025-05 -> 2025年5月
+        (codes are stored as `domain.periods.parse_period` writes them)."""
+        year, rest = self.code[:4], self.code[4:]
+        if rest.startswith("Q"):
+            return f"{year}年第{'一二三四'[int(rest[1]) - 1]}季度"
+        if rest.startswith("H"):
+            return f"{year}年{'上' if rest[1] == '1' else '下'}半年"
+        return f"{year}年{int(rest[1:])}月"

@@ -5,7 +5,11 @@ for a retry -> sending) in a transaction of its own, so that two processes
 never send the same one; then sent outside any transaction; then marked
 sent, or failed with the next try after a growing pause, or abandoned after
 the last try (coordinators see those on the delivery log). One failure never
-holds up the others: each delivery is tried on its own, with a timeout."""
+holds up the others: each delivery is tried on its own, with a timeout.
+
+A delivery's state changes here only: the scan records new deliveries
+(pending, the model's default) and hands in-app ones to
+`mark_delivered_in_app`."""
 from __future__ import annotations
 
 import contextvars
@@ -15,11 +19,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, bindparam, or_, select, update
 from sqlalchemy.orm import Session
 
-from ..db import declare_write_intent, engine, utcnow
+from ..db import declare_write_intent, engine, session, utcnow
 from ..models import Channel, Delivery, DeliveryState, User
+from . import webhook
+from .email import send_email
+from .messages import html_for, markdown_for, text_for
 
 
 @dataclass
@@ -80,18 +87,12 @@ def _claim(delivery_id: int, now: datetime) -> bool:
 
 
 def _send(delivery: Delivery, recipient: User) -> None:
-    from ..reminders.messages import html_for, markdown_for, text_for
-
     context = delivery.context
     if delivery.channel is Channel.EMAIL:
-        from .email import send_email
-
         if not recipient.email:
             raise ValueError("收件人没有邮箱地址")
         send_email(recipient.email, delivery.subject, text_for(context), html_for(context))
     elif delivery.channel is Channel.WEBHOOK:
-        from . import webhook
-
         mobiles = [recipient.phone] if recipient.phone else []
         webhook.post(webhook.robot_message(delivery.subject, markdown_for(context), mobiles))
     else:  # pragma: no cover - in-app deliveries are written by the scan
@@ -152,6 +153,20 @@ def deliver(ids: list[int] | None = None) -> list[Outcome]:
         # there does not leak into the caller.
         results = list(pool.map(lambda i: contextvars.Context().run(one, i), todo))
     return [outcome for outcome in results if outcome is not None]
+
+
+def mark_delivered_in_app(pairs: list[tuple[int, int]], now: datetime) -> None:
+    """In-app deliveries are delivered at once, in the scan's own transaction:
+    (delivery id, notification id) pairs are SENT with their notice."""
+    if not pairs:
+        return
+    session().execute(
+        update(Delivery.__table__)
+        .where(Delivery.__table__.c.id == bindparam("delivery_id"))
+        .values(state=DeliveryState.SENT.value, sent_at=now, attempts=1, notification_id=bindparam("note_id"),
+                next_attempt_at=None),
+        [{"delivery_id": delivery_id, "note_id": note_id} for delivery_id, note_id in pairs],
+    )
 
 
 def deliver_after_commit(ids: list[int]) -> Callable[[], None]:

@@ -14,15 +14,13 @@ from datetime import date
 from zoneinfo import ZoneInfo
 
 from flask import current_app
-from sqlalchemy import select, update
+from sqlalchemy import insert, select
 from sqlalchemy.orm import selectinload
 
 from ..db import after_commit, session, utcnow
-from ..domain.lights import working_days_overdue
 from ..models import (
     Channel,
     Delivery,
-    DeliveryState,
     Milestone,
     MilestoneState,
     Notification,
@@ -36,8 +34,9 @@ from ..models import (
 )
 from ..domain.obligations import Obligation, contribution_due_on, obligations
 from ..policy import permissions
-from ..domain.workdays import WorkdayCalendar
-from .messages import subject_for
+from ..domain.workdays import WorkdayCalendar, working_days_overdue
+from ..notify.messages import subject_for, text_for
+from ..notify.outbox import deliver_after_commit, mark_delivered_in_app
 from ..domain.reminder_rules import ReminderRules, rules_for
 
 
@@ -283,7 +282,7 @@ def run_scan(as_of: date, *, dry_run: bool = False) -> ScanResult:
             for channel in channels_for(user):
                 row = {
                     "recipient_id": user.id, "item_key": reminder.item_key, "rule": reminder.rule,
-                    "step": reminder.step, "channel": channel, "state": DeliveryState.PENDING,
+                    "step": reminder.step, "channel": channel,
                     "task_id": reminder.task.id, "as_of": as_of.isoformat(), "subject": subject,
                     "context": context, "attempts": 0, "next_attempt_at": now, "created_at": now,
                 }
@@ -323,8 +322,6 @@ def run_scan(as_of: date, *, dry_run: bool = False) -> ScanResult:
     _write_in_app(in_app, now)
     sess.flush()
     if result.outbox:
-        from ..notify.outbox import deliver_after_commit
-
         after_commit(deliver_after_commit(list(result.outbox)))
     return result
 
@@ -332,10 +329,6 @@ def run_scan(as_of: date, *, dry_run: bool = False) -> ScanResult:
 def _write_in_app(items: list, now) -> None:
     """In-app reminders are delivered at once: the notification and the
     delivery's SENT state are written in the scan's own transaction."""
-    from sqlalchemy import bindparam, insert
-
-    from .messages import text_for
-
     if not items:
         return
     sess = session()
@@ -348,10 +341,4 @@ def _write_in_app(items: list, now) -> None:
             for _delivery_id, user, reminder, subject, context in items
         ],
     ).all()
-    sess.execute(
-        update(Delivery.__table__)
-        .where(Delivery.__table__.c.id == bindparam("delivery_id"))
-        .values(state=DeliveryState.SENT.value, sent_at=now, attempts=1, notification_id=bindparam("note_id"),
-                next_attempt_at=None),
-        [{"delivery_id": item[0], "note_id": note_id} for item, note_id in zip(items, note_ids)],
-    )
+    mark_delivered_in_app([(item[0], note_id) for item, note_id in zip(items, note_ids)], now)

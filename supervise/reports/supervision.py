@@ -5,7 +5,7 @@ queries, built from approved data only.
 - Values and summaries come from lead reports in state APPROVED; a
   co-unit's contribution counts only through an approved lead report that
   includes it (ReportInclusion).
-- Lights use `lights.light_for`, who owes what `obligations`, working days
+- Lights use `lights.light_for` (the plan's own notice window), who owes what `obligations`, working days
   `workdays.WorkdayCalendar`.
 - Punctuality: a report is on time if it was first submitted (Asia/Shanghai)
   on or before its period's due date.
@@ -26,8 +26,9 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import case, func, literal, select
 from sqlalchemy.orm import Session, aliased, defer, selectinload
 
-from ..errors import NotFound, ValidationError
-from ..domain.lights import Light, light_for, working_days_overdue
+from ..errors import NotFound
+from ..domain.clock import today
+from ..domain.lights import Light, light_for, worst
 from ..models import (
     Milestone,
     MilestoneState,
@@ -50,15 +51,10 @@ from ..models import (
 )
 from ..models.types import UTCDateTime
 from ..domain.obligations import NOT_OWING_TASK_STATES, Obligation, obligations
-from ..domain.workdays import WorkdayCalendar
+from ..domain.workdays import WorkdayCalendar, working_days_overdue
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
-LIGHT_ORDER = {Light.GREEN: 0, Light.YELLOW: 1, Light.RED: 2}
 CHINESE_NUMERALS = "一二三四五六七八九十"
-
-
-def today_in_shanghai() -> date:
-    return datetime.now(SHANGHAI).date()
 
 
 def chinese_number(n: int) -> str:
@@ -68,10 +64,6 @@ def chinese_number(n: int) -> str:
     tens, ones = divmod(n, 10)
     head = "" if tens == 1 else CHINESE_NUMERALS[tens - 1]
     return head + "十" + (CHINESE_NUMERALS[ones - 1] if ones else "")
-
-
-def worst(lights) -> Light:
-    return max(lights, key=LIGHT_ORDER.__getitem__, default=Light.GREEN)
 
 
 def end_of_day_utc(day: date) -> datetime:
@@ -278,25 +270,6 @@ class Supervision:
 # --- building it ------------------------------------------------------------
 
 
-def resolve_period(session: Session, plan: Plan, code: str | None, as_of: date) -> ReportingPeriod:
-    """The period asked for, or by default the last one that has ended."""
-    periods = list(session.scalars(select(ReportingPeriod).where(ReportingPeriod.plan_id == plan.id)
-                                   .order_by(ReportingPeriod.starts_on)))
-    if not periods:
-        raise ValidationError("该计划没有报送期次")
-    if code:
-        code = code.strip().upper()
-        for p in periods:
-            if p.code == code:
-                return p
-        raise ValidationError(
-            f"计划中没有报送期次 {code}(可选 {periods[0].code} 至 {periods[-1].code})",
-            field_errors={"period": "没有该期次"},
-        )
-    ended = [p for p in periods if p.ends_on < as_of]
-    return ended[-1] if ended else periods[0]
-
-
 def load_plan(session: Session, plan_id: int) -> Plan:
     plan = session.scalar(
         select(Plan)
@@ -323,7 +296,7 @@ def build_supervision(
     as_of: date | None = None,
     calendar: WorkdayCalendar | None = None,
 ) -> Supervision:
-    as_of = as_of or today_in_shanghai()
+    as_of = as_of or today()
     calendar = calendar or WorkdayCalendar.load(session)
     plan = load_plan(session, plan.id)
     periods = [p for p in plan.periods if p.starts_on <= period.starts_on]
@@ -346,7 +319,7 @@ def build_supervision(
     overdue: list[OverdueItem] = []
     task_by_id = {t.id: t for t in tasks}
     for m in milestones:
-        milestone_lights[m.task_id].append(light_for(m.due_on, as_of, calendar, done=False))
+        milestone_lights[m.task_id].append(light_for(plan, m.due_on, as_of, calendar, done=False))
         if m.due_on < as_of:
             task = task_by_id[m.task_id]
             overdue.append(OverdueItem("工作节点", task, task.lead.unit if task.lead else None, m.title, m.due_on,
@@ -362,7 +335,7 @@ def build_supervision(
                 if ob is None:
                     unit_light = Light.GREEN
                 else:
-                    unit_light = light_for(ob.due_on, as_of, calendar, done=ob.is_done)
+                    unit_light = light_for(plan, ob.due_on, as_of, calendar, done=ob.is_done)
                     if not ob.is_done and ob.due_on < as_of:
                         overdue.append(OverdueItem(ob.kind.label, task, tu.unit, f"{period.label}进展情况",
                                                    ob.due_on, working_days_overdue(ob.due_on, as_of, calendar)))
@@ -382,7 +355,7 @@ def build_supervision(
             lights = [row.light for row in ledger if row.task_unit.role is UnitRole.LEAD]
             lights += milestone_lights.get(task.id, [])
             if task.state is not TaskState.CLOSED:
-                lights.append(light_for(task.deadline, as_of, calendar, done=False))
+                lights.append(light_for(plan, task.deadline, as_of, calendar, done=False))
             light = Light.GREEN if task.state is TaskState.CLOSED else worst(lights)
             summary = lead_report.text if lead_report and lead_report.state is ReportState.APPROVED else None
             task_rows.append(TaskRow(section, task, light, lead_report, summary, ledger))

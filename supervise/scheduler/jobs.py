@@ -10,10 +10,10 @@ from ..db import unit_of_work
 
 def scan_reminders() -> str:
     """Today's reminders; e-mail and webhooks go out after the commit."""
-    from ..domain.clock import local_today
+    from ..domain import clock
     from ..reminders.scan import run_scan
 
-    today = local_today()
+    today = clock.today()
     with unit_of_work():
         result = run_scan(today)
     if not result.is_workday:

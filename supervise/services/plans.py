@@ -290,13 +290,6 @@ def _renumber(task: Task) -> None:
         tu.position = position
 
 
-def period_for(plan: Plan, code: str) -> ReportingPeriod:
-    period = session().scalar(select(ReportingPeriod).where(ReportingPeriod.plan_id == plan.id, ReportingPeriod.code == code))
-    if period is None:
-        raise ValidationError(f"计划中没有报送期次 {code}", field_errors={"period": "没有该期次"})
-    return period
-
-
 def current_period(plan: Plan, today: date) -> ReportingPeriod | None:
     return next((p for p in plan.periods if p.starts_on <= today <= p.ends_on), None)
 

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from ..db import session
-from ..domain.clock import local_today
+from ..domain.clock import today as local_today
 from ..domain.periods import has_ended, not_ended_message
 from ..errors import NotFound, ValidationError
 from ..models import ExportFormat, IssuedReport, Plan, ReportingPeriod, User

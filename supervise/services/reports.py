@@ -30,8 +30,8 @@ from ..models import (
     UnitRole,
     User,
 )
-from ..domain.clock import local_today
-from ..domain.periods import InvalidPeriod, has_started, not_started_message, parse_period
+from ..domain.clock import today as local_today
+from ..domain.periods import has_started, not_started_message, resolve_period
 from ..policy import DENIED, authorize, authorize_view_report, can, review_action, why_not
 from . import audit, notifications
 
@@ -47,19 +47,6 @@ def get_report(actor: User, report_id: int) -> Report:
         raise NotFound("未找到该报告,或您无权查看")
     authorize_view_report(actor, report)
     return report
-
-
-def resolve_period(task: Task, code: str) -> ReportingPeriod:
-    try:
-        code = parse_period(code).code
-    except InvalidPeriod as exc:
-        raise ValidationError(str(exc), field_errors={"period": str(exc)}) from None
-    period = session().scalar(
-        select(ReportingPeriod).where(ReportingPeriod.plan_id == task.plan_id, ReportingPeriod.code == code)
-    )
-    if period is None:
-        raise ValidationError(f"该计划没有报送期次 {code}", field_errors={"period": "该计划没有此期次"})
-    return period
 
 
 def _check_version(report: Report, expected_version: int | None) -> None:
@@ -133,7 +120,7 @@ def create_report(actor: User, task: Task, period_code: str, *, text: Any = "", 
     report if the unit leads the task, otherwise a contribution. Only for a
     period that has begun (`today` defaults to the one today())."""
     authorize(actor, "report.file", task)
-    period = resolve_period(task, period_code)
+    period = resolve_period(session(), task.plan, period_code)
     _check_started(period, today)
     if task.state in (TaskState.CLOSED, TaskState.SUSPENDED):
         raise ValidationError(f"任务处于“{task.state.label}”状态,不需要报送")

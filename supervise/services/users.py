@@ -15,6 +15,7 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 import pyotp
 from sqlalchemy import delete, func, select, update
@@ -298,14 +299,17 @@ def set_active(user: User, active: bool, *, actor: Actor) -> None:
                  detail={"user": user.login})
 
 
-def update_profile(user: User, *, actor: Actor, name: str, unit_name: str, email: str | None,
-                   phone: str | None) -> None:
-    """An administrator corrects a user's name, unit or contact details."""
+def update_profile(user: User, *, actor: Actor, name: str, unit_name: str | None, email: str | None,
+                   phone: str | None) -> dict[str, tuple[Any, Any]]:
+    """An administrator corrects a user's name, unit or contact details. An
+    empty unit keeps the current one: the account moves only when a unit is
+    chosen. Returns what changed, {field: (before, after)}; the audit row
+    user.update carries the same before and after."""
     _check_admin_acts_on_other(actor, None)
     name = (name or "").strip()
     if not name or len(name) > 64:
         raise ValidationError("请填写姓名(不超过 64 字)", field_errors={"name": "请填写姓名"})
-    unit = find_unit(unit_name)
+    unit = find_unit(unit_name) if (unit_name or "").strip() else user.unit
     if unit is None:
         raise ValidationError(f"未找到单位“{unit_name}”", field_errors={"unit": "未找到该单位"})
     email = (email or "").strip() or None
@@ -319,6 +323,33 @@ def update_profile(user: User, *, actor: Actor, name: str, unit_name: str, email
         if before["unit"] != after["unit"]:
             end_sessions(user)  # what the user may see depends on the unit
         audit.record(actor, "user.update", obj=user, actor_login="cli", detail={"before": before, "after": after})
+    return {key: (before[key], after[key]) for key in before if before[key] != after[key]}
+
+
+def set_roles(user: User, roles: Iterable[Role], *, actor: User | None) -> tuple[list[Role], list[Role]]:
+    """Give `user` exactly these roles (the checkboxes of 用户管理): grant the
+    new ones, revoke the others, each audited as role.grant / role.revoke.
+    Returns (granted, revoked)."""
+    _check_admin_acts_on_other(actor, user)
+    wanted = list(dict.fromkeys(roles))
+    if not wanted:
+        raise ValidationError("每个账号至少保留一个角色;如需停用账号,请停用", field_errors={"roles": "至少选择一个角色"})
+    _check_duties(wanted, field="roles")
+    current = set(user.roles)
+    granted = [r for r in wanted if r not in current]
+    revoked = [r for r in Role if r in current and r not in wanted]
+    for role in granted:
+        user.role_grants.append(UserRole(role=role, granted_by_id=actor.id if actor else None))
+    for role in revoked:
+        user.role_grants.remove(next(g for g in user.role_grants if g.role is role))
+    if granted or revoked:
+        end_sessions(user)
+        session().flush()
+    for role in granted:
+        audit.record(actor, "role.grant", obj=user, actor_login="cli", detail={"user": user.login, "role": role.value})
+    for role in revoked:
+        audit.record(actor, "role.revoke", obj=user, actor_login="cli", detail={"user": user.login, "role": role.value})
+    return granted, revoked
 
 
 def role_rule_breaches() -> list[tuple[User, list[str]]]:

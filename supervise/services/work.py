@@ -8,7 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import joinedload, lazyload, selectinload
 
 from ..db import session
-from ..domain.lights import Light, plan_light, working_days_overdue
+from ..domain.lights import Light, light_for
 from ..models import (
     ExtensionRequest,
     ExtensionState,
@@ -27,7 +27,7 @@ from ..models import (
 )
 from ..domain.obligations import Obligation, obligations
 from ..policy import authorize, can
-from ..domain.workdays import WorkdayCalendar
+from ..domain.workdays import WorkdayCalendar, working_days_overdue
 
 
 @dataclass
@@ -81,7 +81,7 @@ def _liaison_work(user: User, today: date, calendar: WorkdayCalendar, work: MyWo
     for ob in obligations(sess, periods, calendar, unit_ids=[user.unit_id]):
         if ob.is_done or (ob.report is not None and ob.report.state is ReportState.RETURNED):
             continue
-        light = plan_light(ob.task.plan, ob.due_on, today, calendar, done=False)
+        light = light_for(ob.task.plan, ob.due_on, today, calendar, done=False)
         if light is Light.GREEN and ob.period.ends_on > today:
             continue  # the period is still running and nothing is due soon
         work.owed.append(OwedItem(ob, light, working_days_overdue(ob.due_on, today, calendar)))
@@ -107,7 +107,7 @@ def _liaison_work(user: User, today: date, calendar: WorkdayCalendar, work: MyWo
         .order_by(Milestone.due_on)
     )
     for milestone in milestones:
-        light = plan_light(milestone.task.plan, milestone.due_on, today, calendar, done=False)
+        light = light_for(milestone.task.plan, milestone.due_on, today, calendar, done=False)
         if light is not Light.GREEN:
             work.milestones_due.append((milestone, light))
 

@@ -27,7 +27,7 @@ csrf = CSRFProtect()
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 # Reachable without a login: the login steps themselves and static files.
-PUBLIC_ENDPOINTS = frozenset({None, "static", "auth.login", "auth.totp_verify", "auth.totp_enrol"})
+PUBLIC_ENDPOINTS = frozenset({None, "static", "favicon", "auth.login", "auth.totp_verify", "auth.totp_enrol"})
 
 
 def acting_user() -> User:
@@ -94,6 +94,11 @@ def init_web(app: Flask) -> None:
     # The API authenticates with bearer tokens, not the session cookie.
     csrf.exempt(api.bp)
 
+    @app.route("/favicon.ico")
+    def favicon():
+        # Browsers ask for it on every page; served from static/, cached a day.
+        return app.send_static_file("favicon.ico"), 200, {"Cache-Control": "public, max-age=86400"}
+
     tz = ZoneInfo(app.config.get("TIMEZONE", "Asia/Shanghai"))
 
     @app.template_filter("localtime")
@@ -108,6 +113,31 @@ def init_web(app: Flask) -> None:
         if n is None:
             return "—"
         return f"{n:,}" if isinstance(n, int) else f"{n:,.2f}".rstrip("0").rstrip(".")
+
+    from .. import labels
+
+    app.add_template_filter(labels.event_label, "event_label")
+    app.add_template_filter(labels.state_label, "state_label")
+    app.add_template_filter(labels.object_label, "object_label")
+    app.add_template_filter(labels.person, "person")
+    app.add_template_filter(labels.changes, "changes")
+    app.add_template_filter(labels.job_label, "job_label")
+    app.add_template_filter(labels.trigger_label, "trigger_label")
+    app.add_template_filter(labels.reminder_label, "reminder_label")
+
+    @app.template_filter("actor")
+    def _actor(entry) -> str:
+        """Who did what an audit row records: name and unit, not the login name."""
+        if entry.actor_id is not None:
+            user = db.session.get(User, entry.actor_id)
+            if user is not None:
+                return labels.person(user)
+        if entry.actor_login == "cli":
+            return "命令行(系统管理员)"
+        if not entry.actor_login:
+            return "系统"
+        # A failed login by a name that is no account: shown as typed.
+        return entry.actor_login
 
     @app.context_processor
     def _template_globals():
@@ -196,7 +226,7 @@ def init_web(app: Flask) -> None:
         )
         if app.config.get("SESSION_COOKIE_SECURE"):
             response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
-        if request.endpoint != "static":
+        if request.endpoint not in ("static", "favicon"):
             # Pages and API answers carry data (or a CSRF token): never kept
             # by the browser or a proxy, so "back" after logout shows nothing.
             response.headers["Cache-Control"] = "no-store"
@@ -313,5 +343,8 @@ def _unauthorized():
 
     if is_api_request():
         return jsonify(error="unauthorized", message="需要登录或有效的 API 令牌"), 401
-    flash("请先登录", "warning")
+    # The home page is where everyone starts: going there is not a mistake to
+    # warn about. Any other page says why the login page came up.
+    if request.path != "/":
+        flash("请先登录", "warning")
     return redirect(url_for("auth.login", next=request.full_path if request.query_string else request.path))

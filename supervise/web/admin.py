@@ -7,7 +7,7 @@ from flask_login import current_user
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 from sqlalchemy import select
-from wtforms import DateField, IntegerField, PasswordField, SelectField, SelectMultipleField, StringField
+from wtforms import DateField, IntegerField, PasswordField, SelectField, StringField
 from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
 from .. import db
@@ -16,8 +16,8 @@ from ..models import Plan, Role, SchedulerJob, User
 from ..policy import authorize, can
 from . import acting_user
 from .common import show_errors
-from .forms import options
-from ..domain.clock import local_today
+from .forms import MultiCheckboxField, options
+from ..domain import clock
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -29,18 +29,26 @@ def users():
     return render_template("admin/users.html", users=rows)
 
 
-def _unit_choices():
+def _unit_choices(current=None):
+    """Active units; the user's own unit always among them (even if it was
+    retired), so the dropdown can show where the account is now."""
     from ..models import Unit
 
-    return options((u.canonical_name, u.canonical_name) for u in db.session.scalars(
-        select(Unit).where(Unit.is_active).order_by(Unit.kind, Unit.sort_order, Unit.id)))
+    units = list(db.session.scalars(select(Unit).where(Unit.is_active).order_by(Unit.kind, Unit.sort_order, Unit.id)))
+    if current is not None and current not in units:
+        units.insert(0, current)
+    return options((u.canonical_name, u.canonical_name) for u in units)
+
+
+def _role_choices():
+    return options((r.value, r.label) for r in Role)
 
 
 class UserForm(FlaskForm):
     login = StringField("登录名", validators=[DataRequired("请填写登录名"), Length(max=64)])
     name = StringField("姓名", validators=[DataRequired("请填写姓名"), Length(max=64)])
     unit = SelectField("单位", validate_choice=False)
-    roles = SelectMultipleField("角色", choices=options((r.value, r.label) for r in Role))
+    roles = MultiCheckboxField("角色", choices=_role_choices())
     email = StringField("电子邮箱", validators=[Optional(), Length(max=255)])
     phone = StringField("手机号(用于钉钉/浙政钉提醒)", validators=[Optional(), Length(max=32)])
     password = PasswordField("初始密码(首次登录须修改)", validators=[DataRequired("请设置初始密码")])
@@ -54,7 +62,7 @@ class ProfileForm(FlaskForm):
 
 
 class RoleForm(FlaskForm):
-    role = SelectField("角色", choices=options((r.value, r.label) for r in Role))
+    roles = MultiCheckboxField("角色", choices=_role_choices())
 
 
 class PasswordResetForm(FlaskForm):
@@ -90,10 +98,15 @@ def _load_user(user_id: int) -> User:
 
 
 def _user_page(user: User, status: int = 200, **forms):
-    profile = forms.get("profile") or ProfileForm(obj=user, unit=user.unit.canonical_name)
-    profile.unit.choices = _unit_choices()
+    # The fields from the account as it is (not `obj=`: its `unit` is the
+    # Unit itself, which matches no choice, so the dropdown showed the first
+    # unit and saving moved the account there).
+    profile = forms.get("profile") or ProfileForm(formdata=None, data={
+        "name": user.name, "unit": user.unit.canonical_name, "email": user.email or "", "phone": user.phone or ""})
+    profile.unit.choices = _unit_choices(user.unit)
+    role_form = forms.get("role_form") or RoleForm(formdata=None, data={"roles": [r.value for r in user.roles]})
     return render_template(
-        "admin/user.html", user=user, profile=profile, role_form=forms.get("role_form") or RoleForm(),
+        "admin/user.html", user=user, profile=profile, role_form=role_form,
         password_form=forms.get("password_form") or PasswordResetForm(),
     ), status
 
@@ -111,15 +124,21 @@ def user_profile(user_id: int):
     authorize(current_user, "user.manage")
     user = _load_user(user_id)
     form = ProfileForm()
-    form.unit.choices = _unit_choices()
+    form.unit.choices = _unit_choices(user.unit)
     if form.validate_on_submit():
         try:
-            user_service.update_profile(user, actor=acting_user(), name=form.name.data, unit_name=form.unit.data,
-                                        email=form.email.data, phone=form.phone.data)
+            changed = user_service.update_profile(user, actor=acting_user(), name=form.name.data,
+                                                  unit_name=form.unit.data, email=form.email.data, phone=form.phone.data)
         except DomainError as exc:
             show_errors(form, exc)
         else:
-            flash("账号信息已保存", "success")
+            if "unit" in changed:
+                old, new = changed["unit"]
+                flash(f"账号信息已保存;单位已由“{old}”改为“{new}”,该用户此后看到新单位的任务,需重新登录", "success")
+            elif changed:
+                flash("账号信息已保存", "success")
+            else:
+                flash("没有修改任何信息", "info")
             return redirect(url_for("admin.user", user_id=user.id))
     return _user_page(user, 400, profile=form)
 
@@ -131,19 +150,20 @@ def user_roles(user_id: int):
     authorize(current_user, "user.manage")
     user = _load_user(user_id)
     form = RoleForm()
-    grant = request.form.get("op") == "grant"
     if form.validate_on_submit():
         try:
-            role = Role(form.role.data)
-            if grant:
-                user_service.grant_role(user, role, actor=acting_user())
-            else:
-                user_service.revoke_role(user, role, actor=acting_user())
+            granted, revoked = user_service.set_roles(
+                user, user_service.parse_roles(form.roles.data or []), actor=acting_user())
         except DomainError as exc:
             db.session.rollback()
-            form.role.errors.append(exc.message)
+            form.roles.errors.append(exc.message)
         else:
-            flash(f"已{'授予' if grant else '收回'}角色“{role.label}”,该用户需重新登录", "success")
+            parts = ([f"授予“{'、'.join(r.label for r in granted)}”"] if granted else []) + (
+                [f"收回“{'、'.join(r.label for r in revoked)}”"] if revoked else [])
+            if parts:
+                flash(f"已{','.join(parts)},该用户需重新登录", "success")
+            else:
+                flash("角色没有变化", "info")
             return redirect(url_for("admin.user", user_id=user.id))
     return _user_page(user, 400, role_form=form)
 
@@ -236,7 +256,7 @@ def _calendar_page(year: int, day_form: CalendarDayForm, import_form: CalendarIm
 @bp.route("/calendar", methods=["GET"])
 def calendar():
     authorize(current_user, "calendar.manage")
-    year = request.args.get("year", type=int) or local_today().year
+    year = request.args.get("year", type=int) or clock.today().year
     return _calendar_page(year, CalendarDayForm(), CalendarImportForm())
 
 
@@ -255,7 +275,7 @@ def calendar_day():
         else:
             flash(f"{form.day.data} 已更新,各计划报送截止日已按新日历重算", "success")
             return redirect(url_for("admin.calendar", year=form.day.data.year))
-    year = form.day.data.year if form.day.data else local_today().year
+    year = form.day.data.year if form.day.data else clock.today().year
     return _calendar_page(year, form, CalendarImportForm(), 400)
 
 
@@ -268,7 +288,7 @@ def calendar_import():
     upload = request.files.get("file")
     if not form.validate_on_submit() or upload is None or not upload.filename:
         form.file.errors.append("请选择 CSV 文件")
-        return _calendar_page(local_today().year, CalendarDayForm(), form, 400)
+        return _calendar_page(clock.today().year, CalendarDayForm(), form, 400)
     try:
         text = upload.read().decode("utf-8-sig")
         change = import_days(acting_user(), parse_calendar_csv(text), source_name=upload.filename)
@@ -280,7 +300,7 @@ def calendar_import():
     else:
         flash(f"已导入 {'、'.join(map(str, change.years))} 年共 {change.days} 天,报送截止日已重算", "success")
         return redirect(url_for("admin.calendar", year=change.years[0]))
-    return _calendar_page(local_today().year, CalendarDayForm(), form, 400)
+    return _calendar_page(clock.today().year, CalendarDayForm(), form, 400)
 
 
 @bp.route("/calendar/sync", methods=["POST"])

@@ -6,7 +6,7 @@ from zoneinfo import ZoneInfo
 
 from flask import Blueprint, render_template, request
 from flask_login import current_user
-from sqlalchemy import select
+from sqlalchemy import or_, select
 
 from .. import db
 from ..models import AuditEntry
@@ -35,7 +35,10 @@ def index():
     if login := args.get("actor", "").strip():
         query = query.where(AuditEntry.actor_login == login)
     if action := args.get("action", "").strip():
-        query = query.where(AuditEntry.action.startswith(action))
+        from ..labels import events_matching
+
+        # A Chinese label (审核通过) or the start of an internal name (report.).
+        query = query.where(or_(AuditEntry.action.startswith(action), AuditEntry.action.in_(events_matching(action))))
     if unit := args.get("unit", "").strip():
         query = query.where(AuditEntry.actor_unit.contains(unit))
     if (start := _day(args.get("from"))) is not None:

@@ -14,9 +14,9 @@ from sqlalchemy.orm import defer
 
 from .. import db
 from ..errors import DomainError, NotFound, ValidationError
-from ..domain.clock import local_today
+from ..domain.clock import today
 from ..domain.lights import Light
-from ..domain.periods import has_ended
+from ..domain.periods import has_ended, resolve_period
 from ..models import ExportFormat, Plan, TaskState
 from ..policy import authorize, can
 from ..reports.export import parse_format
@@ -25,8 +25,6 @@ from ..reports.supervision import (
     chinese_number,
     format_number,
     format_share,
-    resolve_period,
-    today_in_shanghai,
 )
 from ..services import report_archive
 from . import acting_user
@@ -57,7 +55,7 @@ def _as_of() -> date:
     # For looking at the dashboard as it stood on a day (?as_of=2025-07-10).
     value = request.args.get("as_of", "").strip()
     if not value:
-        return today_in_shanghai()
+        return today()
     try:
         return date.fromisoformat(value)
     except ValueError:
@@ -141,7 +139,7 @@ def reports():
             code = request.form.get("period", "").strip()
             if not code:
                 raise ValidationError("请选择报送期次", field_errors={"period": "请选择期次"})
-            period = resolve_period(db.session(), plan, code, local_today())
+            period = resolve_period(db.session(), plan, code, today())
             row, _ = report_archive.issue_report(acting_user(), plan, period, fmt)
         except DomainError as exc:
             db.session.rollback()
@@ -151,8 +149,8 @@ def reports():
             return redirect(url_for("dashboard.reports", plan=plan.id, issued=row.id))
     issued = report_archive.list_issued(acting_user(), plan_id=plan.id)
     # Only periods that are over can be issued (the service refuses the others too).
-    periods = [p for p in sorted(plan.periods, key=lambda p: p.starts_on) if has_ended(p, local_today())]
-    default_period = resolve_period(db.session(), plan, None, local_today())
+    periods = [p for p in sorted(plan.periods, key=lambda p: p.starts_on) if has_ended(p, today())]
+    default_period = resolve_period(db.session(), plan, None, today())
     return render_template(
         "dashboard/reports.html",
         plans=plans,

@@ -10,12 +10,13 @@ from sqlalchemy.orm import selectinload
 
 from .. import db
 from ..errors import DomainError, NotFound
-from ..models import AuditEntry, Plan, Section, Task, TaskState, TaskUnit, Unit, UnitRole
+from ..models import Plan, Section, Task, TaskState, TaskUnit, Unit, UnitRole
 from ..policy import authorize, can, home_endpoint
 from ..services import plans as plan_service
 from ..services import units as unit_service
 from . import acting_user
-from .forms import TaskUnitForm, options
+from .forms import TaskUnitForm
+from .tasks import make_unit_form, task_context
 
 bp = Blueprint("main", __name__)
 
@@ -94,7 +95,7 @@ def task(task_id: int):
     task = plan_service.get_task(current_user, task_id)
     form = None
     if can(current_user, "task.assign_units", task):
-        form = _unit_form(bound=True)
+        form = make_unit_form(bound=True)
         if request.method == "POST":
             if form.validate_on_submit():
                 try:
@@ -111,14 +112,6 @@ def task(task_id: int):
     return render_template("main/task.html", **task_context(task, unit_form=form))
 
 
-def _unit_form(bound: bool) -> TaskUnitForm:
-    form = TaskUnitForm() if bound else TaskUnitForm(formdata=None)
-    form.unit_id.choices = options(
-        (u.id, u.short_name) for u in db.session.scalars(select(Unit).where(Unit.is_active).order_by(Unit.kind, Unit.sort_order))
-    )
-    return form
-
-
 def _change_units(task: Task, form: TaskUnitForm) -> None:
     reason = (form.reason.data or "").strip()
     if form.action.data == "set_lead":
@@ -127,23 +120,6 @@ def _change_units(task: Task, form: TaskUnitForm) -> None:
         plan_service.add_task_unit(acting_user(), task, form.unit_id.data, reason=reason)
     else:
         plan_service.remove_task_unit(acting_user(), task, form.unit_id.data, reason=reason)
-
-
-def task_context(task: Task, *, unit_form: TaskUnitForm | None = None, page_error: str | None = None,
-                 forms: dict | None = None) -> dict:
-    """Everything the task page shows; `forms` are the task actions' forms
-    as typed, when one of them failed (see web/tasks.py)."""
-    from .tasks import task_sections
-
-    if unit_form is None and can(current_user, "task.assign_units", task):
-        unit_form = _unit_form(bound=False)
-    history = list(
-        db.session.scalars(
-            select(AuditEntry).where(AuditEntry.task_id == task.id).order_by(AuditEntry.id.desc()).limit(200)
-        )
-    )
-    return {"task": task, "form": unit_form, "history": history,
-            **task_sections(task, page_error=page_error, forms=forms)}
 
 
 @bp.route("/units")

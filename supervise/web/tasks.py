@@ -18,8 +18,9 @@ from sqlalchemy.orm import selectinload
 
 from .. import db
 from ..errors import Conflict, InvalidTransition, ValidationError
-from ..domain.lights import Light, plan_light
+from ..domain.lights import Light, light_for
 from ..models import (
+    AuditEntry,
     Evidence,
     ExtensionRequest,
     Milestone,
@@ -29,6 +30,7 @@ from ..models import (
     ReportKind,
     Task,
     TaskState,
+    Unit,
     User,
 )
 from ..domain.obligations import Obligation, contribution_due_on, obligations
@@ -39,7 +41,7 @@ from ..services import tasks as task_service
 from ..domain.workdays import WorkdayCalendar
 from ..workflow import ACTION_LABELS, allowed_actions
 from . import acting_user
-from ..domain.clock import local_today
+from ..domain import clock
 from .common import show_errors
 from .forms import (
     DecisionForm,
@@ -49,7 +51,9 @@ from .forms import (
     MilestoneForm,
     NewReportForm,
     ReasonForm,
+    TaskUnitForm,
     VersionForm,
+    options,
     split_form,
 )
 from .reports import store_and_attach
@@ -100,7 +104,7 @@ def _period_blocks(task: Task, user: User, today: date, calendar: WorkdayCalenda
         lead_ob = next((ob for ob in obs if ob.kind is ReportKind.LEAD_REPORT), None)
         block = PeriodBlock(
             period,
-            plan_light(task.plan, period.due_on, today, calendar, done=lead_ob.is_done) if lead_ob else Light.GREEN,
+            light_for(task.plan, period.due_on, today, calendar, done=lead_ob.is_done) if lead_ob else Light.GREEN,
         )
         for ob in obs:
             report = visible.get(ob.report.id) if ob.report is not None else None
@@ -113,7 +117,7 @@ def _period_blocks(task: Task, user: User, today: date, calendar: WorkdayCalenda
                 status = "已报送" if ob.is_done else "未报送"
             item = Item(
                 ob.task_unit.unit.short_name, ob.kind, ob.due_on,
-                plan_light(task.plan, ob.due_on, today, calendar, done=ob.is_done), report, status,
+                light_for(task.plan, ob.due_on, today, calendar, done=ob.is_done), report, status,
                 is_mine=ob.task_unit.unit_id == user.unit_id,
             )
             block.items.append(item)
@@ -132,7 +136,7 @@ def task_sections(task: Task, *, page_error: str | None = None, forms: dict[str,
     closing, extensions, target progress, and the forms this user may use."""
     user = acting_user()
     forms = dict(forms or {})
-    today = local_today()
+    today = clock.today()
     calendar = WorkdayCalendar.load(db.session)
     task_version = {"version": task.version}
 
@@ -160,7 +164,7 @@ def task_sections(task: Task, *, page_error: str | None = None, forms: dict[str,
         version = {"version": m.version}
         row: dict[str, Any] = {
             "m": m,
-            "light": plan_light(task.plan, m.due_on, today, calendar, done=m.state is MilestoneState.COMPLETED),
+            "light": light_for(task.plan, m.due_on, today, calendar, done=m.state is MilestoneState.COMPLETED),
         }
         if can(user, "milestone.decide", m):
             if "confirm" in actions:
@@ -253,9 +257,36 @@ def task_sections(task: Task, *, page_error: str | None = None, forms: dict[str,
     return ctx
 
 
-def _render(task: Task, *, status: int, page_error: str | None = None, forms: dict[str, Any] | None = None):
-    from .main import task_context
+def make_unit_form(bound: bool) -> TaskUnitForm:
+    form = TaskUnitForm() if bound else TaskUnitForm(formdata=None)
+    form.unit_id.choices = options(
+        (u.id, u.short_name) for u in db.session.scalars(select(Unit).where(Unit.is_active).order_by(Unit.kind, Unit.sort_order))
+    )
+    return form
 
+
+def task_context(task: Task, *, unit_form: TaskUnitForm | None = None, page_error: str | None = None,
+                 forms: dict | None = None) -> dict:
+    """Everything the task page shows; `forms` are the task actions' forms
+    as typed, when one of them failed."""
+    if unit_form is None and can(acting_user(), "task.assign_units", task):
+        unit_form = make_unit_form(bound=False)
+    history = list(
+        db.session.scalars(
+            select(AuditEntry).where(AuditEntry.task_id == task.id).order_by(AuditEntry.id.desc()).limit(200)
+        )
+    )
+    # Rows about a report the user may not see (another unit's draft) are
+    # left out: their labels would give the draft away.
+    seen = set(db.session.scalars(select(Report.id).where(Report.task_id == task.id, visible_reports(acting_user()))))
+    history = [h for h in history if not (
+        (h.object_type == "reports" and h.object_id not in seen)
+        or (h.object_type == "evidence" and (h.detail or {}).get("report_id") not in (None, *seen)))]
+    return {"task": task, "form": unit_form, "history": history,
+            **task_sections(task, page_error=page_error, forms=forms)}
+
+
+def _render(task: Task, *, status: int, page_error: str | None = None, forms: dict[str, Any] | None = None):
     return render_template("main/task.html", **task_context(task, page_error=page_error, forms=forms)), status
 
 
@@ -425,7 +456,7 @@ def request_extension(task_id: int):
         if int(form.version.data) != task.version:
             raise Conflict("该任务已被他人修改,请刷新后再操作")
         ext = task_service.request_extension(acting_user(), task, form.new_deadline.data, form.reason.data,
-                                             today=local_today())
+                                             today=clock.today())
         return f"已申请将完成时限延至 {ext.new_deadline},待督办员审批"
 
     return _run(task_id, "ext", ExtensionForm(prefix="ext"), act)

@@ -7,7 +7,7 @@ from .. import db
 from ..services.work import my_work
 from ..domain.workdays import WorkdayCalendar
 from . import acting_user
-from ..domain.clock import local_today
+from ..domain import clock
 
 bp = Blueprint("work", __name__)
 
@@ -15,7 +15,7 @@ bp = Blueprint("work", __name__)
 @bp.get("/work")
 def index():
     user = acting_user()
-    today = local_today()
+    today = clock.today()
     calendar = WorkdayCalendar.load(db.session)
     work = my_work(user, today, calendar)  # authorizes "work.view"
     return render_template(

@@ -10,7 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from ..errors import InvalidTransition
+from .. import audit
+from ..errors import InvalidTransition, ValidationError
 from ..models import (
     ExtensionRequest,
     ExtensionState,
@@ -133,13 +134,10 @@ def transition(
 ):
     """Move `item` along its state machine and audit it; returns the new state.
     The caller has already checked permission (policy) and the business rules."""
-    from ..services import audit
 
     new_state = next_state(item, action)
     reason = (reason or "").strip() or None
     if action in REASON_REQUIRED and not reason:
-        from ..errors import ValidationError
-
         raise ValidationError(
             f"“{ACTION_LABELS.get(action, action)}”需要填写原因", field_errors={"reason": "请填写原因"}
         )

@@ -9,9 +9,8 @@ from datetime import date
 from sqlalchemy import select
 
 from supervise.db import session, unit_of_work
-from supervise.domain.lights import working_days_overdue
 from supervise.models import AuditEntry, CalendarDay, ReportingPeriod
-from supervise.domain.workdays import WorkdayCalendar
+from supervise.domain.workdays import WorkdayCalendar, working_days_overdue
 
 
 def _due(plan, code: str) -> date:

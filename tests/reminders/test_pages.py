@@ -70,8 +70,10 @@ def test_who_sees_the_scheduler_page(login_as, role, status):
 def test_the_scheduler_page_lists_jobs_and_the_delivery_log(app, reminded, login_as):
     client, _ = login_as("admin")
     html = client.get("/admin/scheduler").get_data(as_text=True)
-    for job_id in ("reminders.scan", "deliveries.retry", "calendar.sync"):
-        assert job_id in html
+    # Each job by its Chinese name, never its internal id.
+    for job_id, label in (("reminders.scan", "催办扫描"), ("deliveries.retry", "重发失败的消息"),
+                          ("calendar.sync", "同步法定节假日")):
+        assert label in html and job_id not in html
     assert "从未运行" in html and "已发送" in html and "测试任务1" in html
 
 

@@ -160,3 +160,60 @@ def test_make_run_starts_the_scheduler_beside_the_web_server(app):
     assert "scheduler" in app.cli.commands and "run" in app.cli.commands["scheduler"].commands
     source = (ROOT / "supervise" / "devserver.py").read_text(encoding="utf-8")
     assert '_has_command("scheduler")' in source and '["scheduler", "run"]' in source
+
+
+def _children(pid: int) -> list[int]:
+    path = Path(f"/proc/{pid}/task/{pid}/children")
+    return [int(x) for x in path.read_text().split()] if path.exists() else []
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+    return state != "Z"
+
+
+def test_sigterm_to_make_run_stops_the_web_server_and_the_scheduler(app, small_plan):
+    """`make run` (supervise.devserver) stopped with SIGTERM, as kill and
+    systemd stop it: the web server and the scheduler process end with it."""
+    import socket
+    import urllib.request
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen([sys.executable, "-m", "supervise.devserver", "--port", str(port)], cwd=ROOT,
+                            env=_env(app), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/login", timeout=2) as resp:
+                    assert resp.status == 200
+                break
+            except OSError:
+                assert proc.poll() is None, proc.stdout.read()
+                assert time.monotonic() < deadline, "the web server did not come up"
+                time.sleep(0.3)
+        children = _children(proc.pid)
+        assert len(children) == 2, children  # the scheduler and the web server
+        commands = [Path(f"/proc/{c}/cmdline").read_bytes().replace(b"\0", b" ").decode() for c in children]
+        assert any("scheduler run" in c for c in commands) and any(" run --host" in c for c in commands), commands
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 0
+        for child in children:
+            deadline = time.monotonic() + 15
+            while _alive(child) and time.monotonic() < deadline:
+                time.sleep(0.1)
+            assert not _alive(child), f"process {child} still running after SIGTERM"
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/login", timeout=2)
+            raise AssertionError("the web server still answers")
+        except OSError:
+            pass
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import func, select
 
 from supervise.db import session, unit_of_work
-from supervise.domain.lights import Light
+from supervise.domain.lights import Light, light_for
 from supervise.models import (
     Channel, Delivery, Milestone, MilestoneState, Notification, Report, ReportKind, ReportState, ReportingPeriod,
 )
@@ -153,15 +153,14 @@ def test_a_returned_report_is_chased_after_three_working_days(quiet, people):
 def test_rules_are_configurable_per_plan_and_drive_the_light(quiet, people, workdays):
     from supervise.reminders.service import set_plan_rules
 
-    rules = rules_for(quiet)
-    assert rules.light(date(2025, 10, 14), date(2025, 10, 9), workdays, done=False) is Light.GREEN
-    assert rules.light(date(2025, 10, 14), date(2025, 10, 10), workdays, done=False) is Light.YELLOW
-    assert rules.light(date(2025, 10, 14), date(2025, 10, 15), workdays, done=False) is Light.RED
-    assert rules.light(date(2025, 10, 14), date(2025, 10, 15), workdays, done=True) is Light.GREEN
+    assert light_for(quiet, date(2025, 10, 14), date(2025, 10, 9), workdays, done=False) is Light.GREEN
+    assert light_for(quiet, date(2025, 10, 14), date(2025, 10, 10), workdays, done=False) is Light.YELLOW
+    assert light_for(quiet, date(2025, 10, 14), date(2025, 10, 15), workdays, done=False) is Light.RED
+    assert light_for(quiet, date(2025, 10, 14), date(2025, 10, 15), workdays, done=True) is Light.GREEN
     with unit_of_work():
         set_plan_rules(people.coordinator, quiet, {"notice_working_days": 4, "overdue_every_working_days": 1})
-    rules = rules_for(quiet)
-    assert rules.light(date(2025, 10, 14), date(2025, 10, 9), workdays, done=False) is Light.YELLOW
+    assert rules_for(quiet).notice_working_days == 4
+    assert light_for(quiet, date(2025, 10, 14), date(2025, 10, 9), workdays, done=False) is Light.YELLOW
     assert ("lead_liaison", "due_soon", 0) in scan(date(2025, 10, 9))
     scan(date(2025, 10, 15))
     assert ("lead_liaison", "overdue", 1) in scan(date(2025, 10, 16))  # every working day now

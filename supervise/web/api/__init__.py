@@ -7,11 +7,9 @@ service -> respond with a dict from `supervise.serialize`. Errors come back as
 """
 from __future__ import annotations
 
-from datetime import date, datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
-from flask import Blueprint, current_app, jsonify, request
+from flask import Blueprint, jsonify, request
 from flask_login import current_user
 
 from ...errors import ValidationError
@@ -85,11 +83,6 @@ def int_arg(name: str) -> int | None:
     if not -MAX_INT <= value <= MAX_INT:
         raise ValidationError(f"参数 {name} 超出范围", field_errors={name: "超出范围"})
     return value
-
-
-def today() -> date:
-    """Today where the plan is supervised (Asia/Shanghai)."""
-    return datetime.now(ZoneInfo(current_app.config.get("TIMEZONE", "Asia/Shanghai"))).date()
 
 
 from . import lifecycle, me, openapi, reports, tasks  # noqa: E402,F401  (routes register on bp)

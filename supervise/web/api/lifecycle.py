@@ -11,7 +11,8 @@ from ...serialize import extension_dict, milestone_dict
 from ...services import plans as plan_service
 from ...services import tasks as task_service
 from .. import acting_user
-from . import bp, expected_version, json_body, today
+from ...domain.clock import today
+from . import bp, expected_version, json_body
 from .reports import receive_upload
 from .tasks import task_detail
 

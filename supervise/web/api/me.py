@@ -11,7 +11,8 @@ from ...services import notifications as notification_service
 from ...services import tokens as token_service
 from ...services.work import MyWork, my_work
 from .. import acting_user
-from . import bp, json_body, today
+from ...domain.clock import today
+from . import bp, json_body
 
 
 @bp.get("/me")

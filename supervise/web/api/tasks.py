@@ -10,9 +10,11 @@ from sqlalchemy.orm import joinedload, selectinload
 
 from ... import db
 from ...errors import ValidationError
+from ...domain.clock import today
 from ...domain.lights import light_for
 from ...models import ExtensionRequest, Milestone, Report, ReportKind, Task, TaskState, TaskUnit
 from ...domain.obligations import contribution_due_on, obligations
+from ...domain.periods import resolve_period
 from ...policy import authorize, visible_reports
 from ...serialize import (
     extension_dict,
@@ -26,11 +28,10 @@ from ...serialize import (
     unit_ref,
 )
 from ...services import plans as plan_service
-from ...services import reports as report_service
 from ...services import tasks as task_service
 from ...domain.workdays import WorkdayCalendar
 from .. import acting_user
-from . import bp, int_arg, today
+from . import bp, int_arg
 
 
 @bp.get("/plans")
@@ -125,7 +126,7 @@ def task_periods(task_id: int):
     task = plan_service.get_task(user, task_id)
     periods = list(task.plan.periods)
     if code := request.args.get("period"):
-        periods = [report_service.resolve_period(task, code)]
+        periods = [resolve_period(db.session(), task.plan, code)]
     calendar = WorkdayCalendar.load(db.session())
     now = today()
     reports = list(
@@ -148,7 +149,7 @@ def task_periods(task_id: int):
                 "kind": ob.kind.value,
                 "due_on": iso(ob.due_on),
                 "done": ob.is_done,
-                "light": light_for(ob.due_on, now, calendar, done=ob.is_done).value,
+                "light": light_for(task.plan, ob.due_on, now, calendar, done=ob.is_done).value,
                 # Another unit's draft is private: its existence is not shown.
                 "report_id": ob.report.id if ob.report is not None and ob.report.id in visible_ids else None,
             }

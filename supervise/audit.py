@@ -11,9 +11,9 @@ from typing import Any
 
 from sqlalchemy import delete, func, select, text
 
-from ..db import session, utcnow
-from ..errors import ValidationError
-from ..models import AuditEntry, User
+from .db import session, utcnow
+from .errors import ValidationError
+from .models import AuditEntry, User
 
 # The key of the PostgreSQL advisory lock that serialises appends to the chain
 # (any fixed 64-bit number; this one is "audit" in ASCII).

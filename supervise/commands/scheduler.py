@@ -22,7 +22,7 @@ scheduler_cli = AppGroup("scheduler", help="调度进程(唯一的定时任务�
 @scheduler_cli.command("run")
 def scheduler_run() -> None:
     """Run the scheduler until SIGTERM or Ctrl+C. Start exactly one."""
-    from .registry import JOBS, run_forever
+    from ..scheduler.registry import JOBS, run_forever
 
     app = current_app._get_current_object()
     stop = threading.Event()
@@ -37,7 +37,7 @@ def scheduler_run() -> None:
 def scheduler_list() -> None:
     """Print every job with its last and next run."""
     from ..models import SchedulerJob
-    from .registry import JOBS
+    from ..scheduler.registry import JOBS
 
     rows = {row.id: row for row in session().scalars(select(SchedulerJob))}
     for spec in JOBS:
@@ -65,10 +65,10 @@ def remind(ctx: click.Context, as_of: str | None, dry_run: bool) -> None:
     if ctx.invoked_subcommand is not None:
         return
     from ..models import Delivery
-    from ..domain.clock import local_today
+    from ..domain import clock
     from ..reminders.scan import run_scan
 
-    day = _parse_day(as_of) or local_today()
+    day = _parse_day(as_of) or clock.today()
     if dry_run:
         result = run_scan(day, dry_run=True)
         session().rollback()

@@ -49,12 +49,13 @@ def report_export(period_code: str, fmt: str, output: Path, plan_ref: str | None
                   as_of: str | None) -> None:
     """Issue the report for PERIOD, archive it and write it to OUTPUT."""
     from ..reports.export import parse_format
-    from ..reports.supervision import resolve_period, today_in_shanghai
+    from ..domain.clock import today
+    from ..domain.periods import resolve_period
     from ..services.report_archive import issue_report
     from ..services.users import get_user_by_login
 
     try:
-        day = date.fromisoformat(as_of) if as_of else today_in_shanghai()
+        day = date.fromisoformat(as_of) if as_of else today()
     except ValueError:
         raise click.ClickException(f"日期格式应为 YYYY-MM-DD:{as_of}") from None
     try:
