@@ -44,7 +44,8 @@ def _plan(ref: str | None, period_code: str) -> Plan:
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True)
 @click.option("--plan", "plan_ref", default=None, help="计划编号或文号;只有一个计划时可省略")
 @click.option("--as", "login", default=None, help="以该用户名义签发(须有导出权限)")
-@click.option("--as-of", "as_of", default=None, help="判断逾期和红黄绿灯的日期 YYYY-MM-DD,默认今天")
+@click.option("--as-of", "as_of", default=None, help="数据截止日期 YYYY-MM-DD(默认今天):通报按该日结束时的数据生成,"
+              "之后报送的版本和作出的决定不计入,逾期和红黄绿灯按该日判断")
 def report_export(period_code: str, fmt: str, output: Path, plan_ref: str | None, login: str | None,
                   as_of: str | None) -> None:
     """Issue the report for PERIOD, archive it and write it to OUTPUT."""

@@ -71,7 +71,8 @@ def issue_report(
     # A 通报 is about a period that is over, on the day its data is taken.
     if not has_ended(period, as_of):
         raise ValidationError(not_ended_message(period, as_of), field_errors={"period": "该期次尚未结束"})
-    data = build_supervision(session(), plan, period, as_of=as_of)
+    # An earlier day shows the data as it stood then, not as it is now.
+    data = build_supervision(session(), plan, period, as_of=as_of, historic=as_of < today)
     content = render(fmt, data)
     digest = hashlib.sha256(content).hexdigest()
     # The file goes first: a row never points at a file that is missing,

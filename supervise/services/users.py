@@ -326,7 +326,7 @@ def update_profile(user: User, *, actor: Actor, name: str, unit_name: str | None
     return {key: (before[key], after[key]) for key in before if before[key] != after[key]}
 
 
-def set_roles(user: User, roles: Iterable[Role], *, actor: User | None) -> tuple[list[Role], list[Role]]:
+def set_roles(user: User, roles: Iterable[Role], *, actor: Actor) -> tuple[list[Role], list[Role]]:
     """Give `user` exactly these roles (the checkboxes of 用户管理): grant the
     new ones, revoke the others, each audited as role.grant / role.revoke.
     Returns (granted, revoked)."""

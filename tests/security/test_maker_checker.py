@@ -73,7 +73,7 @@ def test_a_liaison_cannot_also_be_a_coordinator(make_user):
 def test_the_admin_page_refuses_the_combination(login_as, make_user):
     client, _ = login_as("admin")
     liaison = make_user("liaison", unit="省经信厅")
-    response = client.post(f"/admin/users/{liaison.id}/roles", data={"role": "coordinator", "op": "grant"})
+    response = client.post(f"/admin/users/{liaison.id}/roles", data={"roles": ["liaison", "coordinator"]})
     assert response.status_code == 400, response.get_data(as_text=True)[:500]
     assert "审核与经办分离" in response.get_data(as_text=True)
     assert _fresh(liaison).roles == {Role.LIAISON}
