@@ -138,6 +138,11 @@ def permissions(user: User | Operator | None) -> frozenset[str]:
     return frozenset(perms)
 
 
+def roles_with(permission: str) -> frozenset[Role]:
+    """The roles that carry `permission` (who is told of what, by role)."""
+    return frozenset(role for role, perms in ROLE_PERMISSIONS.items() if permission in perms)
+
+
 def account(actor: User | Operator | None) -> User | None:
     """The user account behind an actor (None for the operator), for audit rows."""
     return None if actor is SYSTEM else actor
@@ -387,5 +392,5 @@ __all__ = [
     "CHECKER_ACTIONS", "DUTIES", "EXCLUSIVE_ROLES", "OPERATOR_PERMISSIONS", "ROLE_PERMISSIONS", "SYSTEM",
     "Operator", "account", "authorize", "authorize_view_report", "can", "can_review_contribution",
     "can_view_evidence", "home_endpoint", "is_lead_liaison", "is_task_liaison", "made_by", "permissions",
-    "review_action", "role_conflicts", "visible_reports", "why_not", "true",
+    "review_action", "role_conflicts", "roles_with", "visible_reports", "why_not", "true",
 ]

@@ -8,14 +8,16 @@ from sqlalchemy import func, select, update
 
 from ..db import session, utcnow
 from ..errors import NotFound
-from ..models import Notification, Role, User, UserRole
-from ..policy import authorize
+from ..models import Notification, User, UserRole
+from ..policy import authorize, roles_with
 
 
 def coordinators() -> list[User]:
     return list(
         session().scalars(
-            select(User).join(UserRole, UserRole.user_id == User.id).where(UserRole.role == Role.COORDINATOR, User.is_active).order_by(User.id)
+            # Those who review the lead reports (the coordinators).
+            select(User).join(UserRole, UserRole.user_id == User.id)
+            .where(UserRole.role.in_(roles_with("report.review")), User.is_active).order_by(User.id)
         )
     )
 
@@ -25,7 +27,8 @@ def liaisons_of(unit_id: int) -> list[User]:
         session().scalars(
             select(User)
             .join(UserRole, UserRole.user_id == User.id)
-            .where(UserRole.role == Role.LIAISON, User.unit_id == unit_id, User.is_active)
+            # Those who file the unit's work (its liaisons).
+            .where(UserRole.role.in_(roles_with("report.file")), User.unit_id == unit_id, User.is_active)
             .order_by(User.id)
         )
     )
