@@ -22,9 +22,32 @@ def _env_flag(name: str) -> bool:
     return os.environ.get(name, "").strip().lower() in {"1", "true", "yes", "on"}
 
 
+# Keys published with the source code: fine for a laptop and the tests, never
+# for production (anyone holding the source could sign a session cookie or
+# forge the audit chain with them).
+DEVELOPMENT_SECRET_KEY = "dev-only-not-secret"
+TESTING_SECRET_KEY = "testing-secret"
+DEVELOPMENT_AUDIT_KEY = "dev-only-audit-key-not-secret-0000000000"
+PUBLISHED_KEYS = frozenset({DEVELOPMENT_SECRET_KEY, TESTING_SECRET_KEY, DEVELOPMENT_AUDIT_KEY})
+MIN_KEY_LENGTH = 32
+MIN_KEY_VARIETY = 10  # distinct characters: "x" * 48 is long but no random key
+
+
+def weak_key(key: str | None) -> bool:
+    """Missing, short, of little variety, or one of the published keys."""
+    key = key or ""
+    return len(key) < MIN_KEY_LENGTH or len(set(key)) < MIN_KEY_VARIETY or key in PUBLISHED_KEYS
+
+
 class Config:
+    """Settings are read from the environment when the configuration is
+    loaded (`load_config()`), not when this module is imported: a process
+    that imports `config` before its environment is complete (a test runner,
+    gunicorn's master) still sees the keys it is started with."""
+
     NAME = "base"
-    SECRET_KEY: str | None = os.environ.get("SECRET_KEY")
+    SECRET_KEY: str | None = None
+    AUDIT_KEY: str | None = None
     SQLALCHEMY_ECHO = False
     DATABASE_URL: str | None = None
     INSTANCE_DIR = INSTANCE_DIR
@@ -107,7 +130,8 @@ class Config:
 
 class DevelopmentConfig(Config):
     NAME = "development"
-    SECRET_KEY = os.environ.get("SECRET_KEY") or "dev-only-not-secret"
+    SECRET_KEY = DEVELOPMENT_SECRET_KEY
+    AUDIT_KEY = DEVELOPMENT_AUDIT_KEY
     DATABASE_URL = f"sqlite:///{INSTANCE_DIR / 'supervise.sqlite3'}"
     CREATE_DEMO_ACCOUNTS = True
 
@@ -115,13 +139,21 @@ class DevelopmentConfig(Config):
 class TestingConfig(Config):
     NAME = "testing"
     TESTING = True
-    SECRET_KEY = "testing-secret"
+    SECRET_KEY = TESTING_SECRET_KEY
+    AUDIT_KEY = DEVELOPMENT_AUDIT_KEY
     WTF_CSRF_ENABLED = False
     # Cheap hashes keep the many logins of the test-suite fast; the format
     # and the checks are the same as with scrypt.
     PASSWORD_HASH_METHOD = "pbkdf2:sha256:1000"
     DATABASE_URL = "sqlite://"  # the tests pass a real file or server URL
     CREATE_DEMO_ACCOUNTS = True
+    # Never the environment's mail server or robot: a test that sends sets
+    # its own loopback server (and tests/guards.py fails one that does not).
+    SMTP_HOST = ""
+    SMTP_USER = ""
+    SMTP_PASSWORD = ""
+    WEBHOOK_URL = ""
+    WEBHOOK_SECRET = ""
 
 
 class ProductionConfig(Config):
@@ -130,12 +162,17 @@ class ProductionConfig(Config):
     DATABASE_URL = None
 
     def validate(self) -> None:
-        key = os.environ.get("SECRET_KEY") or ""
-        # Fewer than 10 distinct characters is no random key ("x" * 48).
-        if len(key) < 32 or len(set(key)) < 10 or key in {DevelopmentConfig.SECRET_KEY, TestingConfig.SECRET_KEY}:
+        if weak_key(self.SECRET_KEY):
             raise RuntimeError(
                 "生产环境必须通过环境变量 SECRET_KEY 设置至少 32 个字符的随机密钥 "
-                "(production needs a SECRET_KEY of its own, at least 32 characters)"
+                "(production needs a SECRET_KEY of its own, at least 32 random characters; "
+                "python3 -c 'import secrets; print(secrets.token_hex(32))')"
+            )
+        if weak_key(self.AUDIT_KEY):
+            raise RuntimeError(
+                "生产环境必须通过环境变量 SUPERVISE_AUDIT_KEY 设置至少 32 个字符的随机密钥,用于审计日志防篡改 "
+                "(production needs a SUPERVISE_AUDIT_KEY of its own, at least 32 random characters; "
+                "keep it outside the database)"
             )
         if not self.database_url():
             raise RuntimeError("生产环境必须设置 DATABASE_URL (production needs DATABASE_URL)")
@@ -157,7 +194,11 @@ def load_config(name: str | None = None) -> Config:
     except KeyError:
         raise RuntimeError(f"未知的配置 SUPERVISE_CONFIG={name!r}; choose one of {sorted(CONFIGS)}") from None
     config = cls()
+    # Read now, not at import: see Config.
+    if os.environ.get("SECRET_KEY") and cls is not TestingConfig:
+        config.SECRET_KEY = os.environ["SECRET_KEY"]
+    if os.environ.get("SUPERVISE_AUDIT_KEY") and cls is not TestingConfig:
+        config.AUDIT_KEY = os.environ["SUPERVISE_AUDIT_KEY"]
     if cls is ProductionConfig:
-        config.SECRET_KEY = os.environ.get("SECRET_KEY")
         config.validate()
     return config

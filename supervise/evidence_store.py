@@ -76,9 +76,12 @@ def sniff(head: bytes, path: Path) -> str | None:
 def clean_original_name(name: str | None) -> str:
     """The name as the user gave it, kept exactly for display and download
     ("../", backslashes and Chinese included: it is never used as a path),
-    minus what no file name can hold (NUL and control characters) and cut to
-    255 characters, keeping the extension."""
-    name = "".join(ch for ch in (name or "") if ch >= " " and ch != "\x7f")
+    minus what no file name can hold (control characters, bidi overrides
+    that would make "x\u202egpj.exe" read as "xexe.jpg") and cut to 255
+    characters, keeping the extension."""
+    from .domain.text import clean_text
+
+    name = clean_text(name or "", multiline=False)
     name = name.strip() or "未命名文件"
     if len(name) > 255:
         stem, dot, ext = name.rpartition(".")

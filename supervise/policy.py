@@ -19,6 +19,8 @@ from .models import (
     Evidence,
     ExtensionRequest,
     Milestone,
+    Plan,
+    PlanStatus,
     Report,
     ReportKind,
     ReportState,
@@ -283,7 +285,15 @@ def _upload_evidence(user: User, target: Any) -> bool:
 
 # action -> rule(user, target) for a given target; an action not listed is
 # decided by the role map alone.
+def _see_plan(user: User, target: Any) -> bool:
+    # A draft plan and its tasks are the coordinators' business only.
+    plan = target if isinstance(target, Plan) else target.plan
+    return plan.status is PlanStatus.PUBLISHED or "plan.manage" in permissions(user)
+
+
 _RULES: dict[str, Callable[[User, Any], bool]] = {
+    "plan.view": _see_plan,
+    "task.view": _see_plan,
     "report.view": _can_view_report,
     "report.file": _file_report,
     # Coordinators decide on lead reports; the lead unit's liaisons on contributions.
@@ -376,6 +386,33 @@ def visible_reports(user: User) -> ColumnElement[bool]:
     )
 
 
+def visible_plans(user: User) -> ColumnElement[bool]:
+    """A WHERE clause on Plan matching exactly what `plan.view` allows:
+    drafts only for those who manage plans."""
+    perms = permissions(user)
+    if "plan.view" not in perms:
+        return false()
+    if "plan.manage" in perms:
+        return true()
+    return Plan.status == PlanStatus.PUBLISHED
+
+
+def published_plan_ids():
+    """The ids of published plans, for lists, counts and jobs that must
+    leave drafts out whoever asks (dashboard, 通报, reminders, 我的待办)."""
+    return select(Plan.id).where(Plan.status == PlanStatus.PUBLISHED)
+
+
+def visible_tasks(user: User) -> ColumnElement[bool]:
+    """A WHERE clause on Task matching what `task.view` allows."""
+    perms = permissions(user)
+    if "task.view" not in perms:
+        return false()
+    if "plan.manage" in perms:
+        return true()
+    return Task.plan_id.in_(published_plan_ids())
+
+
 def home_endpoint(user: User) -> str:
     """The page a user lands on after login, by their first working role."""
     roles = user.roles
@@ -392,5 +429,6 @@ __all__ = [
     "CHECKER_ACTIONS", "DUTIES", "EXCLUSIVE_ROLES", "OPERATOR_PERMISSIONS", "ROLE_PERMISSIONS", "SYSTEM",
     "Operator", "account", "authorize", "authorize_view_report", "can", "can_review_contribution",
     "can_view_evidence", "home_endpoint", "is_lead_liaison", "is_task_liaison", "made_by", "permissions",
-    "review_action", "role_conflicts", "roles_with", "visible_reports", "why_not", "true",
+    "published_plan_ids", "review_action", "role_conflicts", "roles_with", "visible_plans", "visible_reports",
+    "visible_tasks", "why_not", "true",
 ]

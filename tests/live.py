@@ -12,6 +12,8 @@ from dataclasses import dataclass
 import pytest
 from werkzeug.serving import make_server
 
+from .guards import own
+
 
 @dataclass
 class LiveServer:
@@ -61,6 +63,7 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
 @pytest.fixture
 def live_server(app):
     server = make_server("127.0.0.1", 0, app, threaded=True)
+    own(server.server_port)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:

@@ -41,6 +41,7 @@ def test_production_refuses_to_start_without_its_own_secret_key(monkeypatch, tmp
     with pytest.raises(RuntimeError, match="SECRET_KEY"):
         create_app("production")
     monkeypatch.setenv("SECRET_KEY", "k3Y-" + "0123456789abcdef" * 3)
+    monkeypatch.setenv("SUPERVISE_AUDIT_KEY", "aUd-" + "fedcba9876543210" * 3)
     app = create_app("production")
     assert app.config["CREATE_DEMO_ACCOUNTS"] is False
     assert app.config["SESSION_COOKIE_SECURE"] is True
@@ -54,6 +55,7 @@ def test_production_never_creates_demo_accounts(monkeypatch, db_url):
     from supervise.seed import run_seed
 
     monkeypatch.setenv("SECRET_KEY", "k3Y-" + "0123456789abcdef" * 3)
+    monkeypatch.setenv("SUPERVISE_AUDIT_KEY", "aUd-" + "fedcba9876543210" * 3)
     monkeypatch.setenv("DATABASE_URL", db_url)
     app = create_app("production")
     with app.app_context():

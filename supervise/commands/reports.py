@@ -11,8 +11,8 @@ from sqlalchemy import select
 
 from ..db import session, unit_of_work
 from ..errors import DomainError, ValidationError
+from ..models import IssuedReport, Plan, PlanStatus, ReportingPeriod
 from ..policy import SYSTEM
-from ..models import IssuedReport, Plan, ReportingPeriod
 
 report_cli = AppGroup("report", help="季度督查通报与台账")
 
@@ -23,8 +23,8 @@ def _plan(ref: str | None, period_code: str) -> Plan:
     sess = session()
     if ref:
         plan = sess.get(Plan, int(ref)) if ref.isdigit() else sess.scalar(select(Plan).where(Plan.document_number == ref))
-        if plan is None:
-            raise ValidationError(f"未找到计划 {ref}(可用计划编号或文号)")
+        if plan is None or plan.status is not PlanStatus.PUBLISHED:
+            raise ValidationError(f"未找到已发布的计划 {ref}(可用计划编号或文号)")
         return plan
     plans = list(sess.scalars(
         select(Plan).join(ReportingPeriod, ReportingPeriod.plan_id == Plan.id)

@@ -1,16 +1,23 @@
-"""Parse a Chinese provincial action-plan document into a structured plan.
+"""Parse a Chinese government plan document into a structured plan.
 
-Pure and stdlib only: text in, frozen dataclasses out; the service layer
-decides what to store. The parser reads the words of the document, never
-its Markdown heading levels, which the PDF/Word conversion sets at random:
+Text (or paragraphs and tables read from a file) in, frozen dataclasses
+out; the service layer decides what to store. The parser reads the words of
+the document, never its Markdown heading levels or fonts:
 
 * ``浙政办发〔2024〕27号``                    -> the document number
 * ``关于印发…行动计划（2024—2027年）的通知``    -> title and plan period
 * ``浙江省人民政府办公厅`` / ``2024年8月23日``  -> issuing office and date
-* ``一、总体要求``                            -> the overall targets
-* ``（一）实施主体引育壮大行动``               -> a section (an action)
-* ``1. 标题。正文……（责任单位：A、B）``         -> a task with its units
+* ``一、`` ``（一）`` ``1.`` ``（1）`` ``①`` ``一是`` -> numbered items, nested in the
+  order the document uses them
+* a responsibility tag (``（责任单位：A、B）``, ``（A、B负责）``,
+  ``（A牵头，B参与）`` …, see tags.py)    -> closes one task: the text since the
+  previous tag or the item's start. Items without a tag are not tasks.
+* the rows of a 任务分工表 (see tables.py) -> one task each
+* ``一、总体要求`` / ``发展目标``              -> the overall targets
 * ``附件`` … ``一、组名`` / ``1. 措施``        -> the annex's measures
+
+What the document does not say (文号, date, who leads, a deadline) is left
+None with a Chinese warning, never guessed.
 
 Titles are given with full-width brackets （） throughout: the form of the
 official typesetting standard (GB/T 9704), whatever the conversion produced.
@@ -23,6 +30,10 @@ from datetime import date
 from decimal import Decimal
 
 from .errors import PlanParseError
+from .dates import column_deadline, find_dates
+from .reader import Block, TableBlock, TextBlock, text_blocks
+from .tables import read_task_table, tables_from_cell_lines
+from .tags import BARE_LABEL_LINE, FIRST_LISTED_LEADS, STANDING_CO_UNITS, FoundTag, TagUnits, find_tags, split_names
 from .targets import ParsedTarget, extract_targets
 from .text import (
     Paragraph,
@@ -31,10 +42,9 @@ from .text import (
     ends_sentence,
     join_pieces,
     remove_spaces,
-    split_paragraphs,
     top_level_positions,
 )
-from .unit_lists import FIRST_LISTED_LEADS, UNIT_BLOCK_START, ParsedUnitRef, find_unit_block, parse_unit_list
+from .unit_lists import ParsedUnitRef, collective_display_name, collective_kind
 
 
 @dataclass(frozen=True)
@@ -172,13 +182,19 @@ _ANNEX_START = re.compile(r"^附\s*件\s*\d*$")
 
 # Paragraphs that close a list of tasks or measures and belong to the plan as
 # a whole: "各地各部门要……", "以上措施根据……", "本方案自……".
-_CLOSING = re.compile(r"^(?:各地各部门|各地、各部门|各地区各部门|各有关单位|各有关部门|(?:以上|上述)(?:措施|政策|任务)|本(?:措施|政策|方案|计划|意见|通知))")
+_CLOSING = re.compile(
+    r"^(?:各地(?:区)?\s*[、，,]?\s*各(?:有关)?部门|各地各部门|各有关(?:部门|单位)|各级各部门|各部门|各单位"
+    r"|(?:以上|上述)(?:措施|政策|任务)|本(?:措施|政策|方案|计划|意见|通知))"
+)
 
 # The back matter of an official document: rules, 抄送 line, 印发 line.
 _END_MATTER = re.compile(r"^(?:-{3,}|_{3,}|\*{3,}|抄送|抄\s*送|（此件|\(此件)")
 
-# Top-level parts that hold no tasks, and those that hold the overall targets.
-_NOT_TASKS = re.compile(r"总体要求|总体目标|指导思想|基本原则|工作原则|发展目标|主要目标|工作目标|保障措施|保障机制|组织实施|组织保障|工作要求")
+# Parts that hold no tasks unless tagged: principles, goals, safeguards.
+_NOT_TASK_HEADING = re.compile(
+    r"总体要求|总体目标|指导思想|基本原则|工作原则|发展目标|主要目标|工作目标|保障措施|保障机制|组织实施|组织保障|工作要求|实施步骤"
+)
+# Parts that hold the overall targets.
 _OVERALL = re.compile(r"总体要求|总体目标|发展目标|主要目标|工作目标")
 
 # Money caps of a measure, converted to 万元: "最高不超过200万元", "单家不超过 500 万元".
@@ -193,43 +209,61 @@ _RATE = re.compile(
 
 
 def parse_plan(text: str, *, plan_end_year: int | None = None) -> ParsedPlan:
-    """Parse a plan document (Markdown converted from the official PDF/Word).
+    """Parse a plan document given as text (pasted, Markdown, or a .txt).
 
-    ``plan_end_year`` is the year the plan's targets are due when a target
-    does not say ("到 2027 年" in the text wins); without it the end year of
-    the period in the title is used. A document without a period in its
-    title needs it.
+    Paragraphs may be separated by blank lines (a single newline is then a
+    soft wrap) or stand one per line; text copied from a PDF, wrapped at a
+    fixed width, is joined back. ``plan_end_year`` is the year the plan's
+    targets are due when the title states no period ("（2024—2027年）").
 
-    Raises PlanParseError when the text has no document number, date, title,
-    period or tasks.
+    Raises PlanParseError only for an empty text; whatever else is missing
+    is a warning on the result.
     """
     if not text or not text.lstrip("\ufeff").strip():
         raise PlanParseError("文档为空 / the document is empty")
-    paragraphs = split_paragraphs(text)
+    return parse_blocks(text_blocks(text), plan_end_year=plan_end_year)
+
+
+def parse_blocks(
+    blocks: list[Block], *, plan_end_year: int | None = None, source_format: str = "text"
+) -> ParsedPlan:
+    """Parse a document read into paragraphs and tables (see reader.py)."""
+    blocks = [b for b in blocks if not (isinstance(b, TextBlock) and _SOURCE_LINE.match(b.text))]
+    blocks = _merge_open_brackets(blocks)
+    blocks = tables_from_cell_lines(blocks)
+    paragraphs = [Paragraph(b.text, b.line) for b in blocks if isinstance(b, TextBlock)]
     body, annex = _split_annex(paragraphs)
+    front = paragraphs[:len(paragraphs) - len(annex)] if annex else paragraphs
+    warnings: list[str] = []
 
     document_number = _document_number(body)
-    issued_on, issuing_office = _issue(body)
-    title = _title(body)
-    period_start, period_end = _period(title, issued_on, plan_end_year)
-    due_year = plan_end_year or period_end.year
+    if document_number is None:
+        warnings.append("未找到文号（如“国发〔2018〕42号”），请在审核时填写")
+    issued_on, issuing_office = _issue(front)
+    document_title, title = _titles(paragraphs, blocks)
+    if issuing_office is None and document_title and "关于" in document_title:
+        office = document_title.split("关于", 1)[0]
+        issuing_office = office if _ORGAN.match(office) else None
+    if issued_on is None:
+        warnings.append("未找到成文日期（如“2024年8月23日”），请在审核时填写")
+    if issuing_office is None:
+        warnings.append("未找到发文机关，请在审核时填写")
+    if not title:
+        warnings.append("未找到文件标题，请在审核时填写")
+    period_start, period_end = _period(title or document_title, issued_on, plan_end_year)
+    if period_start is None:
+        warnings.append("标题中没有计划期（如“（2024—2027年）”），请在审核时填写计划起止年份")
+    due_year = plan_end_year or (period_end.year if period_end else None)
 
-    first_listed_leads = bool(FIRST_LISTED_LEADS.search(remove_spaces(text)))
-    parts = _top_level_parts(body)
-    overall = [p for p in parts if p.title and _OVERALL.search(p.title)]
-    targets = tuple(t for part in overall for p in part.paragraphs for t in extract_targets(p.text, due_year=due_year))
-
-    builder = _TaskBuilder(first_listed_leads=first_listed_leads, due_year=due_year)
-    task_parts = [p for p in parts if not (p.title and _NOT_TASKS.search(p.title))]
-    if len(parts) > 1:
-        task_parts = [p for p in task_parts if p.title is not None]  # not the preamble
-    sections = builder.sections(task_parts)
-    if not any(section.tasks for section in sections):
-        raise PlanParseError(
-            "未找到任何编号任务（如“1. 标题。正文……（责任单位：……）”）"
-            " / no numbered tasks found (expected paragraphs like '1. title. text (责任单位: ...)')"
+    walker = _Walker(due_year=due_year)
+    walker.walk(blocks)
+    tasks = walker.tasks
+    if not tasks:
+        warnings.append(
+            "文件中没有带责任单位的任务（任务后应有“（责任单位：……）”“（X、Y负责）”等括注，或任务分工表），"
+            "未生成任务；请在审核时手工添加任务"
         )
-    sections = _finalise(sections)
+    warnings.extend(walker.warnings)
     return ParsedPlan(
         document_number=document_number,
         title=title,
@@ -237,29 +271,42 @@ def parse_plan(text: str, *, plan_end_year: int | None = None) -> ParsedPlan:
         issued_on=issued_on,
         period_start=period_start,
         period_end=period_end,
-        targets=targets,
-        sections=sections,
+        targets=tuple(walker.targets),
+        sections=_sections(tasks),
         measures=_measures(annex),
-        notes=tuple(dict.fromkeys(builder.notes)),
+        notes=tuple(dict.fromkeys(walker.notes)),
+        warnings=tuple(dict.fromkeys(warnings)),
+        document_title=document_title,
+        source_format=source_format,
     )
 
 
-def _finalise(sections: tuple[ParsedSection, ...]) -> tuple[ParsedSection, ...]:
-    """Fill the fields derived from units and place: lead, co-units, section, position."""
-    from dataclasses import replace
+_SOURCE_LINE = re.compile(r"^\s*source\s*[:：]\s*https?://\S+\s*$", re.I)
 
-    position = 0
-    result = []
-    for section in sections:
-        tasks = []
-        for task in section.tasks:
-            position += 1
-            lead = next((u.name for u in task.units if u.role == "lead"), None)
-            co = tuple(u.name for u in task.units if u.name != lead)
-            tasks.append(replace(task, lead=lead, co_units=co, section=section.title, position=position,
-                                 label=task.label or f"{task.number}."))
-        result.append(replace(section, tasks=tuple(tasks)))
-    return tuple(result)
+
+def _merge_open_brackets(blocks: list[Block]) -> list[Block]:
+    """A paragraph that ends inside a bracket was cut by a page break: the
+    next one (up to three) completes it ("（责任单位：省经信厅、" | "省商务厅）")."""
+    merged: list[Block] = []
+    for block in blocks:
+        previous = merged[-1] if merged else None
+        if (isinstance(block, TextBlock) and isinstance(previous, TextBlock)
+                and _open_depth(previous.text) > 0 and not _MARKER.match(block.text)
+                and len(previous.text) + len(block.text) < 4000):
+            merged[-1] = TextBlock(previous.text + block.text, previous.line)
+        else:
+            merged.append(block)
+    return merged
+
+
+def _open_depth(text: str) -> int:
+    depth = 0
+    for char in text:
+        if char in "(（〔":
+            depth += 1
+        elif char in ")）〕" and depth:
+            depth -= 1
+    return depth
 
 
 # --- front matter ----------------------------------------------------------
@@ -277,65 +324,107 @@ def _split_annex(paragraphs: list[Paragraph]) -> tuple[list[Paragraph], list[Par
     return paragraphs[:end], paragraphs[start + 1:] if start < len(texts) else []
 
 
-def _document_number(body: list[Paragraph]) -> str:
+def _document_number(body: list[Paragraph]) -> str | None:
     for paragraph in body:
         match = _DOCUMENT_NUMBER.fullmatch(remove_spaces(paragraph.text))
         if match:
             return f"{match['prefix']}〔{match['year']}〕{match['seq']}号"
     for paragraph in body[:10]:  # the number may share a line with the header
         match = _DOCUMENT_NUMBER.search(remove_spaces(paragraph.text))
-        if match:
+        if match and len(paragraph.text) < 80:
             return f"{match['prefix']}〔{match['year']}〕{match['seq']}号"
-    raise PlanParseError("未找到文号（如“浙政办发〔2024〕27号”） / no document number found (e.g. 浙政办发〔2024〕27号)")
+    return None
 
 
-def _issue(body: list[Paragraph]) -> tuple[date, str]:
+def _issue(body: list[Paragraph]) -> tuple[date | None, str | None]:
     """The date the document was signed and the organ that signed it: the
     first date standing on its own line and the line before it. The 印发
     date of the back matter is the fallback."""
     dated = [(i, m) for i, p in enumerate(body) if (m := _DATE.match(remove_spaces(p.text)))]
     signed = [(i, m) for i, m in dated if not m["printed"]] or dated
-    if not signed:
-        raise PlanParseError("未找到成文日期（如“2024年8月23日”） / no issue date found (e.g. 2024年8月23日)")
-    index, match = signed[0]
-    issued_on = _date(match)
-    before = remove_spaces(body[index - 1].text) if index > 0 else ""
-    if _ORGAN.match(before):
-        return issued_on, before
-    for paragraph in body:
-        notice = _NOTICE.match(remove_spaces(paragraph.text))
-        if notice and _ORGAN.match(notice["office"]):
-            return issued_on, notice["office"]
-        header = re.fullmatch(r"(.{2,40})文件", remove_spaces(paragraph.text))
-        if header and _ORGAN.match(header[1]):
-            return issued_on, header[1]
-    raise PlanParseError("未找到发文机关（日期前一行） / no issuing office found (the line before the date)")
+    issued_on = None
+    office = None
+    if signed:
+        index, match = signed[0]
+        issued_on = _date(match)
+        before = remove_spaces(body[index - 1].text) if index > 0 else ""
+        if _ORGAN.match(before):
+            office = before
+    if office is None:
+        for paragraph in body[:40]:
+            notice = _NOTICE.match(remove_spaces(paragraph.text))
+            if notice and _ORGAN.match(notice["office"]):
+                office = notice["office"]
+                break
+            header = re.fullmatch(r"(.{2,40})文件", remove_spaces(paragraph.text))
+            if header and _ORGAN.match(header[1]):
+                office = header[1]
+                break
+    return issued_on, office
 
 
-def _date(match: re.Match[str]) -> date:
+def _date(match: re.Match[str]) -> date | None:
     year, month, day = (chinese_number(match[g]) for g in ("y", "m", "d"))
     try:
         return date(year or 0, month or 0, day or 0)
-    except ValueError as error:
-        raise PlanParseError(f"日期无效：{match.group()} / invalid date: {match.group()}") from error
+    except ValueError:
+        return None
 
 
-def _title(body: list[Paragraph]) -> str:
-    """The plan's title: from the notice that carries it ("关于印发X的通知"),
-    else from a quoted 《X》, else the first heading-like line naming a plan."""
-    for paragraph in body:
-        notice = _NOTICE.match(remove_spaces(paragraph.text))
-        if notice:
-            return _normalise_title(notice["title"])
-    for paragraph in body:
+# The end of a document's title: its kind, and a period after it.
+_TITLE_END = re.compile(
+    r"(?:通知|意见|方案|计划|规划|办法|决定|措施|纲要|要点|细则|清单|批复|函|报告|公告|通报|规定|决议|条例|分工表|任务表|台账)"
+    r"(?:\s*[(（][^()（）]{0,20}[)）])?$"
+)
+
+
+def _titles(paragraphs: list[Paragraph], blocks: list[Block]) -> tuple[str, str]:
+    """(the document's heading as printed, the plan's own title).
+
+    The heading is the first line near the top naming the document
+    ("国务院关于…的指导意见"), joined with the line after it when the
+    heading is printed on two or three lines. The plan's title is X of
+    "关于印发X的通知", else the heading itself.
+    """
+    head = [remove_spaces(p.text) for p in paragraphs[:15]]
+    heading = ""
+    for index, line in enumerate(head):
+        if "关于" not in line or "。" in line or len(line) > 100 or line.endswith(("：", ":")):
+            continue
+        joined = line
+        for extra in head[index + 1:index + 3]:
+            if _TITLE_END.search(joined) or _DOCUMENT_NUMBER.search(extra) or _DATE.match(extra):
+                break
+            if len(extra) > 40 or re.search(r"[。，：:；]", extra):
+                break
+            joined += extra
+        if _TITLE_END.search(joined):
+            heading = joined
+            break
+    if not heading:
+        for line in head:
+            if len(line) <= 60 and not re.search(r"[。，：:；]", line) and _TITLE_END.search(line) \
+                    and not _DOCUMENT_NUMBER.search(line):
+                heading = line
+                break
+    if not heading:
+        for block in blocks[:3]:  # a task table's title row (.xlsx)
+            if isinstance(block, TableBlock) and block.rows:
+                first = [c for c in block.rows[0] if c]
+                if first and len(set(first)) == 1 and len(first[0]) <= 80:
+                    heading = remove_spaces(first[0])
+                    break
+    heading = _normalise_title(heading) if heading else ""
+    notice = _NOTICE.match(heading) if heading else None
+    if notice:
+        return heading, _normalise_title(notice["title"])
+    if heading:
+        return heading, heading
+    for paragraph in paragraphs:
         quoted = re.search(r"《([^》]*(?:计划|方案|措施|意见)[^》]*)》", paragraph.text)
         if quoted:
-            return _normalise_title(quoted[1])
-    for paragraph in body:
-        line = remove_spaces(paragraph.text)
-        if len(line) <= 60 and "。" not in line and re.search(r"(?:计划|方案|措施|意见)(?:[(（].*[)）])?$", line):
-            return _normalise_title(line)
-    raise PlanParseError("未找到计划标题 / no plan title found")
+            return "", _normalise_title(quoted[1])
+    return "", ""
 
 
 def _normalise_title(title: str) -> str:
@@ -343,155 +432,423 @@ def _normalise_title(title: str) -> str:
     return remove_spaces(title).replace("(", "（").replace(")", "）")
 
 
-def _period(title: str, issued_on: date, plan_end_year: int | None) -> tuple[date, date]:
-    match = _PERIOD.search(title)
+def _period(title: str, issued_on: date | None, plan_end_year: int | None) -> tuple[date | None, date | None]:
+    match = _PERIOD.search(title or "")
     if match:
         return date(int(match["start"]), 1, 1), date(int(match["end"]), 12, 31)
     if plan_end_year:
-        return date(issued_on.year, 1, 1), date(plan_end_year, 12, 31)
-    raise PlanParseError(
-        "标题中没有计划期（如“（2024—2027年）”），请指定计划截止年份"
-        " / no plan period in the title (e.g. (2024—2027年)); pass plan_end_year"
-    )
+        start = issued_on.year if issued_on else plan_end_year
+        return date(min(start, plan_end_year), 1, 1), date(plan_end_year, 12, 31)
+    return None, None
 
 
-# --- the main text ---------------------------------------------------------
+# --- the main text: numbered items and their tags ----------------------------
+
+# The number that starts an item, one pattern per kind, most specific first.
+_MARKERS = (
+    ("pcn", re.compile(r"^\s*[(（]\s*(?P<num>[一二三四五六七八九十百]+)\s*[)）]\s*")),
+    ("cn", re.compile(r"^\s*(?P<num>[一二三四五六七八九十百]+)\s*[、.．]\s*")),
+    ("par", re.compile(r"^\s*[(（]\s*(?P<num>\d{1,3})\s*[)）]\s*")),
+    ("ar", re.compile(r"^\s*(?P<num>\d{1,3})\s*(?:[.．、](?!\d)|[)）])\s*")),
+    ("ard", re.compile(r"^\s*(?P<num>\d{1,3})\s*[.．](?=\d)")),  # "11.121人才…": item 11 if 11 is due
+    ("circ", re.compile(r"^\s*(?P<num>[①-⑳])\s*")),
+    ("shi", re.compile(r"^\s*(?P<num>[一二三四五六七八九十]+)\s*是(?=[\u4e00-\u9fff“])")),
+)
+_MARKER = re.compile("|".join(p.pattern.lstrip("^") for _, p in _MARKERS).replace("(?P<num>", "(?:"))
+_MARKER = re.compile("^(?:" + _MARKER.pattern + ")")
+_CIRCLED = "①②③④⑤⑥⑦⑧⑨⑩⑪⑫⑬⑭⑮⑯⑰⑱⑲⑳"
+
+
+def _marker(text: str) -> tuple[str, int, str, str] | None:
+    """(kind, number, label as printed, rest) of a numbered paragraph."""
+    for kind, pattern in _MARKERS:
+        match = pattern.match(text)
+        if match:
+            raw = match["num"]
+            number = _CIRCLED.index(raw) + 1 if kind == "circ" else chinese_number(raw)
+            if number is None:
+                continue
+            label = remove_spaces(match.group()) or raw
+            return kind, number, label, text[match.end():]
+    return None
 
 
 @dataclass
-class _Part:
-    """A top-level part of the main text ("二、主要任务"); title None for the
-    text before the first top-level heading."""
-
+class _Item:
+    kind: str
     number: int
-    title: str | None
-    paragraphs: list[Paragraph] = field(default_factory=list)
+    label: str
+    pieces: list[str] = field(default_factory=list)
+    parent: _Item | None = None
+    title_line: str = ""  # a heading standing on its own line ("一、总体要求", "（三）加强组织领导")
+    heading: str = ""  # its first sentence, the section title of its children
+    done: bool = False  # its own text was read
 
-
-def _top_level_parts(body: list[Paragraph]) -> list[_Part]:
-    parts = [_Part(0, None)]
-    for paragraph in body:
-        heading = _TOP_HEADING.match(paragraph.text)
-        if heading:
-            parts.append(_Part(chinese_number(heading["num"]) or 0, remove_spaces(heading["title"])))
-        else:
-            parts[-1].paragraphs.append(paragraph)
-    return parts
+    def ancestors(self) -> list[_Item]:
+        chain, item = [], self.parent
+        while item is not None:
+            chain.append(item)
+            item = item.parent
+        return chain
 
 
 @dataclass
-class _SectionDraft:
+class _Draft:
     number: int
+    label: str
+    section_key: object
+    section_number: int
+    section: str
     title: str
-    from_heading: bool  # a （一） heading or a top-level part, not the catch-all
-    tasks: list[ParsedTask] = field(default_factory=list)
+    text: str
+    source_text: str
+    units: tuple[ParsedUnitRef, ...]
+    lead: str | None
+    co_units: tuple[str, ...]
+    deadline: date | None
+    starts_on: date | None
+    targets: tuple[ParsedTarget, ...]
+    warnings: tuple[str, ...]
 
 
-class _TaskBuilder:
-    """Walks the paragraphs of the task parts and collects sections and tasks.
+class _Walker:
+    """Walks the blocks in order, keeping a stack of open numbered items.
 
-    A task starts at its number and runs until its unit list closes it, or
-    until the next task, the next heading, or a paragraph that closes the
-    list. Between those, every paragraph is part of it: a page break
-    ("专精特" | "新企业") or a real second paragraph (task 7 of 27号).
-    Paragraphs after a closed task and before the next one belong to no task.
+    A numbered paragraph opens an item: one of a kind already open closes
+    that one and everything inside it; a new kind nests. Other paragraphs
+    continue the innermost open item. When an item stops receiving text
+    (a child opens, or it closes), its text is read: every tag in it closes
+    one task, whose text runs from the previous tag (or the item's start).
+    Text after the last tag belongs to no task. Rules stated on the way
+    ("列第一位者为牵头单位，下同", "以下均需X落实，不再列出") hold from where
+    they stand to the end.
     """
 
-    def __init__(self, *, first_listed_leads: bool, due_year: int | None) -> None:
-        self.first_listed_leads = first_listed_leads
+    def __init__(self, *, due_year: int | None) -> None:
         self.due_year = due_year
+        self.tasks: list[_Draft] = []
+        self.targets: list[ParsedTarget] = []
         self.notes: list[str] = []
-        self._sections: list[_SectionDraft] = []
+        self.warnings: list[str] = []
+        self.first_listed_leads = False
+        self.standing_co: list[str] = []
+        self.root = _Item("root", 0, "")
+        self.stack: list[_Item] = [self.root]
+        self.read_items: list[_Item] = []  # in the order read, to find untagged siblings
+        self.tagged: set[int] = set()  # ids of items holding a task, themselves or below
 
-    def sections(self, parts: list[_Part]) -> tuple[ParsedSection, ...]:
-        has_action_headings = any(_SECTION_HEADING.match(p.text) for part in parts for p in part.paragraphs)
-        for part in parts:
-            current: _SectionDraft | None = None
-            if not has_action_headings and part.title is not None:
-                # No （一） headings: the top-level parts are the actions.
-                current = self._open(part.number, part.title, from_heading=True)
-            pieces: list[str] = []
-            number = 0
-            closed = True  # no task open: paragraphs without a number are dropped
-            block_from: int | None = None  # the piece where the task's unit list starts
-            for paragraph in part.paragraphs:
-                text = paragraph.text
-                heading = _SECTION_HEADING.match(text) if has_action_headings else None
-                item = _ITEM.match(text)
-                if heading or _CLOSING.match(text) or _END_MATTER.match(text):
-                    current = self._finish(current, number, pieces, part)
-                    closed = True
-                    if heading:
-                        current = self._open(chinese_number(heading["num"]) or 0, remove_spaces(heading["title"]),
-                                             from_heading=True)
-                    continue
-                if item and self._starts_item(int(item["num"]), number, pieces, closed):
-                    current = self._finish(current, number, pieces, part)
-                    number, closed, block_from = int(item["num"]), False, None
-                    pieces.append(item["rest"])
-                elif not closed:
-                    pieces.append(text)
-                else:
-                    continue
-                # Its unit list ends the task. Only the pieces from where the
-                # list starts are looked at, so a long task stays linear; the
-                # piece before is included for a label cut by a page break.
-                if block_from is None:
-                    recent = join_pieces(pieces[-2:])
-                    if UNIT_BLOCK_START.search(recent):
-                        block_from = max(len(pieces) - 2, 0)
-                if block_from is not None and find_unit_block(join_pieces(pieces[block_from:])):
-                    closed = True
-            self._finish(current, number, pieces, part)
-        return tuple(
-            ParsedSection(s.number, s.title, tuple(s.tasks)) for s in self._sections if s.tasks or s.from_heading
-        )
+    # -- the walk --
 
-    def _open(self, number: int, title: str, *, from_heading: bool) -> _SectionDraft:
-        section = _SectionDraft(number, title, from_heading)
-        self._sections.append(section)
-        return section
+    def _untagged_siblings(self) -> None:
+        """Warn of numbered items without a tag among siblings with one: the
+        coordinator decides whether they are tasks."""
+        for item in self.read_items:
+            parent = item.parent
+            if item is self.root or id(item) in self.tagged or parent is None or not item.pieces:
+                continue
+            if any(i.parent is item for i in self.read_items) or _NOT_TASK_HEADING.search(item.heading or ""):
+                continue  # a heading over other items, or a part that holds no tasks
+            siblings = [i for i in self.read_items if i.parent is parent and i.kind == item.kind and i is not item]
+            if any(id(s) in self.tagged for s in siblings):
+                where = f"{parent.label}之下的" if parent is not self.root and parent.label else ""
+                text = (item.title_line or join_pieces(item.pieces))[:30]
+                self.warnings.append(f"{where}{item.label} 没有责任单位括注，未列为任务：“{text}…”")
 
-    @staticmethod
-    def _starts_item(found: int, last: int, pieces: list[str], closed: bool) -> bool:
-        # A number at the start of a paragraph begins a new task when it is
-        # the next number, a restart at 1, or follows a finished sentence;
-        # otherwise it is a page break inside a sentence ("…增至\n\n3. 5 倍").
-        return closed or not pieces or found in (last + 1, 1) or ends_sentence(pieces[-1])
+    def walk(self, blocks: list[Block]) -> None:
+        for index, block in enumerate(blocks):
+            if isinstance(block, TableBlock):
+                self._reset()
+                self._table(block, index)
+                continue
+            text = block.text
+            if _END_MATTER.match(text) or _ANNEX_REFERENCE.match(text) or _ANNEX_START.match(text):
+                self._reset()
+                continue
+            if _CLOSING.match(text) and not find_tags(text):
+                self._reset()
+                self._read_loose(text)
+                continue
+            marker = _marker(text)
+            if marker and self._opens(marker, text):
+                self._open(marker)
+                continue
+            if BARE_LABEL_LINE.match(text):
+                text = f"（{text.strip()}）"
+            if self.stack[-1] is self.root:
+                self._rules(text)
+            self.stack[-1].pieces.append(text)
+        self._reset()
+        self._read(self.root)
+        self._untagged_siblings()
 
-    def _finish(
-        self, current: _SectionDraft | None, number: int, pieces: list[str], part: _Part
-    ) -> _SectionDraft | None:
-        """Build the task gathered in pieces (if any) into the current section."""
-        if not pieces:
-            return current
-        if current is None:  # tasks before any （一） heading
-            current = self._open(0, part.title or "", from_heading=False)
-        current.tasks.append(self._task(number, pieces))
-        pieces.clear()
-        return current
+    def _opens(self, marker: tuple[str, int, str, str], text: str) -> bool:
+        kind, number, _, rest = marker
+        if not rest.strip():
+            return kind not in ("ar", "ard")  # "3." alone: a page number or a broken line
+        same = next((item for item in reversed(self.stack) if item.kind in (kind, "ar" if kind == "ard" else kind)), None)
+        if kind == "ard":
+            return same is not None and number == same.number + 1 and len(rest) > 1
+        if kind in ("ar", "par"):
+            current = self.stack[-1]
+            if same is not None and same is current and number not in (same.number + 1, 1):
+                # A number after a page break inside a sentence ("…增至" | "3. 5 倍").
+                last = current.pieces[-1] if current.pieces else ""
+                if last and not ends_sentence(last) and not find_tags(last[-60:]):
+                    return False
+        return True
 
-    def _task(self, number: int, pieces: list[str]) -> ParsedTask:
-        full = join_pieces(pieces)
-        units: tuple[ParsedUnitRef, ...] = ()
-        block = find_unit_block(full)
-        if block:
-            start, end = block
-            units, notes = parse_unit_list(full[start + 1:end - 1], first_listed_leads=self.first_listed_leads)
-            self.notes.extend(notes)
-            full = full[:start].rstrip()  # what follows the unit list is not the task's
-        return ParsedTask(
-            number=number,
-            title=_first_sentence(full),
-            text=full,
-            units=units,
-            targets=extract_targets(full, due_year=self.due_year),
-        )
+    def _open(self, marker: tuple[str, int, str, str]) -> None:
+        kind, number, label, rest = marker
+        kind = "ar" if kind == "ard" else kind
+        depth = next((i for i in range(len(self.stack) - 1, 0, -1) if self.stack[i].kind == kind), None)
+        if depth is not None:
+            for item in reversed(self.stack[depth:]):
+                self._read(item)
+            del self.stack[depth:]
+        else:
+            self._read(self.stack[-1])
+        item = _Item(kind, number, label, parent=self.stack[-1])
+        rest = rest.strip()
+        if rest and len(rest) <= 40 and not re.search(r"[。；;！？!?]", rest.rstrip("。")) and not find_tags(rest) \
+                and not rest.endswith(("，", ",", "、")):
+            item.title_line = rest.rstrip("。.")
+        elif rest:
+            item.pieces.append(rest)
+        self.stack.append(item)
+
+    def _reset(self) -> None:
+        for item in reversed(self.stack[1:]):
+            self._read(item)
+        del self.stack[1:]
+
+    def _read_loose(self, text: str) -> None:
+        """A paragraph outside every item (a closing paragraph): its rules count."""
+        self._rules(text)
+
+    # -- reading an item's text --
+
+    def _rules(self, text: str) -> None:
+        flat = remove_spaces(text)
+        if FIRST_LISTED_LEADS.search(flat):
+            self.first_listed_leads = True
+        for match in STANDING_CO_UNITS.finditer(flat):
+            names, _ = split_names(match["units"])
+            self.standing_co += [n for n in names if n not in self.standing_co]
+            self.notes.append(match.group())
+
+    def _read(self, item: _Item) -> None:
+        if item.done:
+            return
+        item.done = True
+        self.read_items.append(item)
+        full = join_pieces(item.pieces)
+        item.heading = remove_spaces(item.title_line) if item.title_line else _heading(full)
+        if not full:
+            return
+        tags = find_tags(full)
+        if not tags:
+            if item is not self.root:
+                self._rules(full)
+            if item is not self.root and any(_OVERALL.search(a.heading or "") for a in [item, *item.ancestors()]):
+                self.targets.extend(extract_targets(full, due_year=self.due_year))
+            return
+        section_item = item.parent if item.parent is not None and item.parent is not self.root else None
+        previous = 0
+        previous_tasks = len(self.tasks)
+        for order, tag in enumerate(tags):
+            self._rules(full[previous:tag.start])
+            segment = full[previous:tag.start]
+            source = full[previous:tag.end]
+            previous = tag.end
+            text = _clean_segment(segment)
+            if not text:
+                # Two tags in a row: the second adds to the task the first closed.
+                if self.tasks and order > 0:
+                    self._extend_last(tag)
+                continue
+            self._task(item, section_item, text, source.strip(), tag, first=(previous_tasks == len(self.tasks)))
+            chain = [item, *item.ancestors()]
+            self.tagged.update(id(i) for i in chain)
+        self._rules(full[previous:])
+        rest = _clean_segment(_RULE_SENTENCE.sub("", full[previous:]))
+        if len(rest) >= 15 and re.search(r"[\u4e00-\u9fff]", rest):
+            where = item.label or "正文"
+            self.warnings.append(f"{where} 末尾一段文字后没有责任单位括注，未列为任务：“{rest[:30]}…”")
+
+    def _task(self, item: _Item, section_item: _Item | None, text: str, source: str, tag: FoundTag, *, first: bool) -> None:
+        units = tag.units
+        self.notes.extend(units.notes)
+        if units.first_listed_leads:
+            self.first_listed_leads = True
+        refs, lead, co, warnings = _refs(units, self.first_listed_leads, self.standing_co)
+        if units.standing_co:
+            self.standing_co += [n for n in units.standing_co if n not in self.standing_co]
+        dates = find_dates(text)
+        deadline = column_deadline(units.deadline_text) if units.deadline_text else dates.deadline
+        if deadline is None and not dates.ongoing:
+            warnings.append("文件未写明完成时限")
+        title = item.title_line if first and item.title_line else _title_of(text)
+        ordinal = _ORDINAL.match(text)
+        label = item.label + (ordinal["ord"] if ordinal and not first else "")
+        self.tasks.append(_Draft(
+            number=item.number,
+            label=label,
+            section_key=id(section_item) if section_item else None,
+            section_number=section_item.number if section_item else 0,
+            section=(section_item.heading if section_item else ""),
+            title=title,
+            text=text,
+            source_text=" ".join(p for p in (item.label if first else "", item.title_line if first else "", source) if p),
+            units=refs,
+            lead=lead,
+            co_units=co,
+            deadline=deadline,
+            starts_on=dates.starts_on,
+            targets=extract_targets(text, due_year=self.due_year),
+            warnings=tuple(warnings),
+        ))
+
+    def _extend_last(self, tag: FoundTag) -> None:
+        from dataclasses import replace as _replace
+
+        last = self.tasks[-1]
+        extra = [n for n in tag.units.names if n != last.lead and n not in last.co_units]
+        refs = last.units + tuple(_unit_ref(n, "co", last.units[0].confirmed if last.units else False) for n in extra)
+        deadline = last.deadline
+        warnings = last.warnings
+        if tag.units.deadline_text and deadline is None:
+            deadline = column_deadline(tag.units.deadline_text)
+            if deadline is not None or re.search(r"长期|持续|常态", tag.units.deadline_text):
+                warnings = tuple(w for w in warnings if "完成时限" not in w)
+        self.tasks[-1] = _replace(last, units=refs, co_units=last.co_units + tuple(extra), deadline=deadline,
+                                  warnings=warnings)
+
+    # -- tables --
+
+    def _table(self, block: TableBlock, index: int) -> None:
+        table = read_task_table(block)
+        if table is None:
+            return
+        for row in table:
+            if row.units is None:
+                continue
+            refs, lead, co, warnings = _refs(row.units, self.first_listed_leads, self.standing_co)
+            dates = find_dates(row.text)
+            deadline = row.deadline or dates.deadline
+            if deadline is None and not dates.ongoing and not row.ongoing:
+                warnings.append("文件未写明完成时限")
+            if not row.units.names:
+                warnings.append("任务分工表中该行没有填写责任单位")
+            self.tasks.append(_Draft(
+                number=row.number,
+                label=str(row.number),
+                section_key=("table", index, row.group),
+                section_number=row.group_number,
+                section=row.group,
+                title=row.title,
+                text=row.text,
+                source_text=" | ".join(c for c in row.cells if c),
+                units=refs,
+                lead=lead,
+                co_units=co,
+                deadline=deadline,
+                starts_on=dates.starts_on,
+                targets=extract_targets(row.text + ("\n" + row.target if row.target else ""), due_year=self.due_year),
+                warnings=tuple(warnings),
+            ))
+
+
+# A sentence that only states a rule ("以下均需X落实，不再列出。").
+_RULE_SENTENCE = re.compile(
+    "(?:" + STANDING_CO_UNITS.pattern + "|" + FIRST_LISTED_LEADS.pattern + r")[^。；;]*[。；;]?"
+)
+_ORDINAL = re.compile(r"^(?P<ord>[一二三四五六七八九十]+是)")
+
+
+def _heading(full: str) -> str:
+    """An item's first sentence, as the title of what it holds."""
+    first = _first_sentence(full)
+    first = re.sub(r"[（(][^（）()]*[）)]\s*$", "", first) if len(first) > 60 else first
+    return remove_spaces(first).rstrip("。.：:；;")
+
+
+def _clean_segment(segment: str) -> str:
+    text = segment.strip()
+    text = re.sub(r"^[。；;，,、：:\s]+", "", text)
+    return text.strip()
+
+
+def _title_of(text: str) -> str:
+    first = _ORDINAL.sub("", _first_sentence(text))
+    if len(first) > 60:
+        clauses = top_level_positions(first, "，,；;：:")
+        if clauses and clauses[0] >= 6:
+            first = first[:clauses[0]]
+    if len(first) > 100:
+        first = first[:99] + "…"
+    return first.rstrip("。.：:；;，,")
 
 
 def _first_sentence(text: str) -> str:
     stops = top_level_positions(text, "。\n")
     return clean_inline(text[:stops[0]] if stops else text).strip()
+
+
+def _unit_ref(name: str, role: str, confirmed: bool) -> ParsedUnitRef:
+    kind = collective_kind(name)
+    if kind:
+        name = collective_display_name(name)
+    return ParsedUnitRef(name=name, role=role, confirmed=confirmed, collective=kind)
+
+
+def _refs(
+    units: TagUnits, first_listed_leads: bool, standing_co: list[str]
+) -> tuple[tuple[ParsedUnitRef, ...], str | None, tuple[str, ...], list[str]]:
+    """The units of a tag with roles: who leads is what the tag says (牵头),
+    else the first listed; the document's rule, if stated, confirms it."""
+    warnings: list[str] = []
+    confirmed = False
+    if units.lead_marked:
+        lead, confirmed = units.lead_marked[0], True
+    elif units.leads:
+        lead, confirmed = units.leads[0], True
+    elif units.listed:
+        lead = units.listed[0]
+        # "（A指导，B负责落实）": the tag gives roles, so the first listed leads.
+        confirmed = first_listed_leads or units.first_listed_leads or bool(units.co)
+        if not confirmed and len(units.names) > 1:
+            warnings.append(f"文件未写明牵头单位，暂以列第一位的“{lead}”为牵头单位，请核对")
+    else:
+        lead = None
+        warnings.append("括注只写了配合单位，未写明牵头单位，请指定")
+    names = [lead] if lead else []
+    for name in units.leads + units.listed + units.co + standing_co:
+        if name not in names:
+            names.append(name)
+    refs = tuple(_unit_ref(n, "lead" if n == lead else "co", confirmed) for n in names)
+    display = [r.name for r in refs]
+    lead_name = display[0] if lead else None
+    co = tuple(display[1:] if lead else display)
+    return refs, lead_name, co, warnings
+
+
+def _sections(drafts: list[_Draft]) -> tuple[ParsedSection, ...]:
+    """Consecutive tasks under one heading make a section; tasks become
+    ParsedTask with their position."""
+    sections: list[tuple[object, int, str, list[ParsedTask]]] = []
+    for position, draft in enumerate(drafts, start=1):
+        key = (draft.section_key, draft.section_number, draft.section)
+        task = ParsedTask(
+            number=draft.number, title=draft.title, text=draft.text, units=draft.units, targets=draft.targets,
+            section=draft.section, lead=draft.lead, co_units=draft.co_units, deadline=draft.deadline,
+            starts_on=draft.starts_on, warnings=draft.warnings, label=draft.label, position=position,
+            source_text=draft.source_text,
+        )
+        if sections and sections[-1][0] == key:
+            sections[-1][3].append(task)
+        else:
+            sections.append((key, draft.section_number, draft.section, [task]))
+    return tuple(ParsedSection(number, title, tuple(tasks)) for _, number, title, tasks in sections)
 
 
 # --- the annex -------------------------------------------------------------

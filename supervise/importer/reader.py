@@ -143,6 +143,9 @@ _MD_EMPHASIS = re.compile(r"(\*\*|__)")
 _MD_QUOTE = re.compile(r"^\s*>\s?")
 _MD_RULE = re.compile(r"^\s*(?:-{3,}|\*{3,}|_{3,})\s*$")
 _PAGE_NUMBER = re.compile(r"^[\s\-—–－~～·]*(?:第\s*)?\d{1,4}\s*(?:页)?(?:\s*/\s*\d{1,4})?[\s\-—–－~～·]*$")
+# In text, only a number between dashes is surely a page number ("— 3 —"):
+# a bare "3" may be a table cell.
+_DASHED_PAGE_NUMBER = re.compile(r"^\s*[\-—–－~～]+\s*\d{1,4}\s*[\-—–－~～]+\s*$")
 _SOURCE_LINE = re.compile(r"^\s*(?:source|来源|URL|网址)\s*[:：]\s*\S+\s*$", re.I)
 # A line starting something new: a number, a heading mark, a label.
 _STARTS_ITEM = re.compile(
@@ -153,18 +156,50 @@ _SENTENCE_END = "。！？!?；;：:"
 _CLOSERS = ")）〕]］】》”’」』"
 
 
+_MD_TABLE_ROW = re.compile(r"^\s*\|.*\|\s*$")
+_MD_TABLE_RULE = re.compile(r"^\s*\|?\s*:?-{2,}:?\s*(?:\|\s*:?-{2,}:?\s*)*\|?\s*$")
+
+
+def _table_cells(line: str) -> list[str] | None:
+    """The cells of a table row pasted as text: Markdown "| a | b |" or
+    tab-separated (from Excel or a Word table); None for other lines."""
+    if _MD_TABLE_ROW.match(line):
+        return [clean_inline(c.strip()) for c in line.strip().strip("|").split("|")]
+    if line.count("\t") >= 2:
+        return [clean_inline(c.strip()) for c in line.rstrip("\n").split("\t")]
+    return None
+
+
 def text_blocks(text: str) -> list[Block]:
-    """Paragraphs of a plain or Markdown text (see the module docstring)."""
+    """Paragraphs and tables of a plain or Markdown text (see the module docstring)."""
     text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\f", "\n").lstrip("\ufeff")
     raw = text.split("\n")
-    lines = [(i + 1, _strip_markdown(line)) for i, line in enumerate(raw)]
-    nonblank = [(n, t) for n, t in lines if t]
-    if not nonblank:
-        return []
-    blank_separated = sum(1 for n, t in lines if not t) >= 0.3 * len(nonblank)
-    if blank_separated:
-        return _blocks_between_blank_lines(lines)
-    return _join_wrapped_lines(nonblank)
+    # Runs of table rows become tables; the rest is text.
+    chunks: list[tuple[str, list[tuple[int, str]]]] = []
+    for number, line in enumerate(raw, start=1):
+        kind = "table" if _table_cells(line) is not None or (_MD_TABLE_RULE.match(line) and "|" in line) else "text"
+        if chunks and chunks[-1][0] == kind:
+            chunks[-1][1].append((number, line))
+        else:
+            chunks.append((kind, [(number, line)]))
+    text_lines = [(n, _strip_markdown(line)) for kind, lines in chunks if kind == "text" or len(lines) < 2
+                  for n, line in lines]
+    nonblank = sum(1 for _, t in text_lines if t)
+    blank_separated = sum(1 for _, t in text_lines if not t) >= 0.3 * max(nonblank, 1)
+    blocks: list[Block] = []
+    for kind, lines in chunks:
+        if kind == "table" and len(lines) >= 2:
+            rows = [tuple(cells) for _, line in lines if not _MD_TABLE_RULE.match(line)
+                    and (cells := _table_cells(line)) is not None]
+            width = max(len(r) for r in rows)
+            blocks.append(TableBlock(tuple(r + ("",) * (width - len(r)) for r in rows), line=lines[0][0]))
+            continue
+        stripped = [(n, _strip_markdown(line)) for n, line in lines]
+        if blank_separated:
+            blocks.extend(_blocks_between_blank_lines(stripped))
+        else:
+            blocks.extend(_join_wrapped_lines([(n, t) for n, t in stripped if t]))
+    return blocks
 
 
 def _strip_markdown(line: str) -> str:
@@ -213,7 +248,7 @@ def _join_wrapped_lines(lines: list[tuple[int, str]]) -> list[Block]:
     current: list[str] = []
     start = 0
     for (number, line), width in zip(lines, widths):
-        if _PAGE_NUMBER.match(line) and len(lines) > 20:
+        if _DASHED_PAGE_NUMBER.match(line):
             continue
         if current and not _continues(current[-1], line, full):
             blocks.append(TextBlock(_join_soft(current), start))
@@ -281,13 +316,16 @@ def _read_docx(data: bytes) -> SourceDocument:
     blocks: list[Block] = []
     index = 0
     body = document.element.body
+    numbering = _WordNumbering(document)
     for child in body.iterchildren():
         tag = child.tag.rsplit("}", 1)[-1]
         index += 1
         if tag == "p":
-            text = _docx_paragraph_text(Paragraph(child, document))
+            paragraph = Paragraph(child, document)
+            text = _docx_paragraph_text(paragraph)
             if text:
-                blocks.append(TextBlock(text, index))
+                # Numbers Word draws itself ("（一）", "1.") are not in the text.
+                blocks.append(TextBlock(numbering.label(paragraph) + text, index))
         elif tag == "tbl":
             rows = _docx_table_rows(Table(child, document))
             if rows:
@@ -295,6 +333,109 @@ def _read_docx(data: bytes) -> SourceDocument:
     if not any(isinstance(b, TableBlock) or b.text for b in blocks):
         raise PlanParseError("Word 文件中没有文字（可能只有图片或扫描件）；请上传含文字的 Word 文件")
     return SourceDocument(blocks, "docx")
+
+
+_W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
+_CN_DIGITS = "零一二三四五六七八九"
+
+
+def chinese_numeral(n: int) -> str:
+    """1 -> 一, 10 -> 十, 12 -> 十二, 20 -> 二十, 105 -> 一百零五."""
+    if n <= 0:
+        return str(n)
+    if n < 10:
+        return _CN_DIGITS[n]
+    if n < 20:
+        return "十" + (_CN_DIGITS[n % 10] if n % 10 else "")
+    if n < 100:
+        return _CN_DIGITS[n // 10] + "十" + (_CN_DIGITS[n % 10] if n % 10 else "")
+    rest = n % 100
+    return _CN_DIGITS[n // 100] + "百" + ("" if not rest else ("零" + _CN_DIGITS[rest] if rest < 10 else chinese_numeral(rest)))
+
+
+class _WordNumbering:
+    """The labels of Word's automatic numbering (w:numPr), counted as Word
+    counts them: per list and level, deeper levels restarting."""
+
+    def __init__(self, document) -> None:
+        self.levels: dict[tuple[str, int], tuple[str, str, int]] = {}  # (numId, ilvl) -> (format, text, start)
+        self.abstract_of: dict[str, str] = {}
+        self.counters: dict[str, list[int]] = {}
+        try:
+            root = document.part.numbering_part.element
+        except Exception:  # no numbering part: nothing is numbered by Word
+            return
+        abstracts: dict[str, dict[int, tuple[str, str, int]]] = {}
+        for abstract in root.findall(f"{_W}abstractNum"):
+            levels = {}
+            for level in abstract.findall(f"{_W}lvl"):
+                fmt = level.find(f"{_W}numFmt")
+                text = level.find(f"{_W}lvlText")
+                start = level.find(f"{_W}start")
+                levels[int(level.get(f"{_W}ilvl", "0"))] = (
+                    fmt.get(f"{_W}val", "decimal") if fmt is not None else "decimal",
+                    text.get(f"{_W}val", "") if text is not None else "",
+                    int(start.get(f"{_W}val", "1")) if start is not None else 1,
+                )
+            abstracts[abstract.get(f"{_W}abstractNumId")] = levels
+        for num in root.findall(f"{_W}num"):
+            num_id = num.get(f"{_W}numId")
+            ref = num.find(f"{_W}abstractNumId")
+            if ref is None:
+                continue
+            abstract_id = ref.get(f"{_W}val")
+            self.abstract_of[num_id] = abstract_id
+            for ilvl, spec in abstracts.get(abstract_id, {}).items():
+                self.levels[(num_id, ilvl)] = spec
+
+    def label(self, paragraph) -> str:
+        try:
+            num_pr = paragraph._p.pPr.numPr if paragraph._p.pPr is not None else None
+            if num_pr is None and paragraph.style is not None and paragraph.style.element.pPr is not None:
+                num_pr = paragraph.style.element.pPr.numPr
+            if num_pr is None or num_pr.numId is None:
+                return ""
+            num_id = str(num_pr.numId.val)
+            ilvl = int(num_pr.ilvl.val) if num_pr.ilvl is not None else 0
+        except (AttributeError, ValueError):
+            return ""
+        spec = self.levels.get((num_id, ilvl))
+        if spec is None or num_id == "0":
+            return ""
+        fmt, text, start = spec
+        key = self.abstract_of.get(num_id, num_id)
+        counters = self.counters.setdefault(key, [])
+        while len(counters) <= ilvl:
+            level_spec = self.levels.get((num_id, len(counters)), ("decimal", "", 1))
+            counters.append(level_spec[2] - 1)
+        counters[ilvl] += 1
+        for deeper in range(ilvl + 1, len(counters)):
+            counters[deeper] = self.levels.get((num_id, deeper), ("decimal", "", 1))[2] - 1
+        if fmt in ("bullet", "none"):
+            return ""
+
+        def render(match: re.Match[str]) -> str:
+            level = int(match.group(1)) - 1
+            value = counters[level] if level < len(counters) else 1
+            level_fmt = self.levels.get((num_id, level), (fmt, "", 1))[0]
+            return _format_number(value, level_fmt)
+
+        return re.sub(r"%(\d)", render, text)
+
+
+def _format_number(value: int, fmt: str) -> str:
+    if fmt in ("chineseCounting", "chineseCountingThousand", "ideographTraditional", "taiwaneseCounting",
+               "japaneseCounting", "chineseLegalSimplified", "ideographLegalTraditional", "taiwaneseCountingThousand"):
+        return chinese_numeral(value)
+    if fmt == "decimalEnclosedCircle" or fmt == "decimalEnclosedCircleChinese":
+        return "①②③④⑤⑥⑦⑧⑨⑩⑪⑫⑬⑭⑮⑯⑰⑱⑲⑳"[value - 1] if 1 <= value <= 20 else str(value)
+    if fmt == "decimalEnclosedParen":
+        return f"（{value}）"
+    if fmt == "lowerLetter":
+        return chr(ord("a") + (value - 1) % 26)
+    if fmt == "upperLetter":
+        return chr(ord("A") + (value - 1) % 26)
+    return str(value)
 
 
 def _docx_paragraph_text(paragraph) -> str:
@@ -421,11 +562,15 @@ def _page_lines(page) -> list[tuple[float, str]]:
         else:
             grouped.append([run])
     lines = []
-    for group in grouped:
+    for index, group in enumerate(grouped):
         group.sort(key=lambda r: r.x)
         text = _merge_runs(group)
-        if text.strip() and not _PAGE_NUMBER.match(text.strip()):
-            lines.append((group[0].x, text))
+        if not text.strip():
+            continue
+        # A page number stands first or last on its page.
+        if (index in (0, len(grouped) - 1) and _PAGE_NUMBER.match(text.strip())) or _DASHED_PAGE_NUMBER.match(text):
+            continue
+        lines.append((group[0].x, text))
     return lines
 
 
@@ -434,10 +579,18 @@ _CJK_GAP = re.compile(r"(?<=[\u3400-\u9fff\uff00-\uffef\u3000-\u303f]) (?=[\u340
 
 
 def _merge_runs(group: list[_Run]) -> str:
-    quotes = [r for r in group if _QUOTES_ONLY.match(r.text)]
-    main = [r for r in group if not _QUOTES_ONLY.match(r.text)]
+    """The text of one line. Runs follow each other by x; quote marks that a
+    second font draws over gaps left in a longer run ("推进 五位一 体" under
+    "“ ”") are put into those gaps, in order."""
+
+    def inside(run: _Run, other: _Run) -> bool:
+        end = other.x + display_width(other.text) * other.size / 2
+        return other is not run and other.x < run.x - 0.5 and run.x < end - 0.5
+
+    overlays = [r for r in group if _QUOTES_ONLY.match(r.text) and any(inside(r, o) for o in group)]
+    main = [r for r in group if r not in overlays]
     text = "".join(r.text for r in main)
-    marks = [c for r in quotes for c in r.text if not c.isspace()]
+    marks = [c for r in overlays for c in r.text if not c.isspace()]
     if marks:
         gaps = list(_CJK_GAP.finditer(text))
         if len(gaps) == len(marks):

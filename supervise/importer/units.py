@@ -14,6 +14,8 @@ import unicodedata
 from dataclasses import dataclass
 from os import PathLike
 
+from ..domain.text import clean_text
+
 HEADER = ("canonical_name", "short_name", "aliases", "kind", "parent")
 KINDS = frozenset({
     "provincial_department", "customs", "city_government", "county_government",
@@ -46,7 +48,7 @@ def normalise_unit_name(name: str) -> str:
     ASCII), every bracket as ASCII (), no whitespace at all (a space inside a
     Chinese name is a conversion artefact). For comparison only, never for
     display."""
-    key = unicodedata.normalize("NFKC", name or "").translate(_BRACKETS)
+    key = unicodedata.normalize("NFKC", clean_text(name or "", multiline=False)).translate(_BRACKETS)
     return re.sub(r"\s+", "", key)
 
 
@@ -60,6 +62,7 @@ def load_unit_seeds(path: str | PathLike[str]) -> list[UnitSeed]:
             raise ValueError(f"{path}: header must be {','.join(HEADER)}, got {reader.fieldnames}")
         seeds = []
         for line, row in enumerate(reader, start=2):
+            row = {k: clean_text(v or "", multiline=False) for k, v in row.items() if k is not None}
             canonical = (row["canonical_name"] or "").strip()
             kind = (row["kind"] or "").strip()
             if not canonical:

@@ -96,8 +96,21 @@ def html_for(c: dict) -> str:
     )
 
 
+# Context keys that the system writes itself (dates, the rule, the link);
+# every other text in a reminder's context may come from a user.
+_SYSTEM_KEYS = frozenset({"rule", "audience", "link"})
+
+
 def markdown_for(c: dict) -> str:
-    """For DingTalk / 浙政钉 group robots (markdown messages)."""
+    """For DingTalk / 浙政钉 group robots (markdown messages). Text that
+    users wrote is escaped, so a task title cannot become a link."""
+    from .webhook import escape_markdown
+
+    c = {
+        key: escape_markdown(value) if isinstance(value, str) and key not in _SYSTEM_KEYS and not key.endswith("_on")
+        else value
+        for key, value in c.items()
+    }
     lines = [f"#### {subject_for(c)}", "", headline(c), ""]
     lines += [f"- {label}:{value}" for label, value in facts(c)]
     lines += ["", f"[进入督查督办系统办理]({absolute_link(c)})"]

@@ -32,6 +32,21 @@ def signed_url(url: str, secret: str, timestamp_ms: int | None = None) -> str:
     return url + ("&" if "?" in url else "?") + query
 
 
+# Markdown's active characters, each replaced by its full-width twin: the
+# robots' renderers differ in how they take backslash escapes, and a
+# full-width bracket reads the same to a Chinese reader and is never markup.
+_MARKDOWN_ACTIVE = str.maketrans({
+    "[": "［", "]": "］", "(": "（", ")": "）", "<": "＜", ">": "＞", "*": "＊", "_": "＿",
+    "`": "｀", "#": "＃", "!": "！", "|": "｜", "~": "～", "\\": "＼", "\n": " ", "\r": " ",
+})
+
+
+def escape_markdown(text: str) -> str:
+    """User text (a task title, a unit name) as inert Markdown: no link, no
+    image, no heading, no emphasis, and no bare address a robot would link."""
+    return text.translate(_MARKDOWN_ACTIVE).replace("://", "：//")
+
+
 def robot_message(title: str, markdown: str, mobiles: list[str]) -> dict:
     text = markdown
     if mobiles:

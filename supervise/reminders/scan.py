@@ -25,6 +25,7 @@ from ..models import (
     MilestoneState,
     Notification,
     Plan,
+    PlanStatus,
     ReportKind,
     ReportState,
     Task,
@@ -110,7 +111,9 @@ def due_reminders(as_of: date, calendar: WorkdayCalendar) -> list[Reminder]:
     sess = session()
     people = _People()
     reminders: list[Reminder] = []
-    plans = list(sess.scalars(select(Plan).options(selectinload(Plan.periods)).order_by(Plan.id)))
+    plans = list(sess.scalars(
+        select(Plan).options(selectinload(Plan.periods)).where(Plan.status == PlanStatus.PUBLISHED).order_by(Plan.id)
+    ))
     for plan in plans:
         rules = rules_for(plan)
         horizon = calendar.add_working_days(as_of, rules.notice_working_days + 1)

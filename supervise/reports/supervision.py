@@ -33,6 +33,7 @@ from ..models import (
     Milestone,
     MilestoneState,
     Plan,
+    PlanStatus,
     Report,
     ReportInclusion,
     ReportingPeriod,
@@ -274,7 +275,7 @@ class Supervision:
 def load_plan(session: Session, plan_id: int) -> Plan:
     plan = session.scalar(
         select(Plan)
-        .where(Plan.id == plan_id)
+        .where(Plan.id == plan_id, Plan.status == PlanStatus.PUBLISHED)  # drafts have no 通报
         .options(
             defer(Plan.source_text),
             selectinload(Plan.sections).selectinload(Section.tasks).selectinload(Task.units),

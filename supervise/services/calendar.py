@@ -33,6 +33,17 @@ HOLIDAY_NAMES = {
     "Anti-Fascist 70th Day": "中国人民抗日战争暨世界反法西斯战争胜利70周年纪念日",
 }
 
+# The years the calendar holds: a plan runs a few years; a year outside this
+# range is a typing error (or a probe), not a plan.
+MIN_YEAR, MAX_YEAR = 2000, 2100
+
+
+def check_year(year: int) -> int:
+    if not MIN_YEAR <= year <= MAX_YEAR:
+        raise ValidationError(f"年份应在 {MIN_YEAR}–{MAX_YEAR} 之间", field_errors={"year": "年份超出范围"})
+    return year
+
+
 WORKDAY_WORDS = {"1", "true", "yes", "workday", "班", "上班", "工作日", "补班", "调休上班"}
 HOLIDAY_WORDS = {"0", "false", "no", "holiday", "休", "休息", "放假", "节假日", "假日"}
 
@@ -111,6 +122,8 @@ def parse_calendar_csv(text: str) -> dict[date, tuple[bool, str]]:
             if number == 1:
                 continue  # the header
             raise ValidationError(f"第 {number} 行:日期“{cells[0]}”应写作 2027-01-01") from None
+        if not MIN_YEAR <= day.year <= MAX_YEAR:
+            raise ValidationError(f"第 {number} 行:年份应在 {MIN_YEAR}–{MAX_YEAR} 之间")
         if len(cells) < 2 or not cells[1]:
             raise ValidationError(f"第 {number} 行:缺少第二列(休 或 班)")
         kind = cells[1].lower()
@@ -156,6 +169,7 @@ def import_days(actor: User | Operator, days: dict[date, tuple[bool, str]], *, s
 def set_day(actor: User, day: date, kind: str, name: str = "") -> None:
     """Correct one day: "holiday", "workday", or "normal" (follow the week)."""
     authorize(actor, "calendar.manage")
+    check_year(day.year)
     sess = session()
     row = sess.get(CalendarDay, day)
     before = None if row is None else ("workday" if row.is_workday else "holiday")
@@ -180,6 +194,7 @@ def set_day(actor: User, day: date, kind: str, name: str = "") -> None:
 
 
 def days_of_year(year: int) -> list[CalendarDay]:
+    check_year(year)
     return list(
         session().scalars(
             select(CalendarDay)

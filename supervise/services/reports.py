@@ -3,6 +3,7 @@ review by the coordinators, versions, evidence."""
 from __future__ import annotations
 
 import difflib
+from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -32,6 +33,7 @@ from ..models import (
 )
 from ..domain.clock import today as local_today
 from ..domain.periods import has_started, not_started_message, resolve_period
+from ..domain.text import clean_text
 from ..policy import DENIED, authorize, authorize_view_report, can, review_action, why_not
 from . import audit, notifications
 
@@ -100,7 +102,7 @@ def _check_text(text: Any) -> str:
         return ""
     if not isinstance(text, str):
         raise ValidationError("进展情况必须是文字", field_errors={"text": "必须是文字"})
-    text = text.replace("\x00", "").strip()
+    text = clean_text(text).strip()
     if len(text) > MAX_TEXT:
         raise ValidationError(f"进展情况不能超过 {MAX_TEXT} 字", field_errors={"text": "内容过长"})
     return text
@@ -202,6 +204,35 @@ def included_contributions(report: Report) -> list[Report]:
             .where(ReportInclusion.report_id == report.id)
             .order_by(Report.id)
         )
+    )
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    """What co-units reported for one target, and their sum: offered to the
+    lead as a suggested figure (the lead decides what to report)."""
+
+    parts: list[tuple[str, Decimal]]
+    total: Decimal
+
+
+def suggested_values(report: Report, contributions: list[Report]) -> dict[int, Suggestion]:
+    """{target_id: Suggestion} from the given contributions (the ones the lead
+    cites, or else the accepted ones) for the lead's report."""
+    target_ids = {t.id for t in report.task.targets}
+    found: dict[int, list[tuple[str, Decimal]]] = {}
+    for c in contributions:
+        for v in c.values:
+            if v.target_id in target_ids and v.value is not None:
+                found.setdefault(v.target_id, []).append((c.unit.short_name, v.value))
+    return {tid: Suggestion(parts, sum((n for _, n in parts), Decimal(0))) for tid, parts in found.items()}
+
+
+def lead_report_for(contribution: Report) -> Report | None:
+    """The lead unit's report for the contribution's task and period, if started."""
+    return session().scalar(
+        select(Report).where(Report.task_id == contribution.task_id, Report.period_id == contribution.period_id,
+                             Report.kind == ReportKind.LEAD_REPORT)
     )
 
 
@@ -328,7 +359,7 @@ def reopen_report(actor: User, report: Report, reason: Any, *, expected_version:
 
 
 def _reason(reason: Any) -> str:
-    reason = reason.strip() if isinstance(reason, str) else ""
+    reason = clean_text(reason).strip() if isinstance(reason, str) else ""
     if not reason:
         raise ValidationError("请填写原因", field_errors={"reason": "请填写原因"})
     if len(reason) > 2000:

@@ -129,9 +129,13 @@ def request_extension(actor: User, task: Task, new_deadline: Any, reason: Any, *
     return request
 
 
-def decide_extension(actor: User, request: ExtensionRequest, grant: bool, reason: Any = None) -> ExtensionRequest:
+def decide_extension(actor: User, request: ExtensionRequest, grant: bool, reason: Any = None, *,
+                     expected_version: int | None = None) -> ExtensionRequest:
+    """`expected_version` is the task's version the decider saw (page or API):
+    a task changed meanwhile is a Conflict (409), not a decision on stale facts."""
     task = request.task
     authorize(actor, "extension.decide", request)
+    _check_task_version(task, expected_version)
     if grant:
         workflow.transition(request, "grant", actor, reason=reason if isinstance(reason, str) else None)
         if task.original_deadline is None:

@@ -7,6 +7,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from ..db import session
+from ..domain.text import clean_text
 from ..importer.units import load_unit_seeds, normalise_unit_name
 from ..errors import NotFound
 from ..models import Unit, UnitAlias, UnitKind, User
@@ -46,6 +47,9 @@ def ensure_unit(
     sort_order: int = 0,
 ) -> Unit:
     """Create the unit if no unit has this name yet; return it either way."""
+    canonical_name = clean_text(canonical_name, multiline=False).strip()
+    short_name = clean_text(short_name, multiline=False).strip() if short_name else short_name
+    aliases = tuple(clean_text(a, multiline=False).strip() for a in aliases)
     sess = session()
     unit = sess.scalar(select(Unit).where(Unit.canonical_name == canonical_name)) or find_unit(canonical_name)
     if unit is None:

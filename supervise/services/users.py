@@ -21,6 +21,7 @@ import pyotp
 from sqlalchemy import delete, func, select, update
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from ..domain.passwords import is_common_password
 from ..db import after_commit, has_write_intent, separate_write, session, utcnow
 from ..errors import NotFound, ValidationError
 from ..models import ApiToken, AuditEntry, PasswordHistory, Role, User, UserRole
@@ -110,6 +111,8 @@ def check_password_strength(password: str, login: str = "", policy: LoginPolicy 
     login = (login or "").strip().lower()
     if login and (login in password.lower() or password.lower() in login):
         refuse("密码不能包含登录名")
+    if is_common_password(password):
+        refuse("该密码属于常见弱口令,容易被猜中,请换一个")
 
 
 def _recent_hashes(user: User, policy: LoginPolicy) -> list[str]:

@@ -26,7 +26,7 @@ from ..models import (
     User,
 )
 from ..domain.obligations import Obligation, obligations
-from ..policy import authorize, can
+from ..policy import authorize, can, published_plan_ids
 from ..domain.workdays import WorkdayCalendar, working_days_overdue
 
 
@@ -69,7 +69,9 @@ def my_work(user: User, today: date, calendar: WorkdayCalendar | None = None) ->
 
 def _liaison_work(user: User, today: date, calendar: WorkdayCalendar, work: MyWork) -> None:
     sess = session()
-    plan_ids = select(Task.plan_id).join(TaskUnit, TaskUnit.task_id == Task.id).where(TaskUnit.unit_id == user.unit_id)
+    plan_ids = select(Task.plan_id).join(TaskUnit, TaskUnit.task_id == Task.id).where(
+        TaskUnit.unit_id == user.unit_id, Task.plan_id.in_(published_plan_ids())
+    )
     # The unit's plans, loaded once: every task.plan below is then found in
     # the session instead of one query per plan.
     plans = list(sess.scalars(select(Plan).where(Plan.id.in_(plan_ids))))  # noqa: F841 (kept alive: the session holds objects weakly)

@@ -2,6 +2,7 @@
 validate, call a service, respond. The request commits once, at its end."""
 from __future__ import annotations
 
+import json
 import time
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -16,7 +17,8 @@ from werkzeug.exceptions import HTTPException, NotFound
 from werkzeug.routing import IntegerConverter
 
 from .. import db
-from ..errors import Conflict, DomainError
+from ..domain.text import has_lone_surrogate
+from ..errors import Conflict, DomainError, ValidationError
 from ..models import Role, User
 
 # The largest id or integer the database holds (INTEGER on PostgreSQL).
@@ -153,6 +155,18 @@ def init_web(app: Flask) -> None:
         db.declare_write_intent(request.method not in ("GET", "HEAD", "OPTIONS"))
 
     @app.before_request
+    def _refuse_malformed_input():
+        # Input no handler can make sense of is refused here, once, with 400
+        # and a message: a lone surrogate ("\ud800", no character at all:
+        # the database driver cannot encode it) or JSON nested deeper than
+        # any request of ours (the parser would run out of stack). Nothing
+        # has been read or changed yet.
+        problem = _malformed_input()
+        if problem:
+            return _error_response(ValidationError(problem))
+        return None
+
+    @app.before_request
     def _session_limits():
         # A session ends after SESSION_IDLE_MINUTES without a request, or
         # SESSION_MAX_HOURS after login. The times live in the signed cookie,
@@ -262,6 +276,58 @@ def init_web(app: Flask) -> None:
             error = "payload_too_large" if exc.code == 413 else exc.name.lower().replace(" ", "_")
             return jsonify(error=error, message=_http_message(exc)), exc.code
         return render_template("errors/error.html", status=exc.code, message=_http_message(exc)), exc.code
+
+
+MAX_JSON_DEPTH = 32
+SURROGATE_MESSAGE = "请求中含有无效字符(孤立的 UTF-16 代理码位),请检查输入的文字"
+
+
+def _malformed_input() -> str | None:
+    for key, value in request.args.items(multi=True):
+        if has_lone_surrogate(key) or has_lone_surrogate(value):
+            return SURROGATE_MESSAGE
+    if request.method in SAFE_METHODS:
+        return None
+    if request.mimetype in ("multipart/form-data", "application/x-www-form-urlencoded"):
+        for key, value in request.form.items(multi=True):
+            if has_lone_surrogate(key) or has_lone_surrogate(value):
+                return SURROGATE_MESSAGE
+        for storage in request.files.values():
+            if has_lone_surrogate(storage.filename or ""):
+                return SURROGATE_MESSAGE
+        return None
+    if not (request.is_json or is_api_request()):
+        return None
+    body = request.get_data(cache=True)
+    if not body:
+        return None
+    try:
+        data = json.loads(body)
+    except RecursionError:
+        return f"JSON 嵌套层数过多(最多 {MAX_JSON_DEPTH} 层)"
+    except ValueError:
+        return None  # not JSON: the handler's own check says what it expects
+    return _json_problem(data)
+
+
+def _json_problem(data) -> str | None:
+    """Walk the parsed JSON without recursion: too deep, or a lone surrogate."""
+    stack = [(data, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if depth > MAX_JSON_DEPTH:
+            return f"JSON 嵌套层数过多(最多 {MAX_JSON_DEPTH} 层)"
+        if isinstance(value, str):
+            if has_lone_surrogate(value):
+                return SURROGATE_MESSAGE
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                if has_lone_surrogate(key):
+                    return SURROGATE_MESSAGE
+                stack.append((item, depth + 1))
+        elif isinstance(value, list):
+            stack.extend((item, depth + 1) for item in value)
+    return None
 
 
 def _http_message(exc: HTTPException) -> str:

@@ -11,7 +11,7 @@ from wtforms import DateField, IntegerField, PasswordField, SelectField, StringF
 from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
 from .. import db
-from ..errors import DomainError, NotFound, PermissionDenied
+from ..errors import DomainError, NotFound, PermissionDenied, ValidationError
 from ..models import Plan, Role, SchedulerJob, User
 from ..policy import authorize, can
 from . import acting_user
@@ -256,7 +256,17 @@ def _calendar_page(year: int, day_form: CalendarDayForm, import_form: CalendarIm
 @bp.route("/calendar", methods=["GET"])
 def calendar():
     authorize(current_user, "calendar.manage")
-    year = request.args.get("year", type=int) or clock.today().year
+    from ..services.calendar import check_year
+
+    raw = request.args.get("year", "").strip()
+    if not raw:
+        year = clock.today().year
+    else:
+        try:
+            year = int(raw)
+        except ValueError:
+            raise ValidationError("年份应为四位数字,如 2027", field_errors={"year": "年份无效"}) from None
+        check_year(year)
     return _calendar_page(year, CalendarDayForm(), CalendarImportForm())
 
 
@@ -276,6 +286,10 @@ def calendar_day():
             flash(f"{form.day.data} 已更新,各计划报送截止日已按新日历重算", "success")
             return redirect(url_for("admin.calendar", year=form.day.data.year))
     year = form.day.data.year if form.day.data else clock.today().year
+    from ..services.calendar import MAX_YEAR, MIN_YEAR
+
+    if not MIN_YEAR <= year <= MAX_YEAR:
+        year = clock.today().year
     return _calendar_page(year, form, CalendarImportForm(), 400)
 
 

@@ -17,7 +17,7 @@ from ..errors import DomainError, NotFound, ValidationError
 from ..domain.clock import today
 from ..domain.lights import Light
 from ..domain.periods import has_ended, resolve_period
-from ..models import ExportFormat, Plan, TaskState
+from ..models import ExportFormat, Plan, PlanStatus, TaskState
 from ..policy import authorize, can
 from ..reports.export import parse_format
 from ..reports.supervision import (
@@ -36,6 +36,7 @@ def _plans() -> list[Plan]:
     # Not the documents' full text: only the selector needs the plans.
     return list(db.session.scalars(
         select(Plan).options(defer(Plan.source_text), defer(Plan.notes))
+        .where(Plan.status == PlanStatus.PUBLISHED)  # a draft owes nothing yet
         .order_by(Plan.issued_on.desc(), Plan.id.desc())
     ))
 

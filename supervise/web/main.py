@@ -10,8 +10,8 @@ from sqlalchemy.orm import selectinload
 
 from .. import db
 from ..errors import DomainError, NotFound
-from ..models import Plan, Section, Task, TaskState, TaskUnit, Unit, UnitRole
-from ..policy import authorize, can, home_endpoint
+from ..models import Plan, PlanStatus, Section, Task, TaskState, TaskUnit, Unit, UnitRole
+from ..policy import authorize, can, home_endpoint, published_plan_ids
 from ..services import plans as plan_service
 from ..services import units as unit_service
 from . import acting_user
@@ -32,6 +32,7 @@ def _plans_with_tasks():
                 .joinedload(TaskUnit.unit),
                 selectinload(Plan.sections).selectinload(Section.tasks).selectinload(Task.targets),
             )
+            .where(Plan.status == PlanStatus.PUBLISHED)
             .order_by(Plan.issued_on.desc(), Plan.id.desc())
         )
     )
@@ -69,7 +70,7 @@ def home():
 @bp.route("/plans")
 def plans():
     authorize(current_user, "plan.view")
-    return render_template("main/plans.html", plans=plan_service.list_plans(current_user))
+    return render_template("main/plans.html", plans=plan_service.list_plans(current_user, include_drafts=True))
 
 
 @bp.route("/plans/<int:plan_id>")
@@ -85,8 +86,10 @@ def plan(plan_id: int):
             selectinload(Plan.targets),
         )
     )
-    if plan is None:
+    if plan is None or not can(current_user, "plan.view", plan):
         raise NotFound("未找到该计划")
+    if plan.is_draft:
+        return redirect(url_for("plan_admin.review", plan_id=plan.id))
     return render_template("main/plan.html", plan=plan)
 
 
@@ -138,7 +141,7 @@ def unit(unit_id: int):
             db.session.execute(
                 select(Task, TaskUnit)
                 .join(TaskUnit, TaskUnit.task_id == Task.id)
-                .where(TaskUnit.unit_id == unit.id)
+                .where(TaskUnit.unit_id == unit.id, Task.plan_id.in_(published_plan_ids()))
                 .options(selectinload(Task.units).joinedload(TaskUnit.unit))
                 .order_by(Task.plan_id, Task.number)
             ).all()

@@ -4,7 +4,6 @@ units we know, the people who get reminders, and real servers on loopback
 from __future__ import annotations
 
 import json
-import socket
 import threading
 import time
 from dataclasses import dataclass, field
@@ -21,12 +20,7 @@ from aiosmtpd.controller import Controller
 from supervise.db import session, unit_of_work
 from supervise.models import Plan, ReportingFrequency, Section, Task, TaskUnit, UnitRole
 from supervise.services.units import find_unit
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from tests.guards import free_port, own
 
 
 @pytest.fixture
@@ -138,7 +132,7 @@ class _Collect:
 
 
 def start_smtp(port: int | None = None, **kwargs) -> tuple[Controller, Mailbox]:
-    box = Mailbox("127.0.0.1", port or free_port())
+    box = Mailbox("127.0.0.1", own(port) if port else free_port())
     controller = Controller(_Collect(box), hostname=box.host, port=box.port, **kwargs)
     controller.start()
     return controller, box

@@ -36,9 +36,10 @@ def _user(login_name: str) -> User:
         ("Ab1!", False),  # short
         ("abcdefgh", False),  # one class
         ("abcdefg1", False),  # two classes
-        ("abcdef1!", True),  # lower, digit, other
-        ("Abcdefg1", True),  # upper, lower, digit
-        ("ABCDEF1!", True),
+        ("xqzmrk1!", True),  # lower, digit, other
+        ("Xqzmrkw1", True),  # upper, lower, digit
+        ("Abcdefg1", False),  # three classes, but on the common-passwords list
+        ("XQZMRK1!", True),
         ("密码很长很长很长a1", False),  # Chinese letters are letters of no case: two classes
     ],
 )

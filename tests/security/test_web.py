@@ -169,6 +169,7 @@ def test_next_never_leads_off_site(app, make_user, evil):
 def test_production_refuses_debug_and_weak_keys(monkeypatch, tmp_path):
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'p.sqlite3'}")
     good = "k3Y-" + "0123456789abcdef" * 3
+    monkeypatch.setenv("SUPERVISE_AUDIT_KEY", "aUd-" + "fedcba9876543210" * 3)
     for weak in ["x" * 48, "ab" * 30, DevelopmentConfig.SECRET_KEY, "short-Key-1"]:
         monkeypatch.setenv("SECRET_KEY", weak)
         with pytest.raises(RuntimeError, match="SECRET_KEY"):
