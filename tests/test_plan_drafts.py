@@ -6,7 +6,9 @@ audited and told; bad files refused without a change."""
 from __future__ import annotations
 
 import io
+import json
 from datetime import date
+from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
@@ -318,9 +320,10 @@ def test_items_by_hand_then_changes_after_publication_are_audited_and_told(coord
 @pytest.mark.parametrize("name,data,message", [
     ("empty.md", b"", "文件内容为空"),
     ("blank.txt", b"   \n\n ", "文件内容为空"),
-    ("binary.txt", bytes(range(256)) * 64, "无法读取该文件"),
-    ("huge.md", b"a" * (10 * 1024 * 1024 + 10), "文件过大"),
-    ("notaplan.md", "这不是一个计划".encode("gb18030"), "无法识别该计划文件"),
+    ("binary.txt", bytes(range(256)) * 64, "这不是文本文件"),
+    ("scan.doc", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(600), "另存为"),
+    ("huge.md", b"a" * (20 * 1024 * 1024 + 10), "文件过大"),
+    ("notaplan.md", "这不是一个计划".encode("gb18030"), "不像是计划文件"),
 ])
 def test_a_bad_file_is_a_message_and_changes_nothing(coordinator, name, data, message):
     client, _ = coordinator
@@ -372,7 +375,7 @@ def test_cli_import_draft_publish_and_first_period(app, make_user, tmp_path):
     bad.write_bytes(bytes(range(256)) * 8)
     result = runner.invoke(args=["plan", "import", str(bad), "--publish"])
     assert result.exit_code != 0 and len(result.output.strip().splitlines()) == 1
-    assert "无法读取该文件" in result.output
+    assert "这不是文本文件" in result.output
     session().rollback()
     assert _count(Plan) == 1
 
@@ -398,3 +401,44 @@ def test_make_run_seed_starts_reporting_in_the_current_period(app, units):
     work = my_work(liaison, TODAY)
     assert all(item.obligation.period.code == "2026Q4" for item in work.owed)
     assert not [item for item in work.owed if item.overdue_days > 0]
+
+
+CORPUS = Path("/work/shared/plans-corpus")
+CORPUS_FILES = ["docx/gwy-chuangxin-tuiguang-2018.docx", "pdf/gwy-nongji-2018.pdf", "gbk/gwy-tiyu-saishi-2018.txt",
+                "gwy-jili-2018.txt", "gwy-zhijiao-2019.txt"]
+
+
+@pytest.mark.skipif(not CORPUS.exists(), reason="the shared plans corpus is not on this machine")
+@pytest.mark.parametrize("name", CORPUS_FILES)
+def test_real_documents_become_drafts_with_every_task_and_nothing_guessed(coordinator, name):
+    """Word, PDF and GB18030 documents of other conventions: each becomes a
+    draft holding every task the corpus expects, names the directory does not
+    know are left to match (never created), and the draft can be published
+    only once they are settled."""
+    client, _ = coordinator
+    path = CORPUS / name
+    expected = json.loads((CORPUS / "expected" / (path.stem + ".json")).read_text(encoding="utf-8"))
+    units_before = _count(Unit)
+    response = client.post("/plans/import", data={"document": (io.BytesIO(path.read_bytes()), path.name)},
+                           content_type="multipart/form-data")
+    assert response.status_code == 302, response.get_data(as_text=True)[:3000]
+    plan = session().scalar(select(Plan).order_by(Plan.id.desc()))
+    assert plan.is_draft and plan.source_filename == path.name
+    assert len(plan.tasks) == len(expected["tasks"])
+    assert [t.number for t in plan.tasks] == list(range(1, len(plan.tasks) + 1)) or len(
+        {t.number for t in plan.tasks}) == len(plan.tasks)
+    assert _count(Unit) == units_before
+    page = client.get(f"/plans/{plan.id}/review")
+    assert page.status_code == 200
+    # Every task shows its source text; leads the document names and the
+    # directory knows are set.
+    body = page.get_data(as_text=True)
+    assert body.count('class="review-task"') == len(plan.tasks)
+    known_leads = [t for t in expected["tasks"] if t.get("lead") and t["lead"] in {
+        a for (a,) in session().execute(select(UnitAlias.alias))}]
+    with_lead = [t for t in plan.tasks if t.lead is not None]
+    assert len(with_lead) >= len(known_leads) * 0.8, (len(with_lead), len(known_leads))
+    # The same file again changes nothing.
+    client.post("/plans/import", data={"document": (io.BytesIO(path.read_bytes()), path.name)},
+                content_type="multipart/form-data")
+    assert _count(Plan) == 1

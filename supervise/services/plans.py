@@ -15,6 +15,7 @@ from ..domain.clock import today as local_today
 from ..domain.periods import InvalidPeriod, parse_period
 from ..errors import NotFound, ValidationError
 from ..importer import ParsedPlan, ParsedTarget, ParsedUnitRef, parse_plan
+from ..importer.reader import MAX_BYTES as MAX_DOCUMENT_BYTES
 from ..models import (
     FiscalMeasure,
     Plan,
@@ -28,7 +29,6 @@ from ..models import (
     TaskSource,
     TaskUnit,
     Unit,
-    UnitKind,
     UnitRole,
     User,
 )
@@ -36,7 +36,7 @@ from ..domain.periods import period_spans
 from ..policy import authorize, can, visible_plans
 from ..domain.workdays import WorkdayCalendar, report_due_date
 from . import audit
-from .units import city_governments, county_governments, ensure_unit, find_unit
+from .units import city_governments, county_governments, find_unit
 
 
 @dataclass
@@ -62,16 +62,48 @@ def import_plan_document(
     first_period: str | None = None,
     today: date | None = None,
 ) -> ImportResult:
-    """Import a plan document as a DRAFT: only coordinators see it, and it
-    owes nothing until it is published (`publish=True` does that at once,
-    from `first_period`, by default the current one). Importing the same
-    document again changes nothing; a different document under a number
-    already held is refused."""
+    """Import a plan document's text (pasted, or a seed file); see
+    `import_parsed_plan`."""
+    return import_parsed_plan(
+        parse_plan(text), text, hashlib.sha256(text.encode("utf-8")).hexdigest(), actor=actor,
+        expand_counties=expand_counties, filename=filename, publish=publish, first_period=first_period, today=today,
+    )
+
+
+def import_parsed_plan(
+    parsed: ParsedPlan,
+    source_text: str,
+    digest: str,
+    *,
+    actor: User | None = None,
+    expand_counties: bool | None = None,
+    filename: str = "",
+    publish: bool = False,
+    first_period: str | None = None,
+    today: date | None = None,
+) -> ImportResult:
+    """Import a parsed plan as a DRAFT: only coordinators see it, and it owes
+    nothing until it is published (`publish=True` does that at once, from
+    `first_period`, by default the current one; the document must then say
+    all a plan needs). What the document leaves open (文号, period, a lead)
+    stays open on the draft, with a warning, for the coordinator to settle on
+    the review page. Importing the same document again changes nothing; a
+    different document under a number already held is refused."""
+    from ..importer import PlanParseError
+
     sess = session()
-    digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
-    parsed = parse_plan(text)
-    _require_complete(parsed)
-    existing = sess.scalar(select(Plan).where(Plan.document_number == parsed.document_number))
+    if publish:
+        _require_complete(parsed)
+    if not parsed.tasks and not parsed.document_number:
+        # Neither a 文号 nor a tagged task: not a plan document at all. (A
+        # plan without tags becomes a draft: its tasks are added by hand.)
+        raise PlanParseError("文件中既没有文号,也没有带责任单位的任务,不像是计划文件;"
+                             "没有文件的督办事项请用“新建计划或督办事项”")
+    existing = None
+    if parsed.document_number:
+        existing = sess.scalar(select(Plan).where(Plan.document_number == parsed.document_number))
+    else:
+        existing = sess.scalar(select(Plan).where(Plan.source_sha256 == digest))
     if existing is not None:
         if existing.source_sha256 == digest:
             return ImportResult(existing, created=False)
@@ -81,36 +113,41 @@ def import_plan_document(
         )
     if expand_counties is None:
         expand_counties = bool(current_app.config.get("EXPAND_COUNTIES"))
-    result = ImportResult(_create_plan(parsed, text, digest), created=True)
+    result = ImportResult(_create_plan(parsed, source_text, digest, today or local_today()), created=True)
     plan = result.plan
     plan.source_filename = filename[:255]
-    plan.warnings = list(getattr(parsed, "warnings", ()) or ()) or None
     collectives = _collective_members(expand_counties)
-    for parsed_section in parsed.sections:
-        section = Section(plan=plan, number=parsed_section.number, title=parsed_section.title)
+    # Printed numbers may repeat (several tags in one numbered paragraph are
+    # several tasks): then the tasks are numbered in document order.
+    numbers = [pt.number for pt in parsed.tasks]
+    by_position = len(set(numbers)) != len(numbers) or any(n <= 0 for n in numbers)
+    position = 0
+    for section_number, parsed_section in enumerate(parsed.sections, start=1):
+        section = Section(plan=plan, number=section_number, title=(parsed_section.title or "主要任务")[:120])
         sess.add(section)
         for pt in parsed_section.tasks:
+            position += 1
             # A task whose text sets no date is due when the plan ends.
-            deadline = getattr(pt, "deadline", None) or plan.period_end
+            deadline = pt.deadline or plan.period_end
             task = Task(
                 plan=plan,
                 section=section,
-                number=pt.number,
-                title=pt.title[:255],
+                number=position if by_position else pt.number,
+                title=(pt.title or pt.text[:60])[:255],
                 text=pt.text,
-                source_text=pt.text,
+                source_text=pt.source_text or pt.text,
                 deadline=deadline,
                 original_deadline=deadline,
-                starts_on=getattr(pt, "starts_on", None),
-                warnings=list(getattr(pt, "warnings", ()) or ()) or None,
+                starts_on=pt.starts_on,
+                warnings=list(pt.warnings) or None,
             )
             sess.add(task)
             with sess.no_autoflush:
                 _assign_parsed_units(task, pt.units, collectives, result.unknown_units)
-            for position, parsed_target in enumerate(pt.targets, start=1):
-                task.targets.append(_target(plan, parsed_target, position))
-    for position, parsed_target in enumerate(parsed.targets, start=1):
-        sess.add(_target(plan, parsed_target, position))
+            for target_position, parsed_target in enumerate(pt.targets, start=1):
+                task.targets.append(_target(plan, parsed_target, target_position))
+    for target_position, parsed_target in enumerate(parsed.targets, start=1):
+        sess.add(_target(plan, parsed_target, target_position))
     for m in parsed.measures:
         plan.measures.append(
             FiscalMeasure(
@@ -134,6 +171,9 @@ def import_plan_document(
     if publish:
         publish_plan_now(actor, plan, first_period=first_period, today=today)
     return result
+
+
+PENDING_NUMBER_PREFIX = "待补文号-"
 
 
 def _require_complete(parsed: ParsedPlan) -> None:
@@ -160,18 +200,34 @@ def _require_complete(parsed: ParsedPlan) -> None:
         raise PlanParseError("文件中有编号相同的任务（一段中有多个责任单位括注），无法直接导入")
 
 
-def _create_plan(parsed: ParsedPlan, text: str, digest: str) -> Plan:
+def _create_plan(parsed: ParsedPlan, text: str, digest: str, today: date) -> Plan:
+    """The plan's own fields; what the document does not say is filled in
+    provisionally and said in the plan's warnings."""
+    warnings = list(parsed.warnings)
+    number = parsed.document_number
+    if not number:
+        number = PENDING_NUMBER_PREFIX + digest[:8]
+        warnings.append("未找到文号:请在“计划信息”中填写后再发布")
+    start, end = parsed.period_start, parsed.period_end
+    if start is None or end is None:
+        year = (parsed.issued_on or today).year
+        deadlines = [t.deadline for t in parsed.tasks if t.deadline]
+        start = date(year, 1, 1)
+        end = max([date(year, 12, 31), *deadlines])
+        end = date(end.year, 12, 31)
+        warnings.append(f"未找到计划期:暂按 {start.year}—{end.year} 年,请在“计划信息”中核对")
     plan = Plan(
         status=PlanStatus.DRAFT,
-        document_number=parsed.document_number,
-        title=parsed.title,
-        issuing_office=parsed.issuing_office,
+        document_number=number[:64],
+        title=(parsed.title or "(未识别标题)")[:255],
+        issuing_office=(parsed.issuing_office or "")[:120],
         issued_on=parsed.issued_on,
-        period_start=parsed.period_start,
-        period_end=parsed.period_end,
+        period_start=start,
+        period_end=end,
         notes="\n".join(parsed.notes),
         source_text=text,
         source_sha256=digest,
+        warnings=warnings or None,
     )
     session().add(plan)
     return plan
@@ -326,6 +382,8 @@ def _checked_first_period(plan: Plan, code: str | None) -> str | None:
 def publishing_problems(plan: Plan) -> list[str]:
     """What must be settled before a draft can be published."""
     problems = []
+    if plan.document_number.startswith(PENDING_NUMBER_PREFIX):
+        problems.append("尚未填写文号")
     if not plan.tasks:
         problems.append("计划中还没有任务")
     for task in plan.tasks:
@@ -574,41 +632,27 @@ def update_plan_settings(
     return plan
 
 
-MAX_DOCUMENT_BYTES = 10 * 1024 * 1024
 
 
-def document_text(data: bytes, filename: str = "") -> str:
-    """The text of an uploaded plan file, or a ValidationError saying what
-    is wrong with it (empty, too large, binary, unreadable encoding)."""
+def import_plan_file(data: bytes, filename: str = "", **kwargs: Any) -> ImportResult:
+    """Import an uploaded or given plan file: Word, PDF with text, Excel task
+    table, text in UTF-8 or GB18030 (see import_parsed_plan). A file that
+    cannot be read is a ValidationError saying what to do; nothing changes."""
+    from ..importer import PlanParseError, read_document
+    from ..importer.document import parse_source
+
     if not data or not data.strip():
         raise ValidationError("文件内容为空", field_errors={"document": "文件内容为空"})
     if len(data) > MAX_DOCUMENT_BYTES:
         raise ValidationError(f"文件过大(上限 {MAX_DOCUMENT_BYTES // 1024 // 1024} MB)",
                               field_errors={"document": "文件过大"})
-    for encoding in ("utf-8-sig", "gb18030"):
-        try:
-            text = data.decode(encoding)
-        except UnicodeDecodeError:
-            continue
-        controls = sum(1 for ch in text if ord(ch) < 32 and ch not in "\r\n\t\f")
-        if "\x00" in text or controls > max(8, len(text) // 100):
-            break
-        return text
-    raise ValidationError(
-        "无法读取该文件:不是文本文件,或编码无法识别(请上传 UTF-8 或 GB18030 编码的文本)",
-        field_errors={"document": "无法读取该文件"},
-    )
-
-
-def import_plan_file(data: bytes, filename: str = "", **kwargs: Any) -> ImportResult:
-    """Import an uploaded or given plan file (see import_plan_document)."""
-    from ..importer import PlanParseError
-
-    text = document_text(data, filename)
     try:
-        return import_plan_document(text, filename=filename, **kwargs)
+        source = read_document(data, filename)
+        parsed = parse_source(source)
+        # The digest of the file as given: the same file again changes nothing.
+        return import_parsed_plan(parsed, source.text(), hashlib.sha256(data).hexdigest(), filename=filename, **kwargs)
     except PlanParseError as exc:
-        raise ValidationError(f"无法识别该计划文件:{exc}", field_errors={"document": "无法识别该计划文件"}) from None
+        raise ValidationError(f"无法导入该文件:{exc}", field_errors={"document": "无法导入该文件"}) from None
 
 
 def import_plan_for(actor: User, data: bytes | str, filename: str = "") -> ImportResult:
@@ -616,4 +660,4 @@ def import_plan_for(actor: User, data: bytes | str, filename: str = "") -> Impor
     authorize(actor, "plan.import")
     if isinstance(data, str):
         data = data.encode("utf-8")
-    return import_plan_file(data, filename, actor=actor)
+    return import_plan_file(data, filename or "粘贴的文本.txt", actor=actor)

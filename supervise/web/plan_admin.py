@@ -27,7 +27,7 @@ FREQUENCY_CHOICES = [(f.value, FREQUENCY_LABELS[f]) for f in ReportingFrequency]
 
 
 class ImportForm(FlaskForm):
-    document = FileField("计划文件(Markdown 或纯文本,UTF-8 或 GB18030)")
+    document = FileField("计划文件(Word .docx、带文字的 PDF、Excel 任务分工表 .xlsx、文本 .txt/.md)")
     text = TextAreaField("或粘贴全文")
 
 
