@@ -481,6 +481,86 @@ def compare_versions(older: ReportVersion, newer: ReportVersion) -> dict[str, An
             "text_changed": older.text != newer.text}
 
 
+Segment = tuple[str, str]  # ("same" | "del" | "ins", text)
+
+
+def _char_diff(old: str, new: str) -> tuple[list[Segment], list[Segment]]:
+    """Mark changed characters (Chinese has no spaces to split words on):
+    lines are matched first, then the characters of the lines that differ."""
+    left: list[Segment] = []
+    right: list[Segment] = []
+
+    def chars(a: str, b: str) -> None:
+        matcher = difflib.SequenceMatcher(None, a, b, autojunk=False)
+        for op, i1, i2, j1, j2 in matcher.get_opcodes():
+            if op == "equal":
+                left.append(("same", a[i1:i2]))
+                right.append(("same", b[j1:j2]))
+            else:
+                if i2 > i1:
+                    left.append(("del", a[i1:i2]))
+                if j2 > j1:
+                    right.append(("ins", b[j1:j2]))
+
+    a_lines, b_lines = old.splitlines(keepends=True), new.splitlines(keepends=True)
+    for op, i1, i2, j1, j2 in difflib.SequenceMatcher(None, a_lines, b_lines, autojunk=False).get_opcodes():
+        a, b = "".join(a_lines[i1:i2]), "".join(b_lines[j1:j2])
+        if op == "equal":
+            left.append(("same", a))
+            right.append(("same", b))
+        else:
+            chars(a, b)
+    return left, right
+
+
+@dataclass(frozen=True)
+class SideBySide:
+    """Two submitted versions of a report, for reading side by side."""
+
+    older: ReportVersion
+    newer: ReportVersion
+    text_changed: bool
+    old_text: list[Segment]
+    new_text: list[Segment]
+    values: list[dict[str, Any]]  # target, old, new, changed
+    evidence_added: list[Evidence]
+    evidence_removed: list[Evidence]
+    evidence_kept: list[Evidence]
+    cited_added: list[Report]
+    cited_removed: list[Report]
+
+
+def _decimal_or_none(text: str | None) -> Decimal | None:
+    return None if text is None else Decimal(text)
+
+
+def compare_side_by_side(report: Report, older: ReportVersion, newer: ReportVersion) -> SideBySide:
+    """What changed between two versions: the text with changed characters
+    marked, the values that changed, and the files added or removed."""
+    old_text, new_text = _char_diff(older.text or "", newer.text or "")
+    targets = {t.id: t for t in report.task.targets}
+    old_values, new_values = older.snapshot.get("values", {}), newer.snapshot.get("values", {})
+    values = [
+        {"target": targets.get(int(tid)), "old": _decimal_or_none(old_values.get(tid)),
+         "new": _decimal_or_none(new_values.get(tid)),
+         "changed": old_values.get(tid) != new_values.get(tid)}
+        for tid in sorted(set(old_values) | set(new_values), key=int)
+    ]
+    old_ids, new_ids = list(older.snapshot.get("evidence", [])), list(newer.snapshot.get("evidence", []))
+    files = {e.id: e for e in session().scalars(select(Evidence).where(Evidence.id.in_(set(old_ids) | set(new_ids))))}
+    old_cited, new_cited = set(older.snapshot.get("included", [])), set(newer.snapshot.get("included", []))
+    cited = {r.id: r for r in session().scalars(select(Report).where(Report.id.in_(old_cited | new_cited)))}
+    return SideBySide(
+        older=older, newer=newer, text_changed=(older.text or "") != (newer.text or ""),
+        old_text=old_text, new_text=new_text, values=values,
+        evidence_added=[files[i] for i in new_ids if i not in old_ids and i in files],
+        evidence_removed=[files[i] for i in old_ids if i not in new_ids and i in files],
+        evidence_kept=[files[i] for i in new_ids if i in old_ids and i in files],
+        cited_added=[cited[i] for i in sorted(new_cited - old_cited) if i in cited],
+        cited_removed=[cited[i] for i in sorted(old_cited - new_cited) if i in cited],
+    )
+
+
 def version_of(report: Report, number: int) -> ReportVersion:
     for version in report.versions:
         if version.number == number:

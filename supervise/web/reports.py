@@ -252,7 +252,7 @@ def _confirm_page(report: Report, action: str, version: str):
     page = url_for(".view", report_id=report.id)
     if action == "approve":
         follows = ["报告状态变为“已审核通过”并锁定,牵头单位不能再修改;",
-                   f"该报告计入{report.period.label}季度督查通报;",
+                   f"该报告计入{report.period.label}的督查通报;",
                    "牵头单位收到审核通过的通知;",
                    "如需修改,须由督办员说明原因后“重新打开”。"]
     else:
@@ -440,8 +440,7 @@ def compare(report_id: int):
     if older == newer:
         raise ValidationError("请选择两个不同的版本进行比较")
     older, newer = sorted((older, newer))
-    result = report_service.compare_versions(report_service.version_of(report, older),
-                                             report_service.version_of(report, newer))
-    targets = {t.id: t for t in report.task.targets}
-    return render_template("reports/compare.html", report=report, result=result, targets=targets,
+    result = report_service.compare_side_by_side(report, report_service.version_of(report, older),
+                                                 report_service.version_of(report, newer))
+    return render_template("reports/compare.html", report=report, result=result,
                            numbers=numbers, older=older, newer=newer)

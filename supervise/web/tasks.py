@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, flash, redirect, render_template, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from sqlalchemy import select
 
 from .. import db
@@ -303,6 +303,9 @@ def request_close(task_id: int):
 def decide_close(task_id: int):
     task = _task(task_id)
     authorize(acting_user(), "task.decide", task)
+    if request.form.get("decide-close-agree") and request.form.get("confirmed") != "1":
+        # 办结 closes the task for good: asked once more, saying what follows.
+        return _confirm_close(task)
 
     def act(form):
         agree = bool(form.agree.data)
@@ -310,6 +313,20 @@ def decide_close(task_id: int):
         return "已同意办结" if agree else "未同意办结,任务回到推进中"
 
     return _run(task_id, "decide-close", DecisionForm(prefix="decide-close"), act)
+
+
+def _confirm_close(task: Task):
+    page = url_for("main.task", task_id=task.id)
+    fields = {key: request.form.get(key, "") for key in ("decide-close-version", "decide-close-reason")}
+    fields["decide-close-agree"] = "同意"
+    confirm = {
+        "title": "确认同意办结", "verb": "同意办结", "button": "确认同意办结",
+        "subject": f"任务{task.number}. {task.title}",
+        "follows": ["任务状态变为“已办结”,各责任单位不再为其报送;", "牵头单位收到同意办结的通知。"],
+        "action": url_for(".decide_close", task_id=task.id), "fields": fields, "back": page,
+        "crumbs": [(f"任务{task.number}. {task.title}", page)],
+    }
+    return render_template("confirm.html", confirm=confirm)
 
 
 @bp.post("/tasks/<int:task_id>/suspend")
