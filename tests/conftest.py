@@ -176,6 +176,7 @@ def plan(units):
 def make_user(units):
     """make_user("coordinator", unit="省商务厅", login=...) -> User"""
     from supervise.models import Role
+    from supervise.policy import SYSTEM
     from supervise.services.users import create_user
 
     counter = {"n": 0}
@@ -184,7 +185,8 @@ def make_user(units):
         counter["n"] += 1
         login = login or f"{'_'.join(roles) or 'user'}{counter['n']}"
         with unit_of_work():
-            return create_user(login, unit_name=unit, roles=[Role(r) for r in roles], password=password, **kw)
+            return create_user(login, unit_name=unit, roles=[Role(r) for r in roles], password=password,
+                               **{"actor": SYSTEM, **kw})
 
     return factory
 
