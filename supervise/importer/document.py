@@ -58,8 +58,8 @@ def plan_to_dict(parsed: ParsedPlan) -> dict[str, Any]:
     """The parse as plain JSON-able data (dates as YYYY-MM-DD)."""
     return {
         "document_number": parsed.document_number,
-        "title": parsed.title,
-        "document_title": parsed.document_title,
+        "title": parsed.document_title or parsed.title,  # the heading as printed, as in the corpus
+        "plan_title": parsed.title,  # X of "关于印发X的通知"
         "issuer": parsed.issuing_office,
         "issued_on": _iso(parsed.issued_on),
         "start_year": parsed.start_year,

@@ -182,11 +182,18 @@ _ANNEX_START = re.compile(r"^附\s*件\s*\d*$")
 
 # Paragraphs that close a list of tasks or measures and belong to the plan as
 # a whole: "各地各部门要……", "以上措施根据……", "本方案自……".
-_CLOSING = re.compile(r"^(?:各地各部门|各地、各部门|各地区各部门|各有关单位|各有关部门|(?:以上|上述)(?:措施|政策|任务)|本(?:措施|政策|方案|计划|意见|通知))")
+_CLOSING = re.compile(
+    r"^(?:各地(?:区)?\s*[、，,]?\s*各(?:有关)?部门|各地各部门|各有关(?:部门|单位)|各级各部门|各部门|各单位"
+    r"|(?:以上|上述)(?:措施|政策|任务)|本(?:措施|政策|方案|计划|意见|通知))"
+)
 
 # The back matter of an official document: rules, 抄送 line, 印发 line.
 _END_MATTER = re.compile(r"^(?:-{3,}|_{3,}|\*{3,}|抄送|抄\s*送|（此件|\(此件)")
 
+# Parts that hold no tasks unless tagged: principles, goals, safeguards.
+_NOT_TASK_HEADING = re.compile(
+    r"总体要求|总体目标|指导思想|基本原则|工作原则|发展目标|主要目标|工作目标|保障措施|保障机制|组织实施|组织保障|工作要求|实施步骤"
+)
 # Parts that hold the overall targets.
 _OVERALL = re.compile(r"总体要求|总体目标|发展目标|主要目标|工作目标")
 
@@ -226,12 +233,13 @@ def parse_blocks(
     blocks = tables_from_cell_lines(blocks)
     paragraphs = [Paragraph(b.text, b.line) for b in blocks if isinstance(b, TextBlock)]
     body, annex = _split_annex(paragraphs)
+    front = paragraphs[:len(paragraphs) - len(annex)] if annex else paragraphs
     warnings: list[str] = []
 
     document_number = _document_number(body)
     if document_number is None:
         warnings.append("未找到文号（如“国发〔2018〕42号”），请在审核时填写")
-    issued_on, issuing_office = _issue(body)
+    issued_on, issuing_office = _issue(front)
     document_title, title = _titles(paragraphs, blocks)
     if issuing_office is None and document_title and "关于" in document_title:
         office = document_title.split("关于", 1)[0]
@@ -526,8 +534,25 @@ class _Walker:
         self.standing_co: list[str] = []
         self.root = _Item("root", 0, "")
         self.stack: list[_Item] = [self.root]
+        self.read_items: list[_Item] = []  # in the order read, to find untagged siblings
+        self.tagged: set[int] = set()  # ids of items holding a task, themselves or below
 
     # -- the walk --
+
+    def _untagged_siblings(self) -> None:
+        """Warn of numbered items without a tag among siblings with one: the
+        coordinator decides whether they are tasks."""
+        for item in self.read_items:
+            parent = item.parent
+            if item is self.root or id(item) in self.tagged or parent is None or not item.pieces:
+                continue
+            if any(i.parent is item for i in self.read_items) or _NOT_TASK_HEADING.search(item.heading or ""):
+                continue  # a heading over other items, or a part that holds no tasks
+            siblings = [i for i in self.read_items if i.parent is parent and i.kind == item.kind and i is not item]
+            if any(id(s) in self.tagged for s in siblings):
+                where = f"{parent.label}之下的" if parent is not self.root and parent.label else ""
+                text = (item.title_line or join_pieces(item.pieces))[:30]
+                self.warnings.append(f"{where}{item.label} 没有责任单位括注，未列为任务：“{text}…”")
 
     def walk(self, blocks: list[Block]) -> None:
         for index, block in enumerate(blocks):
@@ -554,6 +579,7 @@ class _Walker:
             self.stack[-1].pieces.append(text)
         self._reset()
         self._read(self.root)
+        self._untagged_siblings()
 
     def _opens(self, marker: tuple[str, int, str, str], text: str) -> bool:
         kind, number, _, rest = marker
@@ -614,6 +640,7 @@ class _Walker:
         if item.done:
             return
         item.done = True
+        self.read_items.append(item)
         full = join_pieces(item.pieces)
         item.heading = remove_spaces(item.title_line) if item.title_line else _heading(full)
         if not full:
@@ -640,6 +667,8 @@ class _Walker:
                     self._extend_last(tag)
                 continue
             self._task(item, section_item, text, source.strip(), tag, first=(previous_tasks == len(self.tasks)))
+            chain = [item, *item.ancestors()]
+            self.tagged.update(id(i) for i in chain)
         self._rules(full[previous:])
         rest = _clean_segment(_RULE_SENTENCE.sub("", full[previous:]))
         if len(rest) >= 15 and re.search(r"[\u4e00-\u9fff]", rest):
@@ -654,7 +683,7 @@ class _Walker:
         refs, lead, co, warnings = _refs(units, self.first_listed_leads, self.standing_co)
         if units.standing_co:
             self.standing_co += [n for n in units.standing_co if n not in self.standing_co]
-        dates = find_dates(text)
+        dates = find_dates(text + ("，" + units.time_text if units.time_text else ""))
         deadline = column_deadline(units.deadline_text) if units.deadline_text else dates.deadline
         if deadline is None and not dates.ongoing:
             warnings.append("文件未写明完成时限")
@@ -684,8 +713,15 @@ class _Walker:
 
         last = self.tasks[-1]
         extra = [n for n in tag.units.names if n != last.lead and n not in last.co_units]
-        refs = last.units + tuple(_unit_ref(n, "co", False) for n in extra)
-        self.tasks[-1] = _replace(last, units=refs, co_units=last.co_units + tuple(extra))
+        refs = last.units + tuple(_unit_ref(n, "co", last.units[0].confirmed if last.units else False) for n in extra)
+        deadline = last.deadline
+        warnings = last.warnings
+        if tag.units.deadline_text and deadline is None:
+            deadline = column_deadline(tag.units.deadline_text)
+            if deadline is not None or re.search(r"长期|持续|常态", tag.units.deadline_text):
+                warnings = tuple(w for w in warnings if "完成时限" not in w)
+        self.tasks[-1] = _replace(last, units=refs, co_units=last.co_units + tuple(extra), deadline=deadline,
+                                  warnings=warnings)
 
     # -- tables --
 

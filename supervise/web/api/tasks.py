@@ -11,7 +11,7 @@ from ... import db
 from ...errors import ValidationError
 from ...domain.clock import today
 from ...models import Task, TaskState, TaskUnit
-from ...policy import authorize
+from ...policy import authorize, published_plan_ids
 from ...serialize import (
     extension_dict,
     iso,
@@ -42,6 +42,7 @@ def tasks():
     query = (
         select(Task)
         .options(selectinload(Task.units).joinedload(TaskUnit.unit), selectinload(Task.targets))
+        .where(Task.plan_id.in_(published_plan_ids()))  # a draft's tasks are not work yet
         .order_by(Task.plan_id, Task.number)
     )
     if (plan_id := int_arg("plan_id")) is not None:
