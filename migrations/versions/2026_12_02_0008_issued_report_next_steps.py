@@ -5,7 +5,7 @@ supervision report (季度督查通报): printed as its last section and kept wi
 the issued file, so the archive says what was asked of the units.
 
 Revision ID: 20261202_next_steps
-Revises: 0005
+Revises: 0007
 Create Date: 2026-12-02 08:10:00
 """
 from __future__ import annotations
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "20261202_next_steps"
-down_revision = "0005"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 
