@@ -683,7 +683,7 @@ class _Walker:
         refs, lead, co, warnings = _refs(units, self.first_listed_leads, self.standing_co)
         if units.standing_co:
             self.standing_co += [n for n in units.standing_co if n not in self.standing_co]
-        dates = find_dates(text)
+        dates = find_dates(text + ("，" + units.time_text if units.time_text else ""))
         deadline = column_deadline(units.deadline_text) if units.deadline_text else dates.deadline
         if deadline is None and not dates.ongoing:
             warnings.append("文件未写明完成时限")

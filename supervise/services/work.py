@@ -19,7 +19,6 @@ from ..models import (
     ReportingPeriod,
     ReportKind,
     ReportState,
-    Role,
     Task,
     TaskState,
     TaskUnit,
@@ -27,7 +26,7 @@ from ..models import (
     User,
 )
 from ..domain.obligations import Obligation, obligations
-from ..policy import authorize, published_plan_ids
+from ..policy import authorize, can, published_plan_ids
 from ..domain.workdays import WorkdayCalendar, working_days_overdue
 
 
@@ -61,9 +60,9 @@ def my_work(user: User, today: date, calendar: WorkdayCalendar | None = None) ->
     sess = session()
     calendar = calendar or WorkdayCalendar.load(sess)
     work = MyWork()
-    if user.has_role(Role.LIAISON):
+    if can(user, "report.file"):  # a unit's work: what it owes, returned, to accept
         _liaison_work(user, today, calendar, work)
-    if user.has_role(Role.COORDINATOR):
+    if can(user, "report.review"):  # the coordinators' queues
         _coordinator_work(work)
     return work
 

@@ -14,13 +14,12 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from sqlalchemy import select
 
 from .. import db
-from ..errors import Conflict, InvalidTransition, PermissionDenied, ValidationError
+from ..errors import Conflict, InvalidTransition, ValidationError
 from ..models import (
     AuditEntry,
     ExtensionState,
     Milestone,
     Report,
-    Target,
     Task,
     Unit,
 )
@@ -91,7 +90,7 @@ def task_sections(task: Task, *, page_error: str | None = None, forms: dict[str,
     extension_rows = []
     for ext in view.extensions:
         row = {"x": ext}
-        if view.may_decide and ext.state is ExtensionState.PENDING:
+        if ext.state is ExtensionState.PENDING and can(user, "extension.decide", ext):
             row["decide_form"] = form(
                 f"ext{ext.id}", lambda i=ext.id: DecisionForm(formdata=None, data=task_version, prefix=f"ext{i}")
             )
@@ -205,9 +204,7 @@ def _task(task_id: int) -> Task:
 
 
 def _milestone(milestone_id: int) -> Milestone:
-    milestone = task_service.get_milestone(milestone_id)
-    plan_service.get_task(acting_user(), milestone.task_id)  # the same check as its task
-    return milestone
+    return task_service.get_milestone(acting_user(), milestone_id)
 
 
 # --- milestones ------------------------------------------------------------------------------
@@ -374,9 +371,9 @@ def request_extension(task_id: int):
 
 @bp.post("/extensions/<int:extension_id>/decide")
 def decide_extension(extension_id: int):
-    ext = task_service.get_extension(extension_id)
-    task = _task(ext.task_id)
-    authorize(acting_user(), "task.decide", task)
+    ext = task_service.get_extension(acting_user(), extension_id)
+    task = ext.task
+    authorize(acting_user(), "extension.decide", ext)
 
     def act(form):
         grant = bool(form.agree.data)
@@ -392,12 +389,9 @@ def decide_extension(extension_id: int):
 
 @bp.post("/targets/<int:target_id>/split")
 def split_target(target_id: int):
-    target = db.session.get(Target, target_id)
-    if target is None or target.task_id is None:
-        raise ValidationError("只能分解任务的指标")
-    task = _task(target.task_id)
-    if not can(acting_user(), "target.split", target):
-        raise PermissionDenied()
+    target = task_service.get_target(acting_user(), target_id)
+    task = target.task
+    authorize(acting_user(), "target.split", target)
     form = split_form(target, [tu.unit for tu in task.units], prefix=f"split{target.id}")
 
     def act(form):

@@ -45,7 +45,7 @@ def test_two_processes_at_once_send_nothing_twice(app, small_plan, people, make_
     for n in range(12):
         make_person("liaison", "杭州市人民政府", f"hz_more{n}", f"hz{n}@example.gov.cn")
         make_person("liaison", "省经信厅", f"jxt_more{n}", f"jxt{n}@example.gov.cn")
-    env = _env(app, SMTP_HOST=smtp_server.host, SMTP_PORT=smtp_server.port)
+    env = _env(app, SUPERVISE_TEST_SMTP_HOST=smtp_server.host, SMTP_PORT=smtp_server.port)
     barrier = threading.Barrier(2)
     outputs: list[subprocess.CompletedProcess] = []
 
