@@ -12,6 +12,7 @@ from flask.cli import AppGroup
 from . import migrate
 from .db import unit_of_work
 from .errors import DomainError
+from .policy import SYSTEM
 
 
 def _fail(exc: DomainError) -> None:
@@ -184,6 +185,7 @@ def user_create(login: str, roles: tuple[str, ...], unit_name: str, password: st
                 name=name,
                 email=email,
                 must_change_password=True,
+                actor=SYSTEM,
             )
             unit = user.unit.canonical_name
     except DomainError as exc:
@@ -200,7 +202,7 @@ def user_grant(login: str, role: str) -> None:
 
     try:
         with unit_of_work():
-            grant_role(get_user_by_login(login), parse_roles([role])[0], actor=None)
+            grant_role(get_user_by_login(login), parse_roles([role])[0], actor=SYSTEM)
     except DomainError as exc:
         _fail(exc)
     click.echo(f"已为 {login} 授予角色 {role};该用户的会话已全部结束")
@@ -215,7 +217,7 @@ def user_revoke(login: str, role: str) -> None:
 
     try:
         with unit_of_work():
-            revoke_role(get_user_by_login(login), parse_roles([role])[0], actor=None)
+            revoke_role(get_user_by_login(login), parse_roles([role])[0], actor=SYSTEM)
     except DomainError as exc:
         _fail(exc)
     click.echo(f"已撤销 {login} 的角色 {role};该用户的会话已全部结束")
@@ -230,7 +232,7 @@ def user_reset_password(login: str, password: str) -> None:
 
     try:
         with unit_of_work():
-            reset_password(get_user_by_login(login), password, actor=None)
+            reset_password(get_user_by_login(login), password, actor=SYSTEM)
     except DomainError as exc:
         _fail(exc)
     click.echo(f"已重置 {login} 的密码,下次登录须修改;该用户的会话已全部结束")
@@ -244,10 +246,28 @@ def user_unlock(login: str) -> None:
 
     try:
         with unit_of_work():
-            unlock_user(get_user_by_login(login), actor=None)
+            unlock_user(get_user_by_login(login), actor=SYSTEM)
     except DomainError as exc:
         _fail(exc)
     click.echo(f"已解除 {login} 的锁定")
+
+
+@user_cli.command("check-roles")
+def user_check_roles() -> None:
+    """List accounts whose roles break the separation rules (三权分立; a
+    unit's liaison who is also a coordinator); exit status 1 if any."""
+    from .services.users import role_rule_breaches
+
+    breaches = role_rule_breaches()
+    for user, problems in breaches:
+        roles = "、".join(r.label for r in sorted(user.roles, key=lambda r: r.value))
+        state = "" if user.is_active else "(已停用)"
+        click.echo(f"{user.login}{state}  {user.unit.short_name}  角色:{roles}  问题:{';'.join(problems)}")
+    if breaches:
+        click.echo(f"共 {len(breaches)} 个账号违反角色分离规则;请用 flask user revoke 撤销其中一个角色,"
+                   "或另建账号分别担任", err=True)
+        raise SystemExit(1)
+    click.echo("所有账号均符合角色分离规则")
 
 
 @user_cli.command("token")

@@ -68,6 +68,7 @@ EVENT_LABELS: dict[str, str] = {
     "evidence.integrity_failed": "发现佐证材料校验不符",
     "milestone.propose": "提出节点",
     "extension.request": "申请延期",
+    "report.cite": "修改引用的配合单位报送",
     "report.issue": "签发督查通报",
     "report.download": "下载督查通报",
     "calendar.import": "导入工作日历",

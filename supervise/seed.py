@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from .db import session
 from .models import User
+from .policy import SYSTEM
 from .services.calendar import sync_from_package
 from .services.plans import import_plan_document
 from .services.units import load_units
@@ -49,6 +50,7 @@ def create_demo_accounts(path: Path) -> list[str]:
             roles=parse_roles(account["roles"]),
             password=account["password"],
             email=account.get("email"),
+            actor=SYSTEM,  # seeding runs on the server's command line
         )
         lines.append(f"演示账号 {account['login']} ({account['name']})")
     return lines

@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import func, select
 
 from supervise.db import session, unit_of_work
+from supervise.policy import SYSTEM
 from supervise.models import (
     AuditEntry,
     Notification,
@@ -395,7 +396,8 @@ def test_make_run_seed_starts_reporting_in_the_current_period(app, units):
     assert plan.status is PlanStatus.PUBLISHED and plan.first_period == "2026Q4"
     assert [p.code for p in plan.periods] == ["2026Q4", "2027Q1", "2027Q2", "2027Q3", "2027Q4"]
     with unit_of_work():
-        liaison = create_user("hz_liaison", unit_name="杭州市政府", roles=[Role.LIAISON], password="Test@Pass2026")
+        liaison = create_user("hz_liaison", unit_name="杭州市政府", roles=[Role.LIAISON], password="Test@Pass2026",
+                                  actor=SYSTEM)
     work = my_work(liaison, TODAY)
     assert all(item.obligation.period.code == "2026Q4" for item in work.owed)
     assert not [item for item in work.owed if item.overdue_days > 0]

@@ -74,3 +74,14 @@ def test_a_missing_file_is_one_line(ctx, tmp_path):
     assert result.exit_code != 0
     assert len([line for line in result.output.splitlines() if line.strip()]) == 1
     assert "无法读取文件" in result.output
+
+
+def test_a_too_large_file_is_refused_before_it_is_read(ctx, tmp_path):
+    from supervise.importer.reader import MAX_BYTES
+
+    path = tmp_path / "大.pdf"
+    with open(path, "wb") as handle:
+        handle.truncate(MAX_BYTES + 1)  # sparse: nothing is written
+    result = ctx.test_cli_runner().invoke(args=["plan", "parse", str(path)])
+    assert result.exit_code != 0 and "文件过大" in result.output
+    assert len([line for line in result.output.splitlines() if line.strip()]) == 1

@@ -528,7 +528,7 @@ def _read_pdf(data: bytes) -> SourceDocument:
     except Exception:
         raise PlanParseError("PDF 文件已损坏，无法读取；请重新导出 PDF，或改用 Word 文件导入") from None
     lines = [line for page in pages for line in page]
-    chars = sum(len(t) for _, t in lines)
+    chars = sum(len(t) for _, t, _, _ in lines)
     if chars < 20:
         raise PlanParseError(
             "该 PDF 没有文字层（可能是扫描件或图片），无法识别文字；请上传 Word 文件或带文字的 PDF，"
@@ -537,8 +537,8 @@ def _read_pdf(data: bytes) -> SourceDocument:
     return SourceDocument(_pdf_paragraphs(lines), "pdf")
 
 
-def _page_lines(page) -> list[tuple[float, str]]:
-    """(left x, text) of each line of a page, top to bottom. Runs are grouped
+def _page_lines(page) -> list[tuple[float, str, float, float]]:
+    """(left x, text, right x, font size) of each line of a page, top to bottom. Runs are grouped
     into lines by their baseline; quote marks drawn by a second font are put
     back into the gaps left for them."""
     runs: list[_Run] = []
@@ -570,7 +570,8 @@ def _page_lines(page) -> list[tuple[float, str]]:
         # A page number stands first or last on its page.
         if (index in (0, len(grouped) - 1) and _PAGE_NUMBER.match(text.strip())) or _DASHED_PAGE_NUMBER.match(text):
             continue
-        lines.append((group[0].x, text))
+        right = max(r.x + display_width(r.text) * r.size / 2 for r in group)
+        lines.append((group[0].x, text, right, max(r.size for r in group)))
     return lines
 
 
@@ -604,26 +605,26 @@ def _merge_runs(group: list[_Run]) -> str:
     return text
 
 
-def _pdf_paragraphs(lines: list[tuple[float, str]]) -> list[Block]:
+def _pdf_paragraphs(lines: list[tuple[float, str, float, float]]) -> list[Block]:
     """An indented line starts a paragraph; a line at the left margin
-    continues the one above (unless that one was short: a heading or the
-    last line of a paragraph followed by an unindented one)."""
+    continues the one above if that one ran to the right margin (a heading,
+    a centred line or the last line of a paragraph stops short of it)."""
     if not lines:
         return []
-    margin = Counter(round(x) for x, _ in lines).most_common(1)[0][0]
-    widths = [display_width(t) for _, t in lines]
-    full = max(widths) if widths else 0
+    margin = Counter(round(x) for x, *_ in lines).most_common(1)[0][0]
+    rights = sorted(right for _, _, right, _ in lines)
+    right_margin = rights[int(0.9 * (len(rights) - 1))]
     blocks: list[Block] = []
     current: list[str] = []
-    previous_width = 0
-    for index, ((x, text), width) in enumerate(zip(lines, widths)):
+    previous_full = False
+    for index, (x, text, right, size) in enumerate(lines):
         indented = x > margin + 4
-        starts = indented or not current or previous_width < full * 0.8 or bool(_STARTS_ITEM.match(text))
+        starts = indented or not current or not previous_full or bool(_STARTS_ITEM.match(text))
         if starts and current:
             blocks.append(TextBlock(_join_soft(current), index))
             current = []
         current.append(text.strip())
-        previous_width = width + (2 * round((x - margin) / 16) if x > margin else 0)
+        previous_full = right >= right_margin - 1.5 * size
     if current:
         blocks.append(TextBlock(_join_soft(current), len(lines)))
     return [b for b in blocks if b.text]

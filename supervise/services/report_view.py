@@ -18,7 +18,7 @@ from ..db import session
 from ..domain.obligations import contribution_due_on
 from ..domain.workdays import WorkdayCalendar
 from ..models import AuditEntry, Evidence, Report, ReportKind, ReportState, ReportVersion, Task, User
-from ..policy import can, can_review_contribution, visible_reports
+from ..policy import MAKER_CHECKER_DENIED, can, review_action, visible_reports, why_not
 from ..workflow import allowed_actions
 from .reports import get_report, included_contributions, lead_report_for, suggested_values
 
@@ -43,6 +43,8 @@ class ReportView:
     suggestions: Any  # a lead report: what the co-units reported per target (services.reports.suggested_values)
     cited_evidence: tuple[tuple[Report, tuple[Evidence, ...]], ...]
     lead_report: Report | None  # a contribution, for whoever reviews it: the lead's report of the period
+    # Why a user who would decide on it may not: they made it (maker-checker).
+    review_note: str | None = None
 
     @property
     def is_lead_report(self) -> bool:
@@ -62,7 +64,8 @@ def report_view(user: User, report_id: int, *, calendar: WorkdayCalendar | None 
     due_on = report.period.due_on if is_lead_report else contribution_due_on(report.period, calendar)
     workflow_actions = set(allowed_actions(report))
     may_edit = can(user, "report.file", report) and "edit" in workflow_actions
-    may_review = can(user, "report.review", report) if is_lead_report else can_review_contribution(user, report)
+    review_refused = why_not(user, review_action(report, "return"), report)
+    may_review = review_refused is None
     actions = set()
     if can(user, "report.file", report):
         actions |= workflow_actions & {"edit", "submit"}
@@ -97,6 +100,7 @@ def report_view(user: User, report_id: int, *, calendar: WorkdayCalendar | None 
         actions=frozenset(actions),
         may_edit=may_edit,
         may_review=may_review,
+        review_note=review_refused if review_refused == MAKER_CHECKER_DENIED else None,
         values={v.target_id: v.value for v in report.values},
         versions=tuple(report.versions),
         submitted_evidence=frozenset(i for v in report.versions for i in v.snapshot.get("evidence", [])),

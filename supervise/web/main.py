@@ -10,9 +10,11 @@ from sqlalchemy.orm import selectinload
 
 from .. import db
 from ..errors import DomainError, NotFound
-from ..models import Plan, PlanStatus, Role, Section, Task, TaskState, TaskUnit, Unit, UnitRole
-from ..policy import authorize, can, published_plan_ids
+from ..models import Plan, PlanStatus, Section, Task, TaskState, TaskUnit, Unit, UnitRole
+from ..policy import authorize, can, home_endpoint, published_plan_ids
 from ..services import plans as plan_service
+from ..services.work import leads_to_confirm
+from ..services import units as unit_service
 from . import acting_user
 from .forms import TaskUnitForm
 from .tasks import make_unit_form, task_context
@@ -41,8 +43,6 @@ def _plans_with_tasks():
 def home():
     user = current_user
     if not (can(user, "plan.view")):
-        from ..policy import home_endpoint
-
         endpoint = home_endpoint(user)
         if endpoint != "main.home":
             return redirect(url_for(endpoint))
@@ -51,12 +51,13 @@ def home():
     tasks = [t for p in plans for t in p.tasks]
     state_counts = Counter(t.state for t in tasks)
     my_tasks: list[tuple[Task, TaskUnit]] = []
-    if user.has_role(Role.LIAISON):
+    if can(user, "report.file"):  # the tasks of the user's unit
         for task in tasks:
             for tu in task.units:
                 if tu.unit_id == user.unit_id:
                     my_tasks.append((task, tu))
-    unconfirmed = [t for t in tasks if t.lead and not t.lead.is_confirmed]
+    # The same list as the coordinator's 我的待办 (待决定 · 确认牵头单位).
+    unconfirmed = leads_to_confirm() if can(user, "task.assign_units") else []
     return render_template(
         "main/home.html",
         plans=plans,
@@ -76,7 +77,7 @@ def plans():
 
 @bp.route("/plans/<int:plan_id>")
 def plan(plan_id: int):
-    authorize(current_user, "plan.view")
+    plan_service.get_plan(current_user, plan_id)  # 404 for what the user may not see
     plan = db.session.scalar(
         select(Plan)
         .where(Plan.id == plan_id)
@@ -99,7 +100,7 @@ def task(task_id: int):
     task = plan_service.get_task(current_user, task_id)
     form = None
     if can(current_user, "task.assign_units", task):
-        form = make_unit_form(bound=True)
+        form = make_unit_form(bound=True, task=task)
         if request.method == "POST":
             if form.validate_on_submit():
                 try:
@@ -135,10 +136,7 @@ def units():
 
 @bp.route("/units/<int:unit_id>")
 def unit(unit_id: int):
-    authorize(current_user, "unit.view")
-    unit = db.session.get(Unit, unit_id)
-    if unit is None:
-        raise NotFound("未找到该单位")
+    unit = unit_service.get_unit(current_user, unit_id)
     rows = []
     if can(current_user, "task.view"):
         rows = list(

@@ -13,9 +13,9 @@ from flask import Blueprint, flash, redirect, render_template, request, send_fil
 from sqlalchemy import select
 
 from .. import db, evidence_store
-from ..errors import Conflict, EvidenceUnavailable, InvalidTransition, PermissionDenied, ValidationError
+from ..errors import Conflict, EvidenceUnavailable, InvalidTransition, ValidationError
 from ..models import Evidence, Report, ReportKind, ReportState
-from ..policy import authorize, can, can_review_contribution
+from ..policy import authorize, review_action
 from ..serialize import decimal_text
 from ..services import plans as plan_service
 from ..services import reports as report_service
@@ -50,6 +50,8 @@ def _page(report: Report, *, status: int = 200, page_error: str | None = None, *
         "due_on": view.due_on,
         "can_edit": view.may_edit,
         "can_review": view.may_review,
+        # Someone who made the report is told why they cannot decide on it.
+        "review_note": view.review_note,
         "actions": view.workflow_actions,
         "ACTION_LABELS": {**ACTION_LABELS, "create": "创建草稿"},
         "values": view.values,
@@ -226,18 +228,10 @@ def approve(report_id: int):
     return _simple_action(report_id, "approve")
 
 
-def _may_review(report: Report, action: str) -> bool:
-    # The lead unit accepts or returns contributions; coordinators decide on lead reports.
-    if report.kind is ReportKind.CONTRIBUTION and action in ("accept", "return"):
-        return can_review_contribution(acting_user(), report)
-    return can(acting_user(), "report.review", report)
-
-
 def _simple_action(report_id: int, action: str):
     user = acting_user()
     report = _report(report_id)
-    if not _may_review(report, action):
-        raise PermissionDenied()
+    authorize(user, review_action(report, action), report)
     form = VersionForm()
     if not form.validate_on_submit():
         raise ValidationError("页面数据不完整,请刷新后重试")
@@ -258,7 +252,7 @@ def _confirm_page(report: Report, action: str, version: str):
     page = url_for(".view", report_id=report.id)
     if action == "approve":
         follows = ["报告状态变为“已审核通过”并锁定,牵头单位不能再修改;",
-                   f"该报告计入{report.period.label}季度督查通报;",
+                   f"该报告计入{report.period.label}的督查通报;",
                    "牵头单位收到审核通过的通知;",
                    "如需修改,须由督办员说明原因后“重新打开”。"]
     else:
@@ -290,8 +284,7 @@ def _reason_action(report_id: int, action: str):
     user = acting_user()
     report = _report(report_id)
     # Refuse before looking at the form: a missing reason must not hide a 403.
-    if not _may_review(report, action):
-        raise PermissionDenied()
+    authorize(user, review_action(report, action), report)
     form = ReasonForm(prefix=action)
     key = f"{action}_form"
     if not form.validate_on_submit():
@@ -447,8 +440,7 @@ def compare(report_id: int):
     if older == newer:
         raise ValidationError("请选择两个不同的版本进行比较")
     older, newer = sorted((older, newer))
-    result = report_service.compare_versions(report_service.version_of(report, older),
-                                             report_service.version_of(report, newer))
-    targets = {t.id: t for t in report.task.targets}
-    return render_template("reports/compare.html", report=report, result=result, targets=targets,
+    result = report_service.compare_side_by_side(report, report_service.version_of(report, older),
+                                                 report_service.version_of(report, newer))
+    return render_template("reports/compare.html", report=report, result=result,
                            numbers=numbers, older=older, newer=newer)

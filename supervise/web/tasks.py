@@ -10,21 +10,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, flash, redirect, render_template, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from sqlalchemy import select
 
 from .. import db
-from ..errors import Conflict, InvalidTransition, PermissionDenied, ValidationError
+from ..errors import Conflict, InvalidTransition, ValidationError
 from ..models import (
-    AuditEntry,
     ExtensionState,
     Milestone,
-    Report,
-    Target,
     Task,
     Unit,
 )
-from ..policy import authorize, can, visible_reports
+from ..policy import authorize, can
 from ..serialize import decimal_text
 from ..services import plans as plan_service
 from ..services import tasks as task_service
@@ -91,7 +88,7 @@ def task_sections(task: Task, *, page_error: str | None = None, forms: dict[str,
     extension_rows = []
     for ext in view.extensions:
         row = {"x": ext}
-        if view.may_decide and ext.state is ExtensionState.PENDING:
+        if ext.state is ExtensionState.PENDING and can(user, "extension.decide", ext):
             row["decide_form"] = form(
                 f"ext{ext.id}", lambda i=ext.id: DecisionForm(formdata=None, data=task_version, prefix=f"ext{i}")
             )
@@ -148,11 +145,19 @@ def task_sections(task: Task, *, page_error: str | None = None, forms: dict[str,
     return ctx
 
 
-def make_unit_form(bound: bool) -> TaskUnitForm:
+def make_unit_form(bound: bool, task: Task | None = None) -> TaskUnitForm:
     form = TaskUnitForm() if bound else TaskUnitForm(formdata=None)
-    form.unit_id.choices = options(
-        (u.id, u.short_name) for u in db.session.scalars(select(Unit).where(Unit.is_active).order_by(Unit.kind, Unit.sort_order))
-    )
+    units = list(db.session.scalars(select(Unit).where(Unit.is_active).order_by(Unit.kind, Unit.sort_order)))
+    own = [tu.unit for tu in task.units] if task is not None else []
+    if own:
+        # The task's own units first: a lead is chosen among them.
+        own_ids = {u.id for u in own}
+        form.unit_id.choices = {
+            "本任务责任单位": options((u.id, u.short_name) for u in own),
+            "其他单位": options((u.id, u.short_name) for u in units if u.id not in own_ids),
+        }
+    else:
+        form.unit_id.choices = options((u.id, u.short_name) for u in units)
     return form
 
 
@@ -161,20 +166,9 @@ def task_context(task: Task, *, unit_form: TaskUnitForm | None = None, page_erro
     """Everything the task page shows; `forms` are the task actions' forms
     as typed, when one of them failed."""
     if unit_form is None and can(acting_user(), "task.assign_units", task):
-        unit_form = make_unit_form(bound=False)
-    history = list(
-        db.session.scalars(
-            select(AuditEntry).where(AuditEntry.task_id == task.id).order_by(AuditEntry.id.desc()).limit(200)
-        )
-    )
-    # Rows about a report the user may not see (another unit's draft) are
-    # left out: their labels would give the draft away.
-    seen = set(db.session.scalars(select(Report.id).where(Report.task_id == task.id, visible_reports(acting_user()))))
-    history = [h for h in history if not (
-        (h.object_type == "reports" and h.object_id not in seen)
-        or (h.object_type == "evidence" and (h.detail or {}).get("report_id") not in (None, *seen)))]
-    return {"task": task, "form": unit_form, "history": history,
-            **task_sections(task, page_error=page_error, forms=forms)}
+        unit_form = make_unit_form(bound=False, task=task)
+    sections = task_sections(task, page_error=page_error, forms=forms)
+    return {"task": task, "form": unit_form, "history": list(sections["view"].history), **sections}
 
 
 def _render(task: Task, *, status: int, page_error: str | None = None, forms: dict[str, Any] | None = None):
@@ -205,9 +199,7 @@ def _task(task_id: int) -> Task:
 
 
 def _milestone(milestone_id: int) -> Milestone:
-    milestone = task_service.get_milestone(milestone_id)
-    plan_service.get_task(acting_user(), milestone.task_id)  # the same check as its task
-    return milestone
+    return task_service.get_milestone(acting_user(), milestone_id)
 
 
 # --- milestones ------------------------------------------------------------------------------
@@ -306,6 +298,9 @@ def request_close(task_id: int):
 def decide_close(task_id: int):
     task = _task(task_id)
     authorize(acting_user(), "task.decide", task)
+    if request.form.get("decide-close-agree") and request.form.get("confirmed") != "1":
+        # 办结 closes the task for good: asked once more, saying what follows.
+        return _confirm_close(task)
 
     def act(form):
         agree = bool(form.agree.data)
@@ -313,6 +308,20 @@ def decide_close(task_id: int):
         return "已同意办结" if agree else "未同意办结,任务回到推进中"
 
     return _run(task_id, "decide-close", DecisionForm(prefix="decide-close"), act)
+
+
+def _confirm_close(task: Task):
+    page = url_for("main.task", task_id=task.id)
+    fields = {key: request.form.get(key, "") for key in ("decide-close-version", "decide-close-reason")}
+    fields["decide-close-agree"] = "同意"
+    confirm = {
+        "title": "确认同意办结", "verb": "同意办结", "button": "确认同意办结",
+        "subject": f"任务{task.number}. {task.title}",
+        "follows": ["任务状态变为“已办结”,各责任单位不再为其报送;", "牵头单位收到同意办结的通知。"],
+        "action": url_for(".decide_close", task_id=task.id), "fields": fields, "back": page,
+        "crumbs": [(f"任务{task.number}. {task.title}", page)],
+    }
+    return render_template("confirm.html", confirm=confirm)
 
 
 @bp.post("/tasks/<int:task_id>/suspend")
@@ -357,9 +366,9 @@ def request_extension(task_id: int):
 
 @bp.post("/extensions/<int:extension_id>/decide")
 def decide_extension(extension_id: int):
-    ext = task_service.get_extension(extension_id)
-    task = _task(ext.task_id)
-    authorize(acting_user(), "task.decide", task)
+    ext = task_service.get_extension(acting_user(), extension_id)
+    task = ext.task
+    authorize(acting_user(), "extension.decide", ext)
 
     def act(form):
         grant = bool(form.agree.data)
@@ -375,12 +384,9 @@ def decide_extension(extension_id: int):
 
 @bp.post("/targets/<int:target_id>/split")
 def split_target(target_id: int):
-    target = db.session.get(Target, target_id)
-    if target is None or target.task_id is None:
-        raise ValidationError("只能分解任务的指标")
-    task = _task(target.task_id)
-    if not can(acting_user(), "target.split", target):
-        raise PermissionDenied()
+    target = task_service.get_target(acting_user(), target_id)
+    task = target.task
+    authorize(acting_user(), "target.split", target)
     form = split_form(target, [tu.unit for tu in task.units], prefix=f"split{target.id}")
 
     def act(form):

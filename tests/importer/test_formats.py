@@ -222,3 +222,62 @@ def test_a_two_row_header():
     assert [(t.number, t.lead, t.co_units, t.deadline) for t in parsed.tasks] == [
         (1, "市数据局", ("市公安局",), date(2025, 12, 31))]
     assert parsed.tasks[0].units[0].confirmed
+
+
+def _pdf(lines: list[tuple[float, float, str]]) -> bytes:
+    """A one-page PDF whose text layer holds the lines (x, y, text), set in
+    the standard font STSong-Light (no font file needed), 12 pt."""
+    content = ["BT", "/F1 12 Tf"]
+    for x, y, text in lines:
+        content.append(f"1 0 0 1 {x} {y} Tm <{text.encode('utf-16-be').hex()}> Tj")
+    content.append("ET")
+    stream = "\n".join(content).encode()
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Resources << /Font << /F1 5 0 R >> >>"
+        b" /Contents 4 0 R >>",
+        b"<< /Length " + str(len(stream)).encode() + b" >>\nstream\n" + stream + b"\nendstream",
+        b"<< /Type /Font /Subtype /Type0 /BaseFont /STSong-Light /Encoding /UniGB-UCS2-H /DescendantFonts [6 0 R] >>",
+        b"<< /Type /Font /Subtype /CIDFontType0 /BaseFont /STSong-Light"
+        b" /CIDSystemInfo << /Registry (Adobe) /Ordering (GB1) /Supplement 2 >> /FontDescriptor 7 0 R >>",
+        b"<< /Type /FontDescriptor /FontName /STSong-Light /Flags 6 /FontBBox [0 -200 1000 900] /ItalicAngle 0"
+        b" /Ascent 880 /Descent -120 /CapHeight 880 /StemV 93 >>",
+    ]
+    out = bytearray(b"%PDF-1.4\n")
+    offsets = []
+    for number, body in enumerate(objects, start=1):
+        offsets.append(len(out))
+        out += f"{number} 0 obj\n".encode() + body + b"\nendobj\n"
+    xref = len(out)
+    out += f"xref\n0 {len(objects) + 1}\n0000000000 65535 f \n".encode()
+    for offset in offsets:
+        out += f"{offset:010d} 00000 n \n".encode()
+    out += f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n".encode()
+    return bytes(out)
+
+
+def test_pdf_lines_wrapped_inside_paragraphs_are_joined():
+    # 30 characters (360 pt) a line from x=60; a paragraph's first line is
+    # indented by two characters; the title and 文号 are centred.
+    body = ("（一）深化审批改革。推行一网通办，2025年9月底前实现全覆盖，"
+            "提升群众和企业办事便利度（牵头单位：市数据局；配合单位：市政务办）。")
+    second = "（二）加强信用监管。建立信用档案，推行信用承诺制（市发改委、市市场监管局负责）。"
+    lines = [(150, 800, "临江市人民政府办公室关于印发"), (180, 780, "临江市测试方案的通知"), (200, 750, "临政办发〔2025〕3号"),
+             (60, 720, "各区、县级市人民政府，市政府各部门、各直属单位："), (84, 700, "一、主要任务")]
+    y = 680
+    for paragraph in (body, second):
+        first, rest = paragraph[:28], paragraph[28:]
+        lines.append((84, y, first))
+        y -= 20
+        while rest:
+            lines.append((60, y, rest[:30]))
+            rest, y = rest[30:], y - 20
+    lines += [(400, y - 40, "临江市人民政府办公室"), (410, y - 60, "2025年4月1日"), (280, 40, "— 1 —")]
+    parsed = parse_document(_pdf(lines), "计划.pdf")
+    assert parsed.source_format == "pdf"
+    assert parsed.document_number == "临政办发〔2025〕3号" and parsed.issued_on == date(2025, 4, 1)
+    assert parsed.document_title == "临江市人民政府办公室关于印发临江市测试方案的通知"
+    assert [(t.number, t.lead, t.co_units, t.deadline) for t in parsed.tasks] == [
+        (1, "市数据局", ("市政务办",), date(2025, 9, 30)), (2, "市发改委", ("市市场监管局",), None)]
+    assert parsed.tasks[0].text == "深化审批改革。推行一网通办，2025年9月底前实现全覆盖，提升群众和企业办事便利度"

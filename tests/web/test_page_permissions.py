@@ -74,7 +74,7 @@ def world(login_as, plan):
                                                             f"ms{m.id}-decide-agree": "1"}),
         ("close file", f"/tasks/{t}/close-evidence", {"close-ev-version": tv, **upload("close-ev-file")}),
         ("request close", f"/tasks/{t}/request-close", {"close-version": tv, "close-reason": "完成"}),
-        ("decide close", f"/tasks/{t}/decide-close", {"decide-close-version": tv, "decide-close-agree": "1"}),
+        ("decide close", f"/tasks/{t}/decide-close", {"decide-close-version": tv, "decide-close-agree": "1", "confirmed": "1"}),
         ("suspend", f"/tasks/{t}/suspend", {"suspend-version": tv, "suspend-reason": "缓"}),
         ("resume", f"/tasks/{t}/resume", {"resume-version": tv, "resume-reason": "复"}),
         ("request extension", f"/tasks/{t}/extensions", {"ext-version": tv, "ext-new_deadline": "2028-12-31",

@@ -125,7 +125,9 @@ def test_the_whole_round_through_the_pages(login_as, plan, app):
     html = page(coord.get(f"/reports/{lead_rid}/versions/1"))
     assert "本季度全省新增品牌 60 个。" in html and "62" not in html
     html = page(coord.get(f"/reports/{lead_rid}/compare?from=1&to=2"))
-    assert "本季度全省新增品牌 60 个。" in html and "名单见附件" in html and "有变化" in html
+    # Side by side, the changed characters marked: 60 → 62, and the words added.
+    assert '<del class="diff-del">0</del>' in html and '<ins class="diff-ins">2</ins>' in html
+    assert '<ins class="diff-ins">,名单见附件</ins>' in html and "有变化" in html
 
     # The approved value rolls up into the task's progress.
     html = page(coord.get(f"/tasks/{task.id}"))

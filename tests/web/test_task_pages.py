@@ -167,8 +167,14 @@ def test_suspend_resume_and_close_through_the_page(login_as, plan):
     assert task.state is TaskState.IN_PROGRESS
     lead.post(f"/tasks/{task.id}/request-close", data={"close-version": task.version, "close-reason": "已补台账"})
     task = task_no(plan, 3)
+    # 同意办结 asks once more and says what follows; nothing changes until confirmed.
+    html = page(coord.post(f"/tasks/{task.id}/decide-close",
+                           data={"decide-close-version": task.version, "decide-close-agree": "1"}))
+    assert "确认同意办结" in html and "已办结" in html
+    assert task_no(plan, 3).state is TaskState.CLOSING_REQUESTED
     assert coord.post(f"/tasks/{task.id}/decide-close",
-                      data={"decide-close-version": task.version, "decide-close-agree": "1"}).status_code == 302
+                      data={"decide-close-version": task.version, "decide-close-agree": "同意",
+                            "confirmed": "1"}).status_code == 302
     assert task_no(plan, 3).state is TaskState.CLOSED
     actions = session().scalars(select(AuditEntry.action).where(AuditEntry.task_id == task.id,
                                                                 AuditEntry.action.startswith("task."))).all()
@@ -195,7 +201,8 @@ def test_extension_is_requested_and_granted_keeping_the_original_deadline(login_
     ext = session().scalar(select(ExtensionRequest))
     html = page(lead.get(f"/tasks/{task.id}"))
     assert "待审批" in html and "申请延期</button>" not in html  # one pending request at a time
-    assert "申请延期至 2028-06-30:" in page(coord.get("/work")) and "任务3. 支持品牌建设和推广" in page(coord.get("/work"))
+    decide = page(coord.get("/work?state=decide"))
+    assert "申请延期至 2028-06-30" in decide and "任务3. 支持品牌建设和推广" in decide
 
     response = coord.post(f"/extensions/{ext.id}/decide",
                           data={f"ext{ext.id}-version": task.version, f"ext{ext.id}-agree": "1"})

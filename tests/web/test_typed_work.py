@@ -132,3 +132,37 @@ def test_a_citation_saves_the_typed_draft_and_the_lead_sees_figures_and_evidence
     assert report(lead_rid).state is ReportState.SUBMITTED
     response = coord.post(f"/reports/{lead_rid}/approve", data={"version": report(lead_rid).version, "confirmed": "1"})
     assert response.status_code == 302 and report(lead_rid).state is ReportState.APPROVED
+
+
+def test_two_versions_side_by_side_with_the_changed_characters_marked(login_as, plan):
+    """Issue 12 point 9: no unified diff (--- +++ @@); the two versions side
+    by side, characters marked (Chinese has no spaces), values and files."""
+    task = task_no(plan, 3)
+    target = task.targets[0]
+    co, _ = login_as("liaison", unit=CO)
+    rid = _new_report(co, task)
+    co.post(f"/reports/{rid}/evidence", data={
+        "version": report(rid).version, "text": "第一段不变。\n本季度认定品牌 35 个。", f"value_{target.id}": "35",
+        "file": file("第一版名单.pdf")}, content_type="multipart/form-data")
+    co.post(f"/reports/{rid}", data={"version": report(rid).version, "text": report(rid).text,
+                                     f"value_{target.id}": "35", "submit": "1"})
+    lead, _ = login_as("liaison", unit=LEAD)
+    response = lead.post(f"/reports/{rid}/return", data={
+        "return-version": report(rid).version, "return-reason": "请补充名单"})
+    assert response.status_code == 302, page(response, 302)
+    co.post(f"/reports/{rid}/evidence", data={
+        "version": report(rid).version, "text": "第一段不变。\n本季度认定省级品牌 38 个。", f"value_{target.id}": "38",
+        "file": file("补充名单.pdf")}, content_type="multipart/form-data")
+    response = co.post(f"/reports/{rid}", data={"version": report(rid).version, "text": report(rid).text,
+                                                f"value_{target.id}": "38", "submit": "1"})
+    assert response.status_code == 302, page(response, 302)
+
+    html = page(lead.get(f"/reports/{rid}/compare?from=1&to=2"))
+    assert "@@" not in html and "+++" not in html
+    assert html.count('class="version-col"') == 2
+    assert '<ins class="diff-ins">省级</ins>' in html
+    assert '<del class="diff-del">5</del>' in html and '<ins class="diff-ins">8</ins>' in html
+    assert "第一段不变。" in html and '<del class="diff-del">第一段' not in html  # unchanged text unmarked
+    assert "有变化" in html and "35" in html and "38" in html
+    assert "新增</span>" in html and "补充名单.pdf" in html
+    assert "两版共有:第一版名单.pdf" in html
