@@ -13,7 +13,9 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def lint_imports(cwd: Path) -> subprocess.CompletedProcess:
     exe = Path(sys.executable).with_name("lint-imports")
-    command = [str(exe)] if exe.exists() else [shutil.which("lint-imports") or "lint-imports"]
+    found = str(exe) if exe.exists() else shutil.which("lint-imports")
+    assert found, "lint-imports is missing: pip install -e '.[test]' (import-linter is in the test extra)"
+    command = [found]
     return subprocess.run(command + ["--no-cache"], cwd=cwd, capture_output=True, text=True, timeout=300,
                           env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(cwd)})
 
@@ -46,3 +48,12 @@ def test_a_cycle_between_two_pages_breaks_it(tmp_path):
     result = lint_imports(root)
     assert result.returncode != 0
     assert "No cycles are allowed in supervise.web" in result.stdout
+
+
+def test_the_domain_floor_writing_the_audit_trail_breaks_it(tmp_path):
+    root = _copy(tmp_path)
+    with open(root / "supervise" / "domain" / "obligations.py", "a", encoding="utf-8") as f:
+        f.write("\n\ndef _shortcut():\n    from ..audit import record  # noqa: F401\n")
+    result = lint_imports(root)
+    assert result.returncode != 0
+    assert "supervise.domain is not allowed to import supervise.audit" in result.stdout

@@ -152,9 +152,10 @@ def _every_screen(app, plan, world) -> dict[int, dict[str, str]]:
 
 
 def test_a_plans_own_warning_window_gives_one_light_on_every_screen(app, plan, world):
-    # 2025-06-25: the 2025Q2 lead reports are due on 2025-07-07, eight working
-    # days ahead: yellow under this plan's window of 10, green under the default 3.
-    app.config["TODAY"] = date(2025, 6, 25)
+    # 2025-07-01: 2025Q2 has ended (its 通报 may be issued) and its lead reports
+    # are due on 2025-07-07, four working days ahead: yellow under this plan's
+    # window of 10, green under the default 3.
+    app.config["TODAY"] = date(2025, 7, 1)
     seen = _every_screen(app, plan, world)
     assert seen[1] == {screen: "yellow" for screen in seen[1]}, seen[1]
     assert seen[5] == {screen: "yellow" for screen in seen[5]}, seen[5]
@@ -162,7 +163,7 @@ def test_a_plans_own_warning_window_gives_one_light_on_every_screen(app, plan, w
 
 
 def test_a_pinned_date_moves_every_screen(app, plan, world):
-    app.config["TODAY"] = date(2025, 6, 25)  # due within the window: yellow
+    app.config["TODAY"] = date(2025, 7, 1)  # due within the window: yellow
     before = _every_screen(app, plan, world)
     app.config["TODAY"] = date(2025, 7, 9)  # past 2025-07-07: red
     after = _every_screen(app, plan, world)

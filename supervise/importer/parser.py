@@ -33,7 +33,7 @@ from .errors import PlanParseError
 from .dates import column_deadline, find_dates
 from .reader import Block, TableBlock, TextBlock, text_blocks
 from .tables import read_task_table, tables_from_cell_lines
-from .tags import BARE_LABEL_LINE, FIRST_LISTED_LEADS, STANDING_CO_UNITS, FoundTag, TagUnits, find_tags, split_names
+from .tags import BARE_LABEL_LINE, FIRST_LISTED_LEADS, STANDING_CO_UNITS, FoundTag, find_tags, split_names
 from .targets import ParsedTarget, extract_targets
 from .text import (
     Paragraph,
@@ -44,7 +44,7 @@ from .text import (
     remove_spaces,
     top_level_positions,
 )
-from .unit_lists import ParsedUnitRef, collective_display_name, collective_kind
+from .unit_lists import ParsedUnitRef, unit_ref, unit_refs
 
 
 @dataclass(frozen=True)
@@ -167,9 +167,6 @@ _PERIOD = re.compile(r"[(（]\s*(?P<start>\d{4})\s*年?\s*[—–\-－~～至到
 
 # A top-level heading: "一、总体要求", "三、加快基础设施提升" (short, one line).
 _TOP_HEADING = re.compile(rf"^(?P<num>{_CN_NUMERAL})\s*、\s*(?P<title>[^。]{{1,30}}?)\s*。?$")
-
-# A section heading: "（一）实施主体引育壮大行动。", "(二) 实施…行动" (short, one line).
-_SECTION_HEADING = re.compile(rf"^[(（]\s*(?P<num>{_CN_NUMERAL})\s*[)）]\s*(?P<title>[^。]{{1,40}}?)\s*[。.]?$")
 
 # A numbered item (task or measure): "1. ", "12．", "3、". The look-ahead keeps
 # "2.0 战略" at the start of a continued line from reading as item 2.
@@ -680,10 +677,10 @@ class _Walker:
         self.notes.extend(units.notes)
         if units.first_listed_leads:
             self.first_listed_leads = True
-        refs, lead, co, warnings = _refs(units, self.first_listed_leads, self.standing_co)
+        refs, lead, co, warnings = unit_refs(units, first_listed_leads=self.first_listed_leads, standing_co=self.standing_co)
         if units.standing_co:
             self.standing_co += [n for n in units.standing_co if n not in self.standing_co]
-        dates = find_dates(text)
+        dates = find_dates(text + ("，" + units.time_text if units.time_text else ""))
         deadline = column_deadline(units.deadline_text) if units.deadline_text else dates.deadline
         if deadline is None and not dates.ongoing:
             warnings.append("文件未写明完成时限")
@@ -713,7 +710,7 @@ class _Walker:
 
         last = self.tasks[-1]
         extra = [n for n in tag.units.names if n != last.lead and n not in last.co_units]
-        refs = last.units + tuple(_unit_ref(n, "co", last.units[0].confirmed if last.units else False) for n in extra)
+        refs = last.units + tuple(unit_ref(n, "co", last.units[0].confirmed if last.units else False) for n in extra)
         deadline = last.deadline
         warnings = last.warnings
         if tag.units.deadline_text and deadline is None:
@@ -732,7 +729,7 @@ class _Walker:
         for row in table:
             if row.units is None:
                 continue
-            refs, lead, co, warnings = _refs(row.units, self.first_listed_leads, self.standing_co)
+            refs, lead, co, warnings = unit_refs(row.units, first_listed_leads=self.first_listed_leads, standing_co=self.standing_co)
             dates = find_dates(row.text)
             deadline = row.deadline or dates.deadline
             if deadline is None and not dates.ongoing and not row.ongoing:
@@ -792,44 +789,6 @@ def _title_of(text: str) -> str:
 def _first_sentence(text: str) -> str:
     stops = top_level_positions(text, "。\n")
     return clean_inline(text[:stops[0]] if stops else text).strip()
-
-
-def _unit_ref(name: str, role: str, confirmed: bool) -> ParsedUnitRef:
-    kind = collective_kind(name)
-    if kind:
-        name = collective_display_name(name)
-    return ParsedUnitRef(name=name, role=role, confirmed=confirmed, collective=kind)
-
-
-def _refs(
-    units: TagUnits, first_listed_leads: bool, standing_co: list[str]
-) -> tuple[tuple[ParsedUnitRef, ...], str | None, tuple[str, ...], list[str]]:
-    """The units of a tag with roles: who leads is what the tag says (牵头),
-    else the first listed; the document's rule, if stated, confirms it."""
-    warnings: list[str] = []
-    confirmed = False
-    if units.lead_marked:
-        lead, confirmed = units.lead_marked[0], True
-    elif units.leads:
-        lead, confirmed = units.leads[0], True
-    elif units.listed:
-        lead = units.listed[0]
-        # "（A指导，B负责落实）": the tag gives roles, so the first listed leads.
-        confirmed = first_listed_leads or units.first_listed_leads or bool(units.co)
-        if not confirmed and len(units.names) > 1:
-            warnings.append(f"文件未写明牵头单位，暂以列第一位的“{lead}”为牵头单位，请核对")
-    else:
-        lead = None
-        warnings.append("括注只写了配合单位，未写明牵头单位，请指定")
-    names = [lead] if lead else []
-    for name in units.leads + units.listed + units.co + standing_co:
-        if name not in names:
-            names.append(name)
-    refs = tuple(_unit_ref(n, "lead" if n == lead else "co", confirmed) for n in names)
-    display = [r.name for r in refs]
-    lead_name = display[0] if lead else None
-    co = tuple(display[1:] if lead else display)
-    return refs, lead_name, co, warnings
 
 
 def _sections(drafts: list[_Draft]) -> tuple[ParsedSection, ...]:

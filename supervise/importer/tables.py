@@ -159,11 +159,11 @@ def _row_units(cells: tuple[str, ...], kinds: list[str | None]) -> TagUnits:
             continue
         names, notes = split_names(flat)
         names = [re.sub(r"(?:牵头负责|牵头|负责|参与|配合)$", "", n) for n in names]
-        marked = [n for n in names if re.search(r"[(（]牵头[)）]$", n)]
-        names = [re.sub(r"\s*[(（]牵头[)）]$", "", n) for n in names]
+        marked = [n for n in names if re.search(r"[(（〈<【]牵头[)）〉>】]$", n)]
+        names = [re.sub(r"\s*[(（〈<【]牵头[)）〉>】]$", "", n) for n in names]
         units.notes += notes
         if marked:
-            units.lead_marked += [re.sub(r"\s*[(（]牵头[)）]$", "", m) for m in marked]
+            units.lead_marked += [re.sub(r"\s*[(（〈<【]牵头[)）〉>】]$", "", m) for m in marked]
         {"lead": units.leads, "co": units.co, "listed": units.listed}[kind].extend(n for n in names if n)
     return units
 

@@ -106,7 +106,9 @@ _GROUP_PREFIX = re.compile(r"^(?:各|有关|相关|其他|其它|地方|省级|�
 _NOT_IN_NAME = re.compile(r"[由将把对向被使让于从在为]|[。；;：:！？!?]|\d{4}年")
 
 # "（牵头）" written after a unit's name.
-_LEAD_MARK = re.compile(r"\s*[(（]\s*牵头(?:单位|部门)?\s*[)）]\s*$")
+_LEAD_MARK = re.compile(r"\s*[(（〈<【\[]\s*牵头(?:单位|部门)?\s*[)）〉>】\]]\s*$")
+# A clause of a tag that says when, not who: "2025年起实施", "2025年底前完成".
+_TIME_CLAUSE = re.compile(r"\d{4}\s*年|长期坚持|持续推进|每年")
 
 
 @dataclass
@@ -121,7 +123,8 @@ class TagUnits:
     first_listed_leads: bool = False  # the tag states the rule
     standing_co: list[str] = field(default_factory=list)  # "以下均需X落实，不再列出"
     notes: list[str] = field(default_factory=list)
-    deadline_text: str = ""
+    deadline_text: str = ""  # a 完成时限 part
+    time_text: str = ""  # a clause saying when ("2025年起实施"), read with the task's text
     labelled: bool = False
 
     @property
@@ -137,9 +140,10 @@ def is_unit_name(name: str) -> bool:
     name = remove_spaces(name)
     if not 2 <= len(name) <= 40 or name in _GENERIC:
         return False
-    if _NOT_IN_NAME.search(re.sub(r"[〔(（][^〔〕()（）]*[〕)）]", "", name)):
+    bare = re.sub(r"[〔(（][^〔〕()（）]*[〕)）]", "", _LEAD_MARK.sub("", name))  # "省发展改革委（省能源局）"
+    if _NOT_IN_NAME.search(bare):
         return False
-    return bool(_UNIT_SUFFIX.search(_LEAD_MARK.sub("", name)) or _GROUP_PREFIX.match(name))
+    return bool(_UNIT_SUFFIX.search(bare) or _UNIT_SUFFIX.search(_LEAD_MARK.sub("", name)) or _GROUP_PREFIX.match(name))
 
 
 def split_names(body: str) -> tuple[list[str], list[str]]:
@@ -264,6 +268,10 @@ def _read_verbs(text: str, result: TagUnits) -> bool:
     """Clauses "A、B负责", "A牵头", "B、C参与": True if every clause is a list
     of units and the last one ends in a verb of assignment."""
     clauses = [c for c in split_top_level(text, "，,；;。") if c.strip()]
+    timed = [c for c in clauses if _TIME_CLAUSE.search(c) and not is_unit_name(re.sub(r"(?:负责|牵头)$", "", c))]
+    if timed and len(timed) < len(clauses):
+        result.time_text = "，".join(timed)
+        clauses = [c for c in clauses if c not in timed]
     if not clauses:
         return False
     # "A、B，各省级人民政府按职责分工负责": the duty note is the verb of the last clause.

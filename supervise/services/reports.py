@@ -447,7 +447,7 @@ def report_damaged_evidence(actor: User, evidence: Evidence, *, missing: bool) -
         what = "已丢失" if missing else "内容与登记的哈希值不一致(可能已被篡改或损坏)"
         notifications.notify(
             notifications.coordinators(), action, f"佐证材料“{evidence.original_name}”{what}",
-            body=f"附件编号 {evidence.id},SHA-256 {evidence.sha256};{actor.login} 下载时发现,已拒绝下载。"
+            body=f"附件编号 {evidence.id},SHA-256 {evidence.sha256};{actor.name}({actor.unit.short_name})下载时发现,已拒绝下载。"
                  "请联系系统管理员从备份恢复该文件。",
             task_id=evidence.task_id,
         )

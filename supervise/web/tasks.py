@@ -16,14 +16,12 @@ from sqlalchemy import select
 from .. import db
 from ..errors import Conflict, InvalidTransition, ValidationError
 from ..models import (
-    AuditEntry,
     ExtensionState,
     Milestone,
-    Report,
     Task,
     Unit,
 )
-from ..policy import authorize, can, visible_reports
+from ..policy import authorize, can
 from ..serialize import decimal_text
 from ..services import plans as plan_service
 from ..services import tasks as task_service
@@ -161,19 +159,8 @@ def task_context(task: Task, *, unit_form: TaskUnitForm | None = None, page_erro
     as typed, when one of them failed."""
     if unit_form is None and can(acting_user(), "task.assign_units", task):
         unit_form = make_unit_form(bound=False)
-    history = list(
-        db.session.scalars(
-            select(AuditEntry).where(AuditEntry.task_id == task.id).order_by(AuditEntry.id.desc()).limit(200)
-        )
-    )
-    # Rows about a report the user may not see (another unit's draft) are
-    # left out: their labels would give the draft away.
-    seen = set(db.session.scalars(select(Report.id).where(Report.task_id == task.id, visible_reports(acting_user()))))
-    history = [h for h in history if not (
-        (h.object_type == "reports" and h.object_id not in seen)
-        or (h.object_type == "evidence" and (h.detail or {}).get("report_id") not in (None, *seen)))]
-    return {"task": task, "form": unit_form, "history": history,
-            **task_sections(task, page_error=page_error, forms=forms)}
+    sections = task_sections(task, page_error=page_error, forms=forms)
+    return {"task": task, "form": unit_form, "history": list(sections["view"].history), **sections}
 
 
 def _render(task: Task, *, status: int, page_error: str | None = None, forms: dict[str, Any] | None = None):

@@ -163,6 +163,7 @@ def test_numbered_items_nest_and_sections_follow():
     ("各有关区、县级市负责", "各有关区、县级市", []),
     ("各省、自治区、直辖市人民政府负责", "各省、自治区、直辖市人民政府", []),
     ("由省财政厅会同省税务局负责", "省财政厅", ["省税务局"]),
+    ("省发展改革委（省能源局）、省经信厅负责", "省发展改革委（省能源局）", ["省经信厅"]),
     ("省委改革办牵头，省级有关单位配合", "省委改革办", ["省级有关单位"]),
 ])
 def test_tag_forms(content, lead, co):
@@ -245,3 +246,20 @@ def test_labels_on_lines_of_their_own_after_the_task():
     assert first.units[0].confirmed and not first.warnings
     # A bracket never closed does not hide the tags before it.
     assert [(t.number, t.lead) for t in parsed.tasks[1:]] == [(2, "市数据局")]
+
+
+def test_when_said_inside_a_tag_and_a_lead_marked_in_angle_brackets():
+    doc = FRONT + """一、重点任务
+（一）推进试点。2025年第二季度启动（责任单位：省商务厅〈牵头〉、省财政厅）
+（二）推进监测。加强监测评估，每年开展一次（省统计局负责，2025年起实施）。
+（三）推进系统。建成系统（省数据局负责，2026年6月底前完成）。
+（四）推进平台。建成平台（责任单位：省发展改革委，各市、县〔市、区〕政府；完成时限：2025年底前）
+"""
+    tasks = parse_plan(doc).tasks
+    assert [(t.lead, t.co_units, t.deadline, t.starts_on) for t in tasks] == [
+        ("省商务厅", ("省财政厅",), date(2025, 6, 30), None),
+        ("省统计局", (), None, date(2025, 1, 1)),
+        ("省数据局", (), date(2026, 6, 30), None),
+        ("省发展改革委", ("各市、县〔市、区〕政府",), date(2025, 12, 31), None),
+    ]
+    assert tasks[0].units[0].confirmed
