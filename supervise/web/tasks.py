@@ -145,11 +145,19 @@ def task_sections(task: Task, *, page_error: str | None = None, forms: dict[str,
     return ctx
 
 
-def make_unit_form(bound: bool) -> TaskUnitForm:
+def make_unit_form(bound: bool, task: Task | None = None) -> TaskUnitForm:
     form = TaskUnitForm() if bound else TaskUnitForm(formdata=None)
-    form.unit_id.choices = options(
-        (u.id, u.short_name) for u in db.session.scalars(select(Unit).where(Unit.is_active).order_by(Unit.kind, Unit.sort_order))
-    )
+    units = list(db.session.scalars(select(Unit).where(Unit.is_active).order_by(Unit.kind, Unit.sort_order)))
+    own = [tu.unit for tu in task.units] if task is not None else []
+    if own:
+        # The task's own units first: a lead is chosen among them.
+        own_ids = {u.id for u in own}
+        form.unit_id.choices = {
+            "本任务责任单位": options((u.id, u.short_name) for u in own),
+            "其他单位": options((u.id, u.short_name) for u in units if u.id not in own_ids),
+        }
+    else:
+        form.unit_id.choices = options((u.id, u.short_name) for u in units)
     return form
 
 
@@ -158,7 +166,7 @@ def task_context(task: Task, *, unit_form: TaskUnitForm | None = None, page_erro
     """Everything the task page shows; `forms` are the task actions' forms
     as typed, when one of them failed."""
     if unit_form is None and can(acting_user(), "task.assign_units", task):
-        unit_form = make_unit_form(bound=False)
+        unit_form = make_unit_form(bound=False, task=task)
     sections = task_sections(task, page_error=page_error, forms=forms)
     return {"task": task, "form": unit_form, "history": list(sections["view"].history), **sections}
 

@@ -263,3 +263,14 @@ def test_when_said_inside_a_tag_and_a_lead_marked_in_angle_brackets():
         ("省发展改革委", ("各市、县〔市、区〕政府",), date(2025, 12, 31), None),
     ]
     assert tasks[0].units[0].confirmed
+
+
+def test_a_paragraph_starting_like_a_closing_one_inside_an_open_item_stays_in_it():
+    doc = FRONT + """二、主要任务
+（一）健全机制。建立联席会议制度。
+各部门要明确专人负责，定期报送进展（市发改委负责）。
+各地各部门要抓好落实。
+"""
+    (task,) = parse_plan(doc).tasks
+    assert (task.number, task.lead) == (1, "市发改委")
+    assert "各部门要明确专人负责" in task.text
