@@ -63,7 +63,7 @@ def plan_import(path: Path, publish: bool, first_period: str | None) -> None:
         raise click.ClickException(f"无法读取文件 {path}:{exc.strerror}") from None
     try:
         with unit_of_work():
-            result = import_plan_file(data, path.name, publish=publish, first_period=first_period)
+            result = import_plan_file(data, path.name, actor=SYSTEM, publish=publish, first_period=first_period)
             plan = result.plan
             status = plan.status.label
             first = plan.first_period
@@ -90,11 +90,11 @@ def plan_import(path: Path, publish: bool, first_period: str | None) -> None:
 def plan_set_first_period(document_number: str, period: str) -> None:
     """Move the first period units report for (earlier: those periods
     become owed, with their due dates)."""
-    from .services.plans import find_plan, set_first_period_now
+    from .services.plans import find_plan, set_first_period
 
     try:
         with unit_of_work():
-            plan = set_first_period_now(None, find_plan(document_number), period)
+            plan = set_first_period(SYSTEM, find_plan(document_number), period)
             message = f"{plan.document_number}: 自 {plan.first_period} 起报送,共 {len(plan.periods)} 期"
     except DomainError as exc:
         _fail(exc)

@@ -127,7 +127,7 @@ SYSTEM = Operator()
 # What the server's operator may do from the command line.
 OPERATOR_PERMISSIONS = frozenset(
     {"user.manage", "calendar.manage", "reminder.configure", "report.export",
-     "plan.import", "unit.manage"}
+     "plan.import", "plan.manage", "unit.manage"}
 )
 
 

@@ -30,7 +30,7 @@ def run_seed(app: Flask) -> list[str]:
     for path in sorted((seed_dir / "plans").glob("*.md")):
         # Published at once, reporting from the current period: nobody owes
         # reports for the quarters before the system was installed.
-        result = import_plan_document(path.read_text(encoding="utf-8"), filename=path.name, publish=True)
+        result = import_plan_document(path.read_text(encoding="utf-8"), actor=SYSTEM, filename=path.name, publish=True)
         state = f"已导入并发布,自 {result.plan.first_period} 起报送" if result.created else "已存在,未改动"
         lines.append(f"计划 {result.plan.document_number}: {state}")
     if app.config.get("CREATE_DEMO_ACCOUNTS"):

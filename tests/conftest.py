@@ -45,6 +45,7 @@ def _pg_admin():
 def _seed(url: str, stage: str) -> None:
     """Bring a migrated database to a seeding stage: "units" (the unit
     directory) or "plan" (the directory and the 27号 plan)."""
+    from supervise.policy import SYSTEM
     from supervise.services.plans import import_plan_document
     from supervise.services.units import load_units
 
@@ -56,7 +57,7 @@ def _seed(url: str, stage: str) -> None:
             if stage == "plan":
                 # Published from its first quarter: the tests rely on reports
                 # owed since 2024 (seed.py publishes from the current one).
-                import_plan_document(SOURCE_DOC.read_text(encoding="utf-8"), publish=True, first_period="2024Q1")
+                import_plan_document(SOURCE_DOC.read_text(encoding="utf-8"), actor=SYSTEM, publish=True, first_period="2024Q1")
     app.extensions["supervise.engine"].dispose()
 
 

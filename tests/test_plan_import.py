@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 
 from supervise.db import session, unit_of_work
 from supervise.models import AuditEntry, Target, Task, TaskUnit
+from supervise.policy import SYSTEM
 from supervise.services.plans import import_plan_document
 from supervise.services.units import find_unit
 
@@ -190,12 +191,12 @@ def test_a_different_document_under_the_same_number_is_refused(app, plan):
     text = SOURCE_DOC.read_text(encoding="utf-8").replace("5000 家", "6000 家")
     with pytest.raises(ValidationError, match="已导入"):
         with unit_of_work():
-            import_plan_document(text)
+            import_plan_document(text, actor=SYSTEM)
 
 
 def test_counties_expand_where_configured(ctx, units):
     with unit_of_work():
-        plan = import_plan_document(SOURCE_DOC.read_text(encoding="utf-8"), expand_counties=True).plan
+        plan = import_plan_document(SOURCE_DOC.read_text(encoding="utf-8"), actor=SYSTEM, expand_counties=True).plan
     task1 = next(t for t in plan.tasks if t.number == 1)
     kinds = [tu.unit.kind.value for tu in task1.units]
     assert kinds.count("city_government") == 11

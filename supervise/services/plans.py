@@ -33,7 +33,7 @@ from ..models import (
     User,
 )
 from ..domain.periods import period_spans
-from ..policy import authorize, can, visible_plans
+from ..policy import Operator, authorize, can, visible_plans
 from ..domain.workdays import WorkdayCalendar, report_due_date
 from . import audit
 from .units import city_governments, county_governments, find_unit
@@ -55,7 +55,7 @@ class ImportResult:
 def import_plan_document(
     text: str,
     *,
-    actor: User | None = None,
+    actor: User | Operator,
     expand_counties: bool | None = None,
     filename: str = "",
     publish: bool = False,
@@ -75,7 +75,7 @@ def import_parsed_plan(
     source_text: str,
     digest: str,
     *,
-    actor: User | None = None,
+    actor: User | Operator,
     expand_counties: bool | None = None,
     filename: str = "",
     publish: bool = False,
@@ -91,6 +91,9 @@ def import_parsed_plan(
     different document under a number already held is refused."""
     from ..importer import PlanParseError
 
+    authorize(actor, "plan.import")
+    if publish:
+        authorize(actor, "plan.manage")
     sess = session()
     if publish:
         _require_complete(parsed)
@@ -169,7 +172,7 @@ def import_parsed_plan(
                 "filename": filename or None},
     )
     if publish:
-        publish_plan_now(actor, plan, first_period=first_period, today=today)
+        _publish(actor, plan, first_period=first_period, today=today)
     return result
 
 
@@ -394,12 +397,12 @@ def publishing_problems(plan: Plan) -> list[str]:
     return problems
 
 
-def publish_plan_now(
-    actor: User | None, plan: Plan, *, first_period: str | None = None, today: date | None = None
+def _publish(
+    actor: User | Operator, plan: Plan, *, first_period: str | None = None, today: date | None = None
 ) -> Plan:
     """Publish a draft: units owe reports from `first_period` (the current
     period by default) on, nothing before; they are told of their tasks.
-    The checks of `publish_plan` less the permission (CLI, seed)."""
+    The caller has authorized `plan.manage`."""
     if plan.status is PlanStatus.PUBLISHED:
         raise ValidationError("该计划已发布", field_errors={"first_period": "已发布"})
     problems = publishing_problems(plan)
@@ -424,9 +427,11 @@ def publish_plan_now(
     return plan
 
 
-def publish_plan(actor: User, plan: Plan, *, first_period: str | None = None, today: date | None = None) -> Plan:
+def publish_plan(
+    actor: User | Operator, plan: Plan, *, first_period: str | None = None, today: date | None = None
+) -> Plan:
     authorize(actor, "plan.manage", plan)
-    return publish_plan_now(actor, plan, first_period=first_period, today=today)
+    return _publish(actor, plan, first_period=first_period, today=today)
 
 
 def _notify_units_of_plan(plan: Plan) -> None:
@@ -447,10 +452,11 @@ def _notify_units_of_plan(plan: Plan) -> None:
         )
 
 
-def set_first_period_now(actor: User | None, plan: Plan, code: str) -> Plan:
+def set_first_period(actor: User | Operator, plan: Plan, code: str) -> Plan:
     """Move the first period units report for. Earlier: the periods in
     between become owed, with their due dates. Later: only while nothing
     has been filed for the periods that would go."""
+    authorize(actor, "plan.manage", plan)
     if plan.status is not PlanStatus.PUBLISHED:
         raise ValidationError("草稿计划请在发布时选择首个报送期次", field_errors={"first_period": "计划尚未发布"})
     new_code = _checked_first_period(plan, code)
@@ -474,11 +480,6 @@ def set_first_period_now(actor: User | None, plan: Plan, code: str) -> Plan:
                  detail={"before": before, "after": plan.first_period,
                          "periods": [p.code for p in plan.periods]})
     return plan
-
-
-def set_first_period(actor: User, plan: Plan, code: str) -> Plan:
-    authorize(actor, "plan.manage", plan)
-    return set_first_period_now(actor, plan, code)
 
 
 def find_plan(document_number: str) -> Plan:
@@ -634,7 +635,7 @@ def update_plan_settings(
 
 
 
-def import_plan_file(data: bytes, filename: str = "", **kwargs: Any) -> ImportResult:
+def import_plan_file(data: bytes, filename: str = "", *, actor: User | Operator, **kwargs: Any) -> ImportResult:
     """Import an uploaded or given plan file: Word, PDF with text, Excel task
     table, text in UTF-8 or GB18030 (see import_parsed_plan). A file that
     cannot be read is a ValidationError saying what to do; nothing changes."""
@@ -650,14 +651,14 @@ def import_plan_file(data: bytes, filename: str = "", **kwargs: Any) -> ImportRe
         source = read_document(data, filename)
         parsed = parse_source(source)
         # The digest of the file as given: the same file again changes nothing.
-        return import_parsed_plan(parsed, source.text(), hashlib.sha256(data).hexdigest(), filename=filename, **kwargs)
+        return import_parsed_plan(parsed, source.text(), hashlib.sha256(data).hexdigest(), filename=filename,
+                                  actor=actor, **kwargs)
     except PlanParseError as exc:
         raise ValidationError(f"无法导入该文件:{exc}", field_errors={"document": "无法导入该文件"}) from None
 
 
 def import_plan_for(actor: User, data: bytes | str, filename: str = "") -> ImportResult:
     """A coordinator imports a plan document from the pages: a draft."""
-    authorize(actor, "plan.import")
     if isinstance(data, str):
         data = data.encode("utf-8")
     return import_plan_file(data, filename or "粘贴的文本.txt", actor=actor)
