@@ -139,11 +139,25 @@ def update_report(
     authorize(actor, "report.file", report)
     _check_version(report, expected_version)
     workflow.next_state(report, "edit")  # refuses edits of submitted or approved reports
+    text_before = report.text
+    values_before = {v.target_id: decimal_text(v.value) for v in report.values}
     if text is not None:
         report.text = _check_text(text)
     _set_values(report, parse_values(report.task, values))
     report.updated_at = utcnow()
     session().flush()
+    values_after = {v.target_id: decimal_text(v.value) for v in report.values}
+    changed_values = {
+        str(target): [values_before.get(target), values_after.get(target)]
+        for target in sorted(set(values_before) | set(values_after))
+        if values_before.get(target) != values_after.get(target)
+    }
+    if report.text != text_before or changed_values:
+        # A draft's edits are audited too: what was written before a
+        # submission can be traced, not only the versions submitted.
+        audit.record(actor, f"{workflow.machine_for(report).name}.edit", obj=report, task_id=report.task_id,
+                     detail={"text_changed": report.text != text_before, "text_length": len(report.text),
+                             "values": changed_values})
     return report
 
 
@@ -173,6 +187,10 @@ def set_inclusions(actor: User, report: Report, contribution_ids: list[int], *, 
         session().delete(current[cid])
     report.updated_at = utcnow()  # bumps the version: the report changed
     session().flush()
+    if wanted != set(current):
+        audit.record(actor, "report.inclusions", obj=report, task_id=report.task_id,
+                     detail={"added": sorted(wanted - set(current)), "removed": sorted(set(current) - wanted),
+                             "included": sorted(wanted)})
 
 
 def included_rows(report: Report) -> list[ReportInclusion]:

@@ -178,6 +178,7 @@ def change_password(user: User, current_password: str, new_password: str, policy
     user.must_change_password = False
     end_sessions(user)
     audit.record(user, "password.change", obj=user, detail={"forced": was_forced})
+    revoke_all_tokens(user, reason="password.change", actor=user)
 
 
 def reset_password(user: User, new_password: str, *, actor: User | None) -> None:
@@ -190,6 +191,7 @@ def reset_password(user: User, new_password: str, *, actor: User | None) -> None
     user.locked_until = None
     end_sessions(user)
     audit.record(actor, "password.reset", obj=user, actor_login="cli", detail={"user": user.login})
+    revoke_all_tokens(user, reason="password.reset", actor=actor)
 
 
 # -- accounts and roles -----------------------------------------------------
@@ -270,6 +272,7 @@ def grant_role(user: User, role: Role, *, actor: User | None) -> None:
     end_sessions(user)
     session().flush()
     audit.record(actor, "role.grant", obj=user, actor_login="cli", detail={"user": user.login, "role": role.value})
+    revoke_all_tokens(user, reason="role.grant", actor=actor)
 
 
 def revoke_role(user: User, role: Role, *, actor: User | None) -> None:
@@ -283,6 +286,7 @@ def revoke_role(user: User, role: Role, *, actor: User | None) -> None:
     end_sessions(user)
     session().flush()
     audit.record(actor, "role.revoke", obj=user, actor_login="cli", detail={"user": user.login, "role": role.value})
+    revoke_all_tokens(user, reason="role.revoke", actor=actor)
 
 
 def unlock_user(user: User, *, actor: User | None) -> None:
@@ -302,6 +306,8 @@ def set_active(user: User, active: bool, *, actor: User | None) -> None:
     end_sessions(user)
     audit.record(actor, "user.enable" if active else "user.disable", obj=user, actor_login="cli",
                  detail={"user": user.login})
+    if not active:
+        revoke_all_tokens(user, reason="user.disable", actor=actor)
 
 
 def update_profile(user: User, *, actor: User | None, name: str, unit_name: str | None, email: str | None,
@@ -354,6 +360,8 @@ def set_roles(user: User, roles: Iterable[Role], *, actor: User | None) -> tuple
         audit.record(actor, "role.grant", obj=user, actor_login="cli", detail={"user": user.login, "role": role.value})
     for role in revoked:
         audit.record(actor, "role.revoke", obj=user, actor_login="cli", detail={"user": user.login, "role": role.value})
+    if granted or revoked:
+        revoke_all_tokens(user, reason="role.change", actor=actor)
     return granted, revoked
 
 
@@ -413,6 +421,7 @@ def _fail(user: User | None, login: str, reason: str, policy: LoginPolicy) -> No
         user.locked_until = utcnow() + timedelta(minutes=policy.lock_minutes)
         end_sessions(user)
         audit.record(user, "login.locked", obj=user, detail={"minutes": policy.lock_minutes})
+        revoke_all_tokens(user, reason="login.locked")
 
 
 def check_credentials(login: str, password: str, policy: LoginPolicy | None = None) -> User | None:
@@ -535,11 +544,35 @@ def _token_digest(token: str) -> str:
 def issue_api_token(user: User, *, label: str = "", actor: User | None = None) -> str:
     """A new bearer token; only its hash is stored, so it is shown once."""
     token = "sv_" + secrets.token_urlsafe(32)
-    row = ApiToken(user=user, token_hash=_token_digest(token), label=label[:64])
+    row = ApiToken(user=user, token_hash=_token_digest(token), label=label[:64],
+                   expires_at=utcnow() + timedelta(days=token_days()))
     session().add(row)
     session().flush()
-    audit.record(actor or user, "token.issue", obj=row, detail={"user": user.login, "label": label})
+    audit.record(actor or user, "token.issue", obj=row,
+                 detail={"user": user.login, "label": label, "expires_at": row.expires_at.isoformat()})
     return token
+
+
+def token_days() -> int:
+    from flask import current_app, has_app_context
+
+    return int(current_app.config.get("TOKEN_DAYS", 90)) if has_app_context() else 90
+
+
+def revoke_all_tokens(user: User, *, reason: str, actor: User | None = None) -> int:
+    """Every live token of the user stops working: their password, lock,
+    status or roles changed, so what a token was issued under no longer
+    holds. Returns how many were revoked (audited when any)."""
+    now = utcnow()
+    live = list(session().scalars(
+        select(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None), ApiToken.expires_at > now)
+    )) if user.id is not None else []
+    for row in live:
+        row.revoked_at = now
+    if live:
+        audit.record(actor, "token.revoke_all", obj=user, actor_login="" if actor else "cli",
+                     detail={"user": user.login, "reason": reason, "tokens": [row.id for row in live]})
+    return len(live)
 
 
 def revoke_api_token(token_row: ApiToken, *, actor: User) -> None:
@@ -567,9 +600,9 @@ def user_for_token(token: str) -> User | None:
     row = session().scalar(
         select(ApiToken).where(ApiToken.token_hash == _token_digest(token), ApiToken.revoked_at.is_(None))
     )
-    if row is None or not row.user.is_active:
-        return None
     now = utcnow()
+    if row is None or not row.is_usable(now) or not row.user.is_active or is_locked(row.user):
+        return None
     last = row.last_used_at
     if last is None or now - last > TOKEN_TOUCH_INTERVAL:
         # Recorded at most once a minute, and only for a request that
