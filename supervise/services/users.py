@@ -544,8 +544,9 @@ def _token_digest(token: str) -> str:
 def issue_api_token(user: User, *, label: str = "", actor: User | None = None) -> str:
     """A new bearer token; only its hash is stored, so it is shown once."""
     token = "sv_" + secrets.token_urlsafe(32)
-    row = ApiToken(user=user, token_hash=_token_digest(token), label=label[:64],
-                   expires_at=utcnow() + timedelta(days=token_days()))
+    now = utcnow()
+    row = ApiToken(user=user, token_hash=_token_digest(token), label=label[:64], created_at=now,
+                   expires_at=now + timedelta(days=token_days()))
     session().add(row)
     session().flush()
     audit.record(actor or user, "token.issue", obj=row,

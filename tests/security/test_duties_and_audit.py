@@ -117,6 +117,10 @@ def _raw(sql: str, **params) -> None:
     from supervise.db import engine
 
     with engine().begin() as conn:
+        if conn.dialect.name == "postgresql":
+            # A superuser who switches the append-only trigger off: what
+            # `audit verify` must still catch.
+            conn.execute(text("SET LOCAL session_replication_role = replica"))
         conn.execute(text(sql), params)
     session().rollback()  # the CLI below runs in this test's app context: drop its snapshot
 
