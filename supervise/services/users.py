@@ -23,10 +23,10 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from ..domain.passwords import is_common_password
 from ..db import after_commit, has_write_intent, separate_write, session, utcnow
-from ..errors import NotFound, ValidationError
+from ..errors import NotFound, PermissionDenied, ValidationError
 from ..models import ApiToken, AuditEntry, PasswordHistory, Role, User, UserRole
 from ..policy import authorize
-from . import audit
+from . import audit, notifications
 from .units import find_unit
 
 # One message for an unknown login, a wrong password, a locked or a disabled
@@ -41,6 +41,44 @@ DUTIES: dict[Role, str] = {
     Role.LIAISON: "业务",
     Role.LEADER: "业务",
 }
+
+
+# Accounts that administer, audit, or judge everyone's work. They are made,
+# given roles and have their passwords reset only by an operator on the
+# server (`flask user …`), never from the admin pages: a stolen
+# administrator session cannot mint another administrator or take over a
+# coordinator. Every such change is audited and told to all auditors.
+PRIVILEGED_ROLES = frozenset({Role.ADMIN, Role.AUDITOR, Role.COORDINATOR})
+PRIVILEGED_ONLY_ON_SERVER = (
+    "系统管理员、审计员、督办员账号的创建、角色变更和密码重置只能由运维人员在服务器上用 "
+    "flask user 命令办理(记入审计日志并通知全体审计员),不能在管理页面上操作"
+)
+
+
+def is_privileged(roles: Iterable[Role]) -> bool:
+    return bool(set(roles) & PRIVILEGED_ROLES)
+
+
+def _check_privileged(actor: User | None, roles: Iterable[Role]) -> None:
+    """`actor` None is the command line on the server; anyone else (the
+    admin pages) may not touch privileged accounts or roles."""
+    if actor is not None and is_privileged(roles):
+        raise PermissionDenied(PRIVILEGED_ONLY_ON_SERVER)
+
+
+def _tell_auditors(user: User, what: str, actor: User | None) -> None:
+    """An in-app notice to every active auditor about a change of a
+    privileged account."""
+    auditors = session().scalars(
+        select(User).join(UserRole, UserRole.user_id == User.id).where(UserRole.role == Role.AUDITOR, User.is_active)
+    ).all()
+    by = actor.login if actor else "服务器命令行"
+    roles = "、".join(r.label for r in sorted(user.roles, key=lambda r: r.value)) or "无"
+    notifications.notify(
+        auditors, "security", f"特权账号变更:{user.login} {what}",
+        body=f"账号 {user.login}({user.name},{user.unit.canonical_name},角色:{roles}){what};办理人:{by}。详见审计日志。",
+        link="/audit/",
+    )
 
 
 @dataclass(frozen=True)
@@ -185,6 +223,7 @@ def reset_password(user: User, new_password: str, *, actor: User | None) -> None
     """An administrator sets a password; the user must change it at next login.
     `actor` None is the command line on the server."""
     _check_admin_acts_on_other(actor, user)
+    _check_privileged(actor, user.roles)
     _set_password(user, new_password, LoginPolicy.current())
     user.must_change_password = True
     user.failed_logins = 0
@@ -192,6 +231,8 @@ def reset_password(user: User, new_password: str, *, actor: User | None) -> None
     end_sessions(user)
     audit.record(actor, "password.reset", obj=user, actor_login="cli", detail={"user": user.login})
     revoke_all_tokens(user, reason="password.reset", actor=actor)
+    if is_privileged(user.roles):
+        _tell_auditors(user, "的密码已被重置", actor)
 
 
 # -- accounts and roles -----------------------------------------------------
@@ -236,6 +277,7 @@ def create_user(
     if unit is None:
         raise ValidationError(f"未找到单位“{unit_name}”", field_errors={"unit": "未找到该单位"})
     roles = list(dict.fromkeys(roles))
+    _check_privileged(actor, roles)
     _check_duties(roles, field="roles")
     policy = LoginPolicy.current()
     check_password_strength(password, login, policy)
@@ -258,6 +300,8 @@ def create_user(
         actor_login="" if actor else "cli",
         detail={"login": login, "unit": unit.canonical_name, "roles": sorted(r.value for r in user.roles)},
     )
+    if is_privileged(user.roles):
+        _tell_auditors(user, "已创建", actor)
     return user
 
 
@@ -267,12 +311,15 @@ def grant_role(user: User, role: Role, *, actor: User | None) -> None:
     _check_admin_acts_on_other(actor, user)
     if role in user.roles:
         return
+    _check_privileged(actor, [*user.roles, role])
     _check_duties([*user.roles, role])
     user.role_grants.append(UserRole(role=role, granted_by_id=actor.id if actor else None))
     end_sessions(user)
     session().flush()
     audit.record(actor, "role.grant", obj=user, actor_login="cli", detail={"user": user.login, "role": role.value})
     revoke_all_tokens(user, reason="role.grant", actor=actor)
+    if is_privileged([*user.roles, role]):
+        _tell_auditors(user, f"被授予角色“{role.label}”", actor)
 
 
 def revoke_role(user: User, role: Role, *, actor: User | None) -> None:
@@ -280,6 +327,7 @@ def revoke_role(user: User, role: Role, *, actor: User | None) -> None:
     grant = next((g for g in user.role_grants if g.role is role), None)
     if grant is None:
         return
+    _check_privileged(actor, user.roles)
     if len(user.role_grants) == 1:
         raise ValidationError("每个账号至少保留一个角色;如需停用账号,请停用", field_errors={"role": "至少保留一个角色"})
     user.role_grants.remove(grant)
@@ -287,6 +335,8 @@ def revoke_role(user: User, role: Role, *, actor: User | None) -> None:
     session().flush()
     audit.record(actor, "role.revoke", obj=user, actor_login="cli", detail={"user": user.login, "role": role.value})
     revoke_all_tokens(user, reason="role.revoke", actor=actor)
+    if is_privileged([*user.roles, role]):
+        _tell_auditors(user, f"被收回角色“{role.label}”", actor)
 
 
 def unlock_user(user: User, *, actor: User | None) -> None:
@@ -308,6 +358,8 @@ def set_active(user: User, active: bool, *, actor: User | None) -> None:
                  detail={"user": user.login})
     if not active:
         revoke_all_tokens(user, reason="user.disable", actor=actor)
+    if is_privileged(user.roles):
+        _tell_auditors(user, "已启用" if active else "已停用", actor)
 
 
 def update_profile(user: User, *, actor: User | None, name: str, unit_name: str | None, email: str | None,
@@ -345,8 +397,10 @@ def set_roles(user: User, roles: Iterable[Role], *, actor: User | None) -> tuple
     wanted = list(dict.fromkeys(roles))
     if not wanted:
         raise ValidationError("每个账号至少保留一个角色;如需停用账号,请停用", field_errors={"roles": "至少选择一个角色"})
-    _check_duties(wanted, field="roles")
     current = set(user.roles)
+    if set(wanted) != current:
+        _check_privileged(actor, [*current, *wanted])
+    _check_duties(wanted, field="roles")
     granted = [r for r in wanted if r not in current]
     revoked = [r for r in Role if r in current and r not in wanted]
     for role in granted:
@@ -362,6 +416,8 @@ def set_roles(user: User, roles: Iterable[Role], *, actor: User | None) -> tuple
         audit.record(actor, "role.revoke", obj=user, actor_login="cli", detail={"user": user.login, "role": role.value})
     if granted or revoked:
         revoke_all_tokens(user, reason="role.change", actor=actor)
+        if is_privileged([*current, *wanted]):
+            _tell_auditors(user, "的角色已变更", actor)
     return granted, revoked
 
 

@@ -263,7 +263,7 @@ def init_web(app: Flask) -> None:
     def _domain_error(exc: DomainError):
         db.session.rollback()
         if exc.status == 403:
-            _record_refusal(exc.message)
+            record_refusal(exc.message)
         return _error_response(exc)
 
     @app.errorhandler(StaleDataError)
@@ -280,14 +280,14 @@ def init_web(app: Flask) -> None:
     def _http_error(exc: HTTPException):
         db.session.rollback()
         if exc.code == 403:
-            _record_refusal(_http_message(exc))
+            record_refusal(_http_message(exc))
         if is_api_request():
             error = "payload_too_large" if exc.code == 413 else exc.name.lower().replace(" ", "_")
             return jsonify(error=error, message=_http_message(exc)), exc.code
         return render_template("errors/error.html", status=exc.code, message=_http_message(exc)), exc.code
 
 
-def _record_refusal(message: str) -> None:
+def record_refusal(message: str) -> None:
     """A refused attempt to act (403) is audited: who tried what, where.
     The request's own transaction was rolled back; the row is written and
     committed on its own. Failing to write it must not turn the 403 into a
