@@ -63,7 +63,7 @@ def _check_privileged(actor: User | None, roles: Iterable[Role]) -> None:
     """`actor` None is the command line on the server; anyone else (the
     admin pages) may not touch privileged accounts or roles."""
     if actor is not None and is_privileged(roles):
-        raise PermissionDenied(PRIVILEGED_ONLY_ON_SERVER)
+        raise PermissionDenied(PRIVILEGED_ONLY_ON_SERVER, field_errors={"roles": PRIVILEGED_ONLY_ON_SERVER})
 
 
 def _tell_auditors(user: User, what: str, actor: User | None) -> None:

@@ -46,9 +46,13 @@ def test_granting_roles(make_user):
         user_service.grant_role(_fresh(liaison), Role.LEADER, actor=_fresh(admin))
     assert _fresh(liaison).roles == {Role.LIAISON, Role.LEADER}
     refusals = [
-        (liaison, Role.AUDITOR, admin, ValidationError),  # would mix duties
-        (liaison, Role.ADMIN, admin, ValidationError),
-        (admin, Role.COORDINATOR, other_admin, ValidationError),
+        # Privileged roles only on the server (issue 9): refused before anything else.
+        (liaison, Role.AUDITOR, admin, PermissionDenied),
+        (liaison, Role.ADMIN, admin, PermissionDenied),
+        (admin, Role.COORDINATOR, other_admin, PermissionDenied),
+        (liaison, Role.AUDITOR, None, ValidationError),  # on the server too: would mix duties
+        (liaison, Role.ADMIN, None, ValidationError),
+        (admin, Role.COORDINATOR, None, ValidationError),
         (admin, Role.AUDITOR, admin, ValidationError),  # to oneself
         (coordinator, Role.LEADER, coordinator, PermissionDenied),  # to oneself, and not an admin
         (liaison, Role.COORDINATOR, coordinator, PermissionDenied),  # only admins grant
@@ -56,7 +60,7 @@ def test_granting_roles(make_user):
     for target, role, actor, error in refusals:
         with pytest.raises(error):
             with unit_of_work():
-                user_service.grant_role(_fresh(target), role, actor=_fresh(actor))
+                user_service.grant_role(_fresh(target), role, actor=_fresh(actor) if actor else None)
     assert _fresh(liaison).roles == {Role.LIAISON, Role.LEADER}
     assert _fresh(admin).roles == {Role.ADMIN}
     with unit_of_work():
