@@ -109,6 +109,7 @@ def seed(url: str, users: int) -> list[Person]:
     from supervise.models import Role, UnitRole
     from supervise.services.plans import import_plan_document
     from supervise.services.units import load_units
+    from supervise.policy import SYSTEM
     from supervise.services.users import create_user, issue_api_token
 
     migrate.upgrade(url)
@@ -139,7 +140,7 @@ def seed(url: str, users: int) -> list[Person]:
         with unit_of_work():
             role = {"coordinator": Role.COORDINATOR, "lead": Role.LIAISON, "co": Role.LIAISON}
             for p in people:
-                user = create_user(p.login, unit_name=p.unit, roles=[role[p.role]], password=PASSWORD)
+                user = create_user(p.login, unit_name=p.unit, roles=[role[p.role]], password=PASSWORD, actor=SYSTEM)
                 p.token = issue_api_token(user, label="load")
                 p.user_id = user.id
         session.remove()

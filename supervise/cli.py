@@ -12,6 +12,7 @@ from flask.cli import AppGroup
 from . import migrate
 from .db import unit_of_work
 from .errors import DomainError
+from .policy import SYSTEM
 
 
 def _fail(exc: DomainError) -> None:
@@ -48,15 +49,24 @@ plan_cli = AppGroup("plan", help="行动计划")
 
 @plan_cli.command("import")
 @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-def plan_import(path: Path) -> None:
-    """Import a plan document (Markdown or plain text)."""
-    from .services.plans import import_plan_document
+@click.option("--publish", is_flag=True, help="导入后立即发布(否则为草稿,由督办员在页面上核对后发布)")
+@click.option("--first-period", default=None, help="首个报送期次,如 2025Q1;默认为当前期次")
+def plan_import(path: Path, publish: bool, first_period: str | None) -> None:
+    """Import a plan document: a draft, or with --publish a live plan."""
+    from .services.plans import import_plan_file
 
-    text = path.read_text(encoding="utf-8")
+    if first_period and not publish:
+        raise click.ClickException("--first-period 只能与 --publish 一起使用")
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise click.ClickException(f"无法读取文件 {path}:{exc.strerror}") from None
     try:
         with unit_of_work():
-            result = import_plan_document(text)
+            result = import_plan_file(data, path.name, publish=publish, first_period=first_period)
             plan = result.plan
+            status = plan.status.label
+            first = plan.first_period
             summary = (
                 f"{plan.document_number} {plan.title}: "
                 f"{len(plan.sections)} 项行动, {sum(len(s.tasks) for s in plan.sections)} 项任务, "
@@ -67,11 +77,28 @@ def plan_import(path: Path) -> None:
     except ValueError as exc:  # the parser's PlanParseError
         raise click.ClickException(str(exc)) from exc
     if result.created:
-        click.echo(f"已导入 {summary}")
-        if result.new_units:
-            click.echo("以下单位不在单位名录中,已按原文新建,请核对: " + "、".join(result.new_units))
+        click.echo(f"已导入 {summary}({status}" + (f",自 {first} 起报送)" if first else ",请在页面上核对后发布)"))
+        if result.unknown_units:
+            click.echo("以下单位不在单位名录中,请在核对页面对应到名录或新建: " + "、".join(result.unknown_units))
     else:
         click.echo(f"未改动: {summary} 已导入过,内容相同")
+
+
+@plan_cli.command("set-first-period")
+@click.argument("document_number")
+@click.argument("period")
+def plan_set_first_period(document_number: str, period: str) -> None:
+    """Move the first period units report for (earlier: those periods
+    become owed, with their due dates)."""
+    from .services.plans import find_plan, set_first_period_now
+
+    try:
+        with unit_of_work():
+            plan = set_first_period_now(None, find_plan(document_number), period)
+            message = f"{plan.document_number}: 自 {plan.first_period} 起报送,共 {len(plan.periods)} 期"
+    except DomainError as exc:
+        _fail(exc)
+    click.echo(message)
 
 
 @plan_cli.command("parse")
@@ -81,8 +108,11 @@ def plan_parse(path: Path, as_json: bool) -> None:
     """Parse a plan document (.docx .pdf .xlsx .txt .md) and print what was
     found. Writes nothing."""
     from .importer import PlanParseError, parse_document, plan_to_dict
+    from .importer.reader import MAX_BYTES
 
     try:
+        if path.stat().st_size > MAX_BYTES:
+            raise click.ClickException(f"文件过大（{path.stat().st_size / 1024 / 1024:.1f} MB），上限为 {MAX_BYTES // 1024 // 1024} MB")
         data = path.read_bytes()
     except OSError as exc:
         raise click.ClickException(f"无法读取文件 {path}: {exc.strerror or exc}") from None
@@ -155,6 +185,7 @@ def user_create(login: str, roles: tuple[str, ...], unit_name: str, password: st
                 name=name,
                 email=email,
                 must_change_password=True,
+                actor=SYSTEM,
             )
             unit = user.unit.canonical_name
     except DomainError as exc:
@@ -171,7 +202,7 @@ def user_grant(login: str, role: str) -> None:
 
     try:
         with unit_of_work():
-            grant_role(get_user_by_login(login), parse_roles([role])[0], actor=None)
+            grant_role(get_user_by_login(login), parse_roles([role])[0], actor=SYSTEM)
     except DomainError as exc:
         _fail(exc)
     click.echo(f"已为 {login} 授予角色 {role};该用户的会话已全部结束")
@@ -186,7 +217,7 @@ def user_revoke(login: str, role: str) -> None:
 
     try:
         with unit_of_work():
-            revoke_role(get_user_by_login(login), parse_roles([role])[0], actor=None)
+            revoke_role(get_user_by_login(login), parse_roles([role])[0], actor=SYSTEM)
     except DomainError as exc:
         _fail(exc)
     click.echo(f"已撤销 {login} 的角色 {role};该用户的会话已全部结束")
@@ -201,7 +232,7 @@ def user_reset_password(login: str, password: str) -> None:
 
     try:
         with unit_of_work():
-            reset_password(get_user_by_login(login), password, actor=None)
+            reset_password(get_user_by_login(login), password, actor=SYSTEM)
     except DomainError as exc:
         _fail(exc)
     click.echo(f"已重置 {login} 的密码,下次登录须修改;该用户的会话已全部结束")
@@ -215,10 +246,28 @@ def user_unlock(login: str) -> None:
 
     try:
         with unit_of_work():
-            unlock_user(get_user_by_login(login), actor=None)
+            unlock_user(get_user_by_login(login), actor=SYSTEM)
     except DomainError as exc:
         _fail(exc)
     click.echo(f"已解除 {login} 的锁定")
+
+
+@user_cli.command("check-roles")
+def user_check_roles() -> None:
+    """List accounts whose roles break the separation rules (三权分立; a
+    unit's liaison who is also a coordinator); exit status 1 if any."""
+    from .services.users import role_rule_breaches
+
+    breaches = role_rule_breaches()
+    for user, problems in breaches:
+        roles = "、".join(r.label for r in sorted(user.roles, key=lambda r: r.value))
+        state = "" if user.is_active else "(已停用)"
+        click.echo(f"{user.login}{state}  {user.unit.short_name}  角色:{roles}  问题:{';'.join(problems)}")
+    if breaches:
+        click.echo(f"共 {len(breaches)} 个账号违反角色分离规则;请用 flask user revoke 撤销其中一个角色,"
+                   "或另建账号分别担任", err=True)
+        raise SystemExit(1)
+    click.echo("所有账号均符合角色分离规则")
 
 
 @user_cli.command("token")

@@ -4,7 +4,8 @@ one machine. Production runs gunicorn and `flask scheduler run` separately.
 Stopping it stops both: Ctrl+C, SIGTERM (what `kill`, systemd and process
 supervisors send) and SIGHUP (the terminal closed) all pass SIGTERM on to the
 two children and wait for them; a child that does not stop within ten
-seconds is killed. When the web server ends, the scheduler is stopped too."""
+seconds is killed. When the web server ends, the scheduler is stopped too;
+when the process that started it (make) ends, both are stopped."""
 from __future__ import annotations
 
 import argparse
@@ -38,7 +39,15 @@ def main(argv: list[str] | None = None) -> int:
         web = subprocess.Popen(flask + ["run", "--host", args.host, "--port", str(args.port), "--no-reload"])
         children.append(web)
         print(f"督查督办系统: http://{args.host}:{args.port}  (Ctrl+C 退出)", flush=True)
-        return web.wait()
+        parent = os.getppid()
+        while True:
+            try:
+                return web.wait(timeout=0.5)
+            except subprocess.TimeoutExpired:
+                # `make` does not pass SIGTERM on to its recipe: when the make
+                # (or shell) that started us is gone, stop as if told to.
+                if os.getppid() != parent:
+                    return 0
     except _Stop:
         return 0
     finally:

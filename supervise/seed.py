@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from .db import session
 from .models import User
+from .policy import SYSTEM
 from .services.calendar import sync_from_package
 from .services.plans import import_plan_document
 from .services.units import load_units
@@ -27,8 +28,10 @@ def run_seed(app: Flask) -> list[str]:
     change = sync_from_package()
     lines.append(f"工作日历: {change.years[0]}–{change.years[-1]} 年, 变更 {change.days} 天")
     for path in sorted((seed_dir / "plans").glob("*.md")):
-        result = import_plan_document(path.read_text(encoding="utf-8"))
-        state = "已导入" if result.created else "已存在,未改动"
+        # Published at once, reporting from the current period: nobody owes
+        # reports for the quarters before the system was installed.
+        result = import_plan_document(path.read_text(encoding="utf-8"), filename=path.name, publish=True)
+        state = f"已导入并发布,自 {result.plan.first_period} 起报送" if result.created else "已存在,未改动"
         lines.append(f"计划 {result.plan.document_number}: {state}")
     if app.config.get("CREATE_DEMO_ACCOUNTS"):
         lines.extend(create_demo_accounts(seed_dir / "demo_accounts.json"))
@@ -47,6 +50,7 @@ def create_demo_accounts(path: Path) -> list[str]:
             roles=parse_roles(account["roles"]),
             password=account["password"],
             email=account.get("email"),
+            actor=SYSTEM,  # seeding runs on the server's command line
         )
         lines.append(f"演示账号 {account['login']} ({account['name']})")
     return lines

@@ -19,8 +19,9 @@ PNG_BYTES = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32
 
 @dataclass
 class Cast:
-    """The people around task 1 of 27号: its lead's and a co-unit's liaisons,
-    a liaison of an unrelated unit, a coordinator, a leader."""
+    """The people around task 1 of 27号, from the one roster (tests/people.py):
+    its lead's and a co-unit's liaisons, a liaison of an unrelated unit, a
+    coordinator, a leader."""
 
     task: Task
     lead: User  # 省经信厅, the proposed lead of task 1
@@ -36,16 +37,16 @@ def task_by_number(plan, number: int) -> Task:
     return session().scalar(select(Task).where(Task.plan_id == plan.id, Task.number == number))
 
 
-def make_cast(plan, make_user) -> Cast:
+def make_cast(plan, people) -> Cast:
     return Cast(
         task=task_by_number(plan, 1),
-        lead=make_user("liaison", unit="省经信厅", login="lead_liaison"),
-        co=make_user("liaison", unit="杭州市人民政府", login="co_liaison"),
-        outsider=make_user("liaison", unit="省教育厅", login="outsider"),
-        coordinator=make_user("coordinator", login="coord"),
-        leader=make_user("leader", login="boss"),
-        admin=make_user("admin", login="root"),
-        auditor=make_user("auditor", login="audit"),
+        lead=people.lead,
+        co=people.co,
+        outsider=people.outsider,
+        coordinator=people.coordinator,
+        leader=people.leader,
+        admin=people.admin,
+        auditor=people.auditor,
     )
 
 

@@ -13,7 +13,9 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def lint_imports(cwd: Path) -> subprocess.CompletedProcess:
     exe = Path(sys.executable).with_name("lint-imports")
-    command = [str(exe)] if exe.exists() else [shutil.which("lint-imports") or "lint-imports"]
+    found = str(exe) if exe.exists() else shutil.which("lint-imports")
+    assert found, "lint-imports is missing: pip install -e '.[test]' (import-linter is in the test extra)"
+    command = [found]
     return subprocess.run(command + ["--no-cache"], cwd=cwd, capture_output=True, text=True, timeout=300,
                           env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(cwd)})
 

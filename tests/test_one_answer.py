@@ -152,9 +152,10 @@ def _every_screen(app, plan, world) -> dict[int, dict[str, str]]:
 
 
 def test_a_plans_own_warning_window_gives_one_light_on_every_screen(app, plan, world):
-    # 2025-06-25: the 2025Q2 lead reports are due on 2025-07-07, eight working
-    # days ahead: yellow under this plan's window of 10, green under the default 3.
-    app.config["TODAY"] = date(2025, 6, 25)
+    # 2025-07-01: 2025Q2 has ended (its 通报 may be issued) and its lead reports
+    # are due on 2025-07-07, four working days ahead: yellow under this plan's
+    # window of 10, green under the default 3.
+    app.config["TODAY"] = date(2025, 7, 1)
     seen = _every_screen(app, plan, world)
     assert seen[1] == {screen: "yellow" for screen in seen[1]}, seen[1]
     assert seen[5] == {screen: "yellow" for screen in seen[5]}, seen[5]
@@ -162,7 +163,7 @@ def test_a_plans_own_warning_window_gives_one_light_on_every_screen(app, plan, w
 
 
 def test_a_pinned_date_moves_every_screen(app, plan, world):
-    app.config["TODAY"] = date(2025, 6, 25)  # due within the window: yellow
+    app.config["TODAY"] = date(2025, 7, 1)  # due within the window: yellow
     before = _every_screen(app, plan, world)
     app.config["TODAY"] = date(2025, 7, 9)  # past 2025-07-07: red
     after = _every_screen(app, plan, world)
@@ -196,3 +197,31 @@ def test_the_api_refuses_a_stale_version_on_an_extension_decision(app, plan, wor
                         json={"grant": False, "reason": "请按期完成", "version": session().get(Task, task.id).version})
     assert fresh.status_code == 200, fresh.get_data(as_text=True)
     assert fresh.get_json()["state"] == "refused"
+
+
+def test_the_page_and_the_api_offer_the_same_actions(app, plan, world):
+    """What a user may do comes from the read model: the buttons on the page
+    and the "actions" of the API are one list."""
+    coordinator, tasks, liaisons, tokens = world
+    app.config["TODAY"] = date(2025, 6, 25)
+    from supervise.models import Report
+
+    report = session().scalar(select(Report).where(Report.task_id == tasks[2].id))
+    cases = [
+        # (user, token, report actions, task number, task actions that must be there / must not)
+        (coordinator, tokens["coord"], ["approve", "return"], 1, {"suspend", "assign_units"}, {"file_report"}),
+        (liaisons[2], tokens["lead2"], [], 2, {"file_report", "propose_milestone"}, {"suspend"}),
+    ]
+    for user, token, report_actions, number, task_has, task_lacks in cases:
+        client = app.test_client()
+        login(client, user)
+        assert _api(client, token, f"/reports/{report.id}")["actions"] == report_actions
+        page = client.get(f"/reports/{report.id}").get_data(as_text=True)
+        for action in ("approve", "return"):
+            assert (f'action="/reports/{report.id}/{action}"' in page) is (action in report_actions), (user.login, action)
+        task = tasks[number]
+        actions = set(_api(client, token, f"/tasks/{task.id}")["actions"])
+        assert task_has <= actions and not task_lacks & actions, actions
+        page = client.get(f"/tasks/{task.id}").get_data(as_text=True)
+        assert (f'action="/tasks/{task.id}/suspend"' in page) is ("suspend" in actions)
+        assert ('name="period"' in page) is ("file_report" in actions)

@@ -11,7 +11,8 @@ from sqlalchemy import select
 
 from ..db import session, unit_of_work
 from ..errors import DomainError, ValidationError
-from ..models import IssuedReport, Plan, ReportingPeriod
+from ..models import IssuedReport, Plan, PlanStatus, ReportingPeriod
+from ..policy import SYSTEM
 
 report_cli = AppGroup("report", help="季度督查通报与台账")
 
@@ -22,8 +23,8 @@ def _plan(ref: str | None, period_code: str) -> Plan:
     sess = session()
     if ref:
         plan = sess.get(Plan, int(ref)) if ref.isdigit() else sess.scalar(select(Plan).where(Plan.document_number == ref))
-        if plan is None:
-            raise ValidationError(f"未找到计划 {ref}(可用计划编号或文号)")
+        if plan is None or plan.status is not PlanStatus.PUBLISHED:
+            raise ValidationError(f"未找到已发布的计划 {ref}(可用计划编号或文号)")
         return plan
     plans = list(sess.scalars(
         select(Plan).join(ReportingPeriod, ReportingPeriod.plan_id == Plan.id)
@@ -43,7 +44,8 @@ def _plan(ref: str | None, period_code: str) -> Plan:
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True)
 @click.option("--plan", "plan_ref", default=None, help="计划编号或文号;只有一个计划时可省略")
 @click.option("--as", "login", default=None, help="以该用户名义签发(须有导出权限)")
-@click.option("--as-of", "as_of", default=None, help="判断逾期和红黄绿灯的日期 YYYY-MM-DD,默认今天")
+@click.option("--as-of", "as_of", default=None, help="数据截止日期 YYYY-MM-DD(默认今天):通报按该日结束时的数据生成,"
+              "之后报送的版本和作出的决定不计入,逾期和红黄绿灯按该日判断")
 def report_export(period_code: str, fmt: str, output: Path, plan_ref: str | None, login: str | None,
                   as_of: str | None) -> None:
     """Issue the report for PERIOD, archive it and write it to OUTPUT."""
@@ -59,7 +61,7 @@ def report_export(period_code: str, fmt: str, output: Path, plan_ref: str | None
         raise click.ClickException(f"日期格式应为 YYYY-MM-DD:{as_of}") from None
     try:
         with unit_of_work():
-            actor = get_user_by_login(login) if login else None
+            actor = get_user_by_login(login) if login else SYSTEM
             plan = _plan(plan_ref, period_code)
             period = resolve_period(session(), plan, period_code, day)
             row, content = issue_report(actor, plan, period, parse_format(fmt), as_of=day)
@@ -90,7 +92,7 @@ def report_fetch(report_id: int, output: Path) -> None:
 
     try:
         with unit_of_work():
-            row, content = read_issued(None, report_id)
+            row, content = read_issued(SYSTEM, report_id)
     except DomainError as exc:
         raise click.ClickException(exc.message) from exc
     output.write_bytes(content)

@@ -14,6 +14,7 @@ from sqlalchemy import select
 
 from ..db import session, unit_of_work
 from ..errors import DomainError
+from ..policy import SYSTEM
 
 scheduler_cli = AppGroup("scheduler", help="调度进程(唯一的定时任务进程)")
 
@@ -115,7 +116,7 @@ def remind_rules(document_number: str, settings: tuple[str, ...]) -> None:
                     if not sep:
                         raise click.BadParameter(f"“{item}”应写作 名称=数值")
                     values[key.strip()] = value
-                set_plan_rules(None, plan, values)
+                set_plan_rules(SYSTEM, plan, values)
             rules = rules_dict(rules_for(plan))
     except DomainError as exc:
         raise click.ClickException(exc.message) from exc
@@ -153,7 +154,7 @@ def calendar_import(path: Path) -> None:
 
     try:
         with unit_of_work():
-            change = import_days(None, parse_calendar_csv(path.read_text(encoding="utf-8")), source_name=path.name)
+            change = import_days(SYSTEM, parse_calendar_csv(path.read_text(encoding="utf-8")), source_name=path.name)
     except DomainError as exc:
         raise click.ClickException(exc.message) from exc
     years = "、".join(map(str, change.years))

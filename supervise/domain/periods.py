@@ -95,3 +95,26 @@ def resolve_period(session: Session, plan: Plan, code: str | None, as_of: date |
         f"计划中没有报送期次 {code}(可选 {periods[0].code} 至 {periods[-1].code}){hint}",
         field_errors={"period": "没有该期次"},
     )
+
+
+# --- what may happen in a period, by date (pages, API and CLI ask these) ---------
+
+
+def has_started(period, today: date) -> bool:
+    """A report can be created and submitted once its period has begun."""
+    return period.starts_on <= today
+
+
+def has_ended(period, today: date) -> bool:
+    """A 通报 describes a period that is over: from the day after it ends."""
+    return period.ends_on < today
+
+
+def not_started_message(period) -> str:
+    return (f"报送期次 {period.code}({period.label})自 {period.starts_on.isoformat()} 起,"
+            "尚未开始,不能填报或报送")
+
+
+def not_ended_message(period, on: date) -> str:
+    return (f"报送期次 {period.code}({period.label})至 {period.ends_on.isoformat()} 止,"
+            f"截至 {on.isoformat()} 尚未结束,不能签发通报")

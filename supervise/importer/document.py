@@ -13,7 +13,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from .parser import ParsedPlan, ParsedTask, parse_plan
+from .parser import ParsedPlan, ParsedTask, parse_blocks
 from .reader import SourceDocument, read_document
 
 
@@ -26,9 +26,10 @@ def parse_document(data: bytes, filename: str = "", *, plan_end_year: int | None
 def parse_source(source: SourceDocument, *, plan_end_year: int | None = None) -> ParsedPlan:
     from dataclasses import replace
 
-    parsed = parse_plan(source.text(), plan_end_year=plan_end_year)
-    return replace(parsed, source_format=source.format,
-                   warnings=tuple(dict.fromkeys(tuple(source.warnings) + parsed.warnings)))
+    parsed = parse_blocks(source.blocks, plan_end_year=plan_end_year, source_format=source.format)
+    if source.warnings:
+        parsed = replace(parsed, warnings=tuple(dict.fromkeys(tuple(source.warnings) + parsed.warnings)))
+    return parsed
 
 
 def _iso(value: date | None) -> str | None:
@@ -57,8 +58,8 @@ def plan_to_dict(parsed: ParsedPlan) -> dict[str, Any]:
     """The parse as plain JSON-able data (dates as YYYY-MM-DD)."""
     return {
         "document_number": parsed.document_number,
-        "title": parsed.title,
-        "document_title": parsed.document_title,
+        "title": parsed.document_title or parsed.title,  # the heading as printed, as in the corpus
+        "plan_title": parsed.title,  # X of "关于印发X的通知"
         "issuer": parsed.issuing_office,
         "issued_on": _iso(parsed.issued_on),
         "start_year": parsed.start_year,

@@ -33,7 +33,7 @@ from .errors import PlanParseError
 from .dates import column_deadline, find_dates
 from .reader import Block, TableBlock, TextBlock, text_blocks
 from .tables import read_task_table, tables_from_cell_lines
-from .tags import BARE_LABEL_LINE, FIRST_LISTED_LEADS, STANDING_CO_UNITS, FoundTag, TagUnits, find_tags, split_names
+from .tags import BARE_LABEL_LINE, FIRST_LISTED_LEADS, STANDING_CO_UNITS, FoundTag, find_tags, split_names
 from .targets import ParsedTarget, extract_targets
 from .text import (
     Paragraph,
@@ -44,7 +44,7 @@ from .text import (
     remove_spaces,
     top_level_positions,
 )
-from .unit_lists import ParsedUnitRef, collective_display_name, collective_kind
+from .unit_lists import ParsedUnitRef, unit_ref, unit_refs
 
 
 @dataclass(frozen=True)
@@ -168,9 +168,6 @@ _PERIOD = re.compile(r"[(（]\s*(?P<start>\d{4})\s*年?\s*[—–\-－~～至到
 # A top-level heading: "一、总体要求", "三、加快基础设施提升" (short, one line).
 _TOP_HEADING = re.compile(rf"^(?P<num>{_CN_NUMERAL})\s*、\s*(?P<title>[^。]{{1,30}}?)\s*。?$")
 
-# A section heading: "（一）实施主体引育壮大行动。", "(二) 实施…行动" (short, one line).
-_SECTION_HEADING = re.compile(rf"^[(（]\s*(?P<num>{_CN_NUMERAL})\s*[)）]\s*(?P<title>[^。]{{1,40}}?)\s*[。.]?$")
-
 # A numbered item (task or measure): "1. ", "12．", "3、". The look-ahead keeps
 # "2.0 战略" at the start of a continued line from reading as item 2.
 _ITEM = re.compile(r"^(?P<num>\d{1,3})\s*[.．、]\s*(?!\d)(?P<rest>\S.*)$", re.S)
@@ -182,11 +179,18 @@ _ANNEX_START = re.compile(r"^附\s*件\s*\d*$")
 
 # Paragraphs that close a list of tasks or measures and belong to the plan as
 # a whole: "各地各部门要……", "以上措施根据……", "本方案自……".
-_CLOSING = re.compile(r"^(?:各地各部门|各地、各部门|各地区各部门|各有关单位|各有关部门|(?:以上|上述)(?:措施|政策|任务)|本(?:措施|政策|方案|计划|意见|通知))")
+_CLOSING = re.compile(
+    r"^(?:各地(?:区)?\s*[、，,]?\s*各(?:有关)?部门|各地各部门|各有关(?:部门|单位)|各级各部门|各部门|各单位"
+    r"|(?:以上|上述)(?:措施|政策|任务)|本(?:措施|政策|方案|计划|意见|通知))"
+)
 
 # The back matter of an official document: rules, 抄送 line, 印发 line.
 _END_MATTER = re.compile(r"^(?:-{3,}|_{3,}|\*{3,}|抄送|抄\s*送|（此件|\(此件)")
 
+# Parts that hold no tasks unless tagged: principles, goals, safeguards.
+_NOT_TASK_HEADING = re.compile(
+    r"总体要求|总体目标|指导思想|基本原则|工作原则|发展目标|主要目标|工作目标|保障措施|保障机制|组织实施|组织保障|工作要求|实施步骤"
+)
 # Parts that hold the overall targets.
 _OVERALL = re.compile(r"总体要求|总体目标|发展目标|主要目标|工作目标")
 
@@ -226,12 +230,13 @@ def parse_blocks(
     blocks = tables_from_cell_lines(blocks)
     paragraphs = [Paragraph(b.text, b.line) for b in blocks if isinstance(b, TextBlock)]
     body, annex = _split_annex(paragraphs)
+    front = paragraphs[:len(paragraphs) - len(annex)] if annex else paragraphs
     warnings: list[str] = []
 
     document_number = _document_number(body)
     if document_number is None:
         warnings.append("未找到文号（如“国发〔2018〕42号”），请在审核时填写")
-    issued_on, issuing_office = _issue(body)
+    issued_on, issuing_office = _issue(front)
     document_title, title = _titles(paragraphs, blocks)
     if issuing_office is None and document_title and "关于" in document_title:
         office = document_title.split("关于", 1)[0]
@@ -526,8 +531,25 @@ class _Walker:
         self.standing_co: list[str] = []
         self.root = _Item("root", 0, "")
         self.stack: list[_Item] = [self.root]
+        self.read_items: list[_Item] = []  # in the order read, to find untagged siblings
+        self.tagged: set[int] = set()  # ids of items holding a task, themselves or below
 
     # -- the walk --
+
+    def _untagged_siblings(self) -> None:
+        """Warn of numbered items without a tag among siblings with one: the
+        coordinator decides whether they are tasks."""
+        for item in self.read_items:
+            parent = item.parent
+            if item is self.root or id(item) in self.tagged or parent is None or not item.pieces:
+                continue
+            if any(i.parent is item for i in self.read_items) or _NOT_TASK_HEADING.search(item.heading or ""):
+                continue  # a heading over other items, or a part that holds no tasks
+            siblings = [i for i in self.read_items if i.parent is parent and i.kind == item.kind and i is not item]
+            if any(id(s) in self.tagged for s in siblings):
+                where = f"{parent.label}之下的" if parent is not self.root and parent.label else ""
+                text = (item.title_line or join_pieces(item.pieces))[:30]
+                self.warnings.append(f"{where}{item.label} 没有责任单位括注，未列为任务：“{text}…”")
 
     def walk(self, blocks: list[Block]) -> None:
         for index, block in enumerate(blocks):
@@ -554,6 +576,7 @@ class _Walker:
             self.stack[-1].pieces.append(text)
         self._reset()
         self._read(self.root)
+        self._untagged_siblings()
 
     def _opens(self, marker: tuple[str, int, str, str], text: str) -> bool:
         kind, number, _, rest = marker
@@ -614,6 +637,7 @@ class _Walker:
         if item.done:
             return
         item.done = True
+        self.read_items.append(item)
         full = join_pieces(item.pieces)
         item.heading = remove_spaces(item.title_line) if item.title_line else _heading(full)
         if not full:
@@ -640,6 +664,8 @@ class _Walker:
                     self._extend_last(tag)
                 continue
             self._task(item, section_item, text, source.strip(), tag, first=(previous_tasks == len(self.tasks)))
+            chain = [item, *item.ancestors()]
+            self.tagged.update(id(i) for i in chain)
         self._rules(full[previous:])
         rest = _clean_segment(_RULE_SENTENCE.sub("", full[previous:]))
         if len(rest) >= 15 and re.search(r"[\u4e00-\u9fff]", rest):
@@ -651,10 +677,10 @@ class _Walker:
         self.notes.extend(units.notes)
         if units.first_listed_leads:
             self.first_listed_leads = True
-        refs, lead, co, warnings = _refs(units, self.first_listed_leads, self.standing_co)
+        refs, lead, co, warnings = unit_refs(units, first_listed_leads=self.first_listed_leads, standing_co=self.standing_co)
         if units.standing_co:
             self.standing_co += [n for n in units.standing_co if n not in self.standing_co]
-        dates = find_dates(text)
+        dates = find_dates(text + ("，" + units.time_text if units.time_text else ""))
         deadline = column_deadline(units.deadline_text) if units.deadline_text else dates.deadline
         if deadline is None and not dates.ongoing:
             warnings.append("文件未写明完成时限")
@@ -684,8 +710,15 @@ class _Walker:
 
         last = self.tasks[-1]
         extra = [n for n in tag.units.names if n != last.lead and n not in last.co_units]
-        refs = last.units + tuple(_unit_ref(n, "co", False) for n in extra)
-        self.tasks[-1] = _replace(last, units=refs, co_units=last.co_units + tuple(extra))
+        refs = last.units + tuple(unit_ref(n, "co", last.units[0].confirmed if last.units else False) for n in extra)
+        deadline = last.deadline
+        warnings = last.warnings
+        if tag.units.deadline_text and deadline is None:
+            deadline = column_deadline(tag.units.deadline_text)
+            if deadline is not None or re.search(r"长期|持续|常态", tag.units.deadline_text):
+                warnings = tuple(w for w in warnings if "完成时限" not in w)
+        self.tasks[-1] = _replace(last, units=refs, co_units=last.co_units + tuple(extra), deadline=deadline,
+                                  warnings=warnings)
 
     # -- tables --
 
@@ -696,7 +729,7 @@ class _Walker:
         for row in table:
             if row.units is None:
                 continue
-            refs, lead, co, warnings = _refs(row.units, self.first_listed_leads, self.standing_co)
+            refs, lead, co, warnings = unit_refs(row.units, first_listed_leads=self.first_listed_leads, standing_co=self.standing_co)
             dates = find_dates(row.text)
             deadline = row.deadline or dates.deadline
             if deadline is None and not dates.ongoing and not row.ongoing:
@@ -756,44 +789,6 @@ def _title_of(text: str) -> str:
 def _first_sentence(text: str) -> str:
     stops = top_level_positions(text, "。\n")
     return clean_inline(text[:stops[0]] if stops else text).strip()
-
-
-def _unit_ref(name: str, role: str, confirmed: bool) -> ParsedUnitRef:
-    kind = collective_kind(name)
-    if kind:
-        name = collective_display_name(name)
-    return ParsedUnitRef(name=name, role=role, confirmed=confirmed, collective=kind)
-
-
-def _refs(
-    units: TagUnits, first_listed_leads: bool, standing_co: list[str]
-) -> tuple[tuple[ParsedUnitRef, ...], str | None, tuple[str, ...], list[str]]:
-    """The units of a tag with roles: who leads is what the tag says (牵头),
-    else the first listed; the document's rule, if stated, confirms it."""
-    warnings: list[str] = []
-    confirmed = False
-    if units.lead_marked:
-        lead, confirmed = units.lead_marked[0], True
-    elif units.leads:
-        lead, confirmed = units.leads[0], True
-    elif units.listed:
-        lead = units.listed[0]
-        # "（A指导，B负责落实）": the tag gives roles, so the first listed leads.
-        confirmed = first_listed_leads or units.first_listed_leads or bool(units.co)
-        if not confirmed and len(units.names) > 1:
-            warnings.append(f"文件未写明牵头单位，暂以列第一位的“{lead}”为牵头单位，请核对")
-    else:
-        lead = None
-        warnings.append("括注只写了配合单位，未写明牵头单位，请指定")
-    names = [lead] if lead else []
-    for name in units.leads + units.listed + units.co + standing_co:
-        if name not in names:
-            names.append(name)
-    refs = tuple(_unit_ref(n, "lead" if n == lead else "co", confirmed) for n in names)
-    display = [r.name for r in refs]
-    lead_name = display[0] if lead else None
-    co = tuple(display[1:] if lead else display)
-    return refs, lead_name, co, warnings
 
 
 def _sections(drafts: list[_Draft]) -> tuple[ParsedSection, ...]:

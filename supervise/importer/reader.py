@@ -156,18 +156,50 @@ _SENTENCE_END = "。！？!?；;：:"
 _CLOSERS = ")）〕]］】》”’」』"
 
 
+_MD_TABLE_ROW = re.compile(r"^\s*\|.*\|\s*$")
+_MD_TABLE_RULE = re.compile(r"^\s*\|?\s*:?-{2,}:?\s*(?:\|\s*:?-{2,}:?\s*)*\|?\s*$")
+
+
+def _table_cells(line: str) -> list[str] | None:
+    """The cells of a table row pasted as text: Markdown "| a | b |" or
+    tab-separated (from Excel or a Word table); None for other lines."""
+    if _MD_TABLE_ROW.match(line):
+        return [clean_inline(c.strip()) for c in line.strip().strip("|").split("|")]
+    if line.count("\t") >= 2:
+        return [clean_inline(c.strip()) for c in line.rstrip("\n").split("\t")]
+    return None
+
+
 def text_blocks(text: str) -> list[Block]:
-    """Paragraphs of a plain or Markdown text (see the module docstring)."""
+    """Paragraphs and tables of a plain or Markdown text (see the module docstring)."""
     text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\f", "\n").lstrip("\ufeff")
     raw = text.split("\n")
-    lines = [(i + 1, _strip_markdown(line)) for i, line in enumerate(raw)]
-    nonblank = [(n, t) for n, t in lines if t]
-    if not nonblank:
-        return []
-    blank_separated = sum(1 for n, t in lines if not t) >= 0.3 * len(nonblank)
-    if blank_separated:
-        return _blocks_between_blank_lines(lines)
-    return _join_wrapped_lines(nonblank)
+    # Runs of table rows become tables; the rest is text.
+    chunks: list[tuple[str, list[tuple[int, str]]]] = []
+    for number, line in enumerate(raw, start=1):
+        kind = "table" if _table_cells(line) is not None or (_MD_TABLE_RULE.match(line) and "|" in line) else "text"
+        if chunks and chunks[-1][0] == kind:
+            chunks[-1][1].append((number, line))
+        else:
+            chunks.append((kind, [(number, line)]))
+    text_lines = [(n, _strip_markdown(line)) for kind, lines in chunks if kind == "text" or len(lines) < 2
+                  for n, line in lines]
+    nonblank = sum(1 for _, t in text_lines if t)
+    blank_separated = sum(1 for _, t in text_lines if not t) >= 0.3 * max(nonblank, 1)
+    blocks: list[Block] = []
+    for kind, lines in chunks:
+        if kind == "table" and len(lines) >= 2:
+            rows = [tuple(cells) for _, line in lines if not _MD_TABLE_RULE.match(line)
+                    and (cells := _table_cells(line)) is not None]
+            width = max(len(r) for r in rows)
+            blocks.append(TableBlock(tuple(r + ("",) * (width - len(r)) for r in rows), line=lines[0][0]))
+            continue
+        stripped = [(n, _strip_markdown(line)) for n, line in lines]
+        if blank_separated:
+            blocks.extend(_blocks_between_blank_lines(stripped))
+        else:
+            blocks.extend(_join_wrapped_lines([(n, t) for n, t in stripped if t]))
+    return blocks
 
 
 def _strip_markdown(line: str) -> str:
@@ -284,13 +316,16 @@ def _read_docx(data: bytes) -> SourceDocument:
     blocks: list[Block] = []
     index = 0
     body = document.element.body
+    numbering = _WordNumbering(document)
     for child in body.iterchildren():
         tag = child.tag.rsplit("}", 1)[-1]
         index += 1
         if tag == "p":
-            text = _docx_paragraph_text(Paragraph(child, document))
+            paragraph = Paragraph(child, document)
+            text = _docx_paragraph_text(paragraph)
             if text:
-                blocks.append(TextBlock(text, index))
+                # Numbers Word draws itself ("（一）", "1.") are not in the text.
+                blocks.append(TextBlock(numbering.label(paragraph) + text, index))
         elif tag == "tbl":
             rows = _docx_table_rows(Table(child, document))
             if rows:
@@ -298,6 +333,109 @@ def _read_docx(data: bytes) -> SourceDocument:
     if not any(isinstance(b, TableBlock) or b.text for b in blocks):
         raise PlanParseError("Word 文件中没有文字（可能只有图片或扫描件）；请上传含文字的 Word 文件")
     return SourceDocument(blocks, "docx")
+
+
+_W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
+_CN_DIGITS = "零一二三四五六七八九"
+
+
+def chinese_numeral(n: int) -> str:
+    """1 -> 一, 10 -> 十, 12 -> 十二, 20 -> 二十, 105 -> 一百零五."""
+    if n <= 0:
+        return str(n)
+    if n < 10:
+        return _CN_DIGITS[n]
+    if n < 20:
+        return "十" + (_CN_DIGITS[n % 10] if n % 10 else "")
+    if n < 100:
+        return _CN_DIGITS[n // 10] + "十" + (_CN_DIGITS[n % 10] if n % 10 else "")
+    rest = n % 100
+    return _CN_DIGITS[n // 100] + "百" + ("" if not rest else ("零" + _CN_DIGITS[rest] if rest < 10 else chinese_numeral(rest)))
+
+
+class _WordNumbering:
+    """The labels of Word's automatic numbering (w:numPr), counted as Word
+    counts them: per list and level, deeper levels restarting."""
+
+    def __init__(self, document) -> None:
+        self.levels: dict[tuple[str, int], tuple[str, str, int]] = {}  # (numId, ilvl) -> (format, text, start)
+        self.abstract_of: dict[str, str] = {}
+        self.counters: dict[str, list[int]] = {}
+        try:
+            root = document.part.numbering_part.element
+        except Exception:  # no numbering part: nothing is numbered by Word
+            return
+        abstracts: dict[str, dict[int, tuple[str, str, int]]] = {}
+        for abstract in root.findall(f"{_W}abstractNum"):
+            levels = {}
+            for level in abstract.findall(f"{_W}lvl"):
+                fmt = level.find(f"{_W}numFmt")
+                text = level.find(f"{_W}lvlText")
+                start = level.find(f"{_W}start")
+                levels[int(level.get(f"{_W}ilvl", "0"))] = (
+                    fmt.get(f"{_W}val", "decimal") if fmt is not None else "decimal",
+                    text.get(f"{_W}val", "") if text is not None else "",
+                    int(start.get(f"{_W}val", "1")) if start is not None else 1,
+                )
+            abstracts[abstract.get(f"{_W}abstractNumId")] = levels
+        for num in root.findall(f"{_W}num"):
+            num_id = num.get(f"{_W}numId")
+            ref = num.find(f"{_W}abstractNumId")
+            if ref is None:
+                continue
+            abstract_id = ref.get(f"{_W}val")
+            self.abstract_of[num_id] = abstract_id
+            for ilvl, spec in abstracts.get(abstract_id, {}).items():
+                self.levels[(num_id, ilvl)] = spec
+
+    def label(self, paragraph) -> str:
+        try:
+            num_pr = paragraph._p.pPr.numPr if paragraph._p.pPr is not None else None
+            if num_pr is None and paragraph.style is not None and paragraph.style.element.pPr is not None:
+                num_pr = paragraph.style.element.pPr.numPr
+            if num_pr is None or num_pr.numId is None:
+                return ""
+            num_id = str(num_pr.numId.val)
+            ilvl = int(num_pr.ilvl.val) if num_pr.ilvl is not None else 0
+        except (AttributeError, ValueError):
+            return ""
+        spec = self.levels.get((num_id, ilvl))
+        if spec is None or num_id == "0":
+            return ""
+        fmt, text, start = spec
+        key = self.abstract_of.get(num_id, num_id)
+        counters = self.counters.setdefault(key, [])
+        while len(counters) <= ilvl:
+            level_spec = self.levels.get((num_id, len(counters)), ("decimal", "", 1))
+            counters.append(level_spec[2] - 1)
+        counters[ilvl] += 1
+        for deeper in range(ilvl + 1, len(counters)):
+            counters[deeper] = self.levels.get((num_id, deeper), ("decimal", "", 1))[2] - 1
+        if fmt in ("bullet", "none"):
+            return ""
+
+        def render(match: re.Match[str]) -> str:
+            level = int(match.group(1)) - 1
+            value = counters[level] if level < len(counters) else 1
+            level_fmt = self.levels.get((num_id, level), (fmt, "", 1))[0]
+            return _format_number(value, level_fmt)
+
+        return re.sub(r"%(\d)", render, text)
+
+
+def _format_number(value: int, fmt: str) -> str:
+    if fmt in ("chineseCounting", "chineseCountingThousand", "ideographTraditional", "taiwaneseCounting",
+               "japaneseCounting", "chineseLegalSimplified", "ideographLegalTraditional", "taiwaneseCountingThousand"):
+        return chinese_numeral(value)
+    if fmt == "decimalEnclosedCircle" or fmt == "decimalEnclosedCircleChinese":
+        return "①②③④⑤⑥⑦⑧⑨⑩⑪⑫⑬⑭⑮⑯⑰⑱⑲⑳"[value - 1] if 1 <= value <= 20 else str(value)
+    if fmt == "decimalEnclosedParen":
+        return f"（{value}）"
+    if fmt == "lowerLetter":
+        return chr(ord("a") + (value - 1) % 26)
+    if fmt == "upperLetter":
+        return chr(ord("A") + (value - 1) % 26)
+    return str(value)
 
 
 def _docx_paragraph_text(paragraph) -> str:
@@ -390,7 +528,7 @@ def _read_pdf(data: bytes) -> SourceDocument:
     except Exception:
         raise PlanParseError("PDF 文件已损坏，无法读取；请重新导出 PDF，或改用 Word 文件导入") from None
     lines = [line for page in pages for line in page]
-    chars = sum(len(t) for _, t in lines)
+    chars = sum(len(t) for _, t, _, _ in lines)
     if chars < 20:
         raise PlanParseError(
             "该 PDF 没有文字层（可能是扫描件或图片），无法识别文字；请上传 Word 文件或带文字的 PDF，"
@@ -399,8 +537,8 @@ def _read_pdf(data: bytes) -> SourceDocument:
     return SourceDocument(_pdf_paragraphs(lines), "pdf")
 
 
-def _page_lines(page) -> list[tuple[float, str]]:
-    """(left x, text) of each line of a page, top to bottom. Runs are grouped
+def _page_lines(page) -> list[tuple[float, str, float, float]]:
+    """(left x, text, right x, font size) of each line of a page, top to bottom. Runs are grouped
     into lines by their baseline; quote marks drawn by a second font are put
     back into the gaps left for them."""
     runs: list[_Run] = []
@@ -432,7 +570,8 @@ def _page_lines(page) -> list[tuple[float, str]]:
         # A page number stands first or last on its page.
         if (index in (0, len(grouped) - 1) and _PAGE_NUMBER.match(text.strip())) or _DASHED_PAGE_NUMBER.match(text):
             continue
-        lines.append((group[0].x, text))
+        right = max(r.x + display_width(r.text) * r.size / 2 for r in group)
+        lines.append((group[0].x, text, right, max(r.size for r in group)))
     return lines
 
 
@@ -466,26 +605,26 @@ def _merge_runs(group: list[_Run]) -> str:
     return text
 
 
-def _pdf_paragraphs(lines: list[tuple[float, str]]) -> list[Block]:
+def _pdf_paragraphs(lines: list[tuple[float, str, float, float]]) -> list[Block]:
     """An indented line starts a paragraph; a line at the left margin
-    continues the one above (unless that one was short: a heading or the
-    last line of a paragraph followed by an unindented one)."""
+    continues the one above if that one ran to the right margin (a heading,
+    a centred line or the last line of a paragraph stops short of it)."""
     if not lines:
         return []
-    margin = Counter(round(x) for x, _ in lines).most_common(1)[0][0]
-    widths = [display_width(t) for _, t in lines]
-    full = max(widths) if widths else 0
+    margin = Counter(round(x) for x, *_ in lines).most_common(1)[0][0]
+    rights = sorted(right for _, _, right, _ in lines)
+    right_margin = rights[int(0.9 * (len(rights) - 1))]
     blocks: list[Block] = []
     current: list[str] = []
-    previous_width = 0
-    for index, ((x, text), width) in enumerate(zip(lines, widths)):
+    previous_full = False
+    for index, (x, text, right, size) in enumerate(lines):
         indented = x > margin + 4
-        starts = indented or not current or previous_width < full * 0.8 or bool(_STARTS_ITEM.match(text))
+        starts = indented or not current or not previous_full or bool(_STARTS_ITEM.match(text))
         if starts and current:
             blocks.append(TextBlock(_join_soft(current), index))
             current = []
         current.append(text.strip())
-        previous_width = width + (2 * round((x - margin) / 16) if x > margin else 0)
+        previous_full = right >= right_margin - 1.5 * size
     if current:
         blocks.append(TextBlock(_join_soft(current), len(lines)))
     return [b for b in blocks if b.text]

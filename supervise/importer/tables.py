@@ -76,6 +76,14 @@ def read_task_table(block: TableBlock) -> list[TableRow] | None:
     if found is None:
         return None
     start, kinds = found
+    # A two-row header ("责任单位" over "牵头单位 | 配合单位"): the lower row is
+    # the more precise.
+    while start + 1 < len(block.rows):
+        lower = [column_kind(cell) for cell in block.rows[start + 1]]
+        if sum(1 for k in lower if k) < 2:
+            break
+        kinds = [low or high for high, low in zip(kinds, lower)] + kinds[len(lower):]
+        start += 1
     header = tuple(block.rows[start])
     rows: list[TableRow] = []
     group, group_number, running = "", 0, 0
@@ -151,11 +159,11 @@ def _row_units(cells: tuple[str, ...], kinds: list[str | None]) -> TagUnits:
             continue
         names, notes = split_names(flat)
         names = [re.sub(r"(?:牵头负责|牵头|负责|参与|配合)$", "", n) for n in names]
-        marked = [n for n in names if re.search(r"[(（]牵头[)）]$", n)]
-        names = [re.sub(r"\s*[(（]牵头[)）]$", "", n) for n in names]
+        marked = [n for n in names if re.search(r"[(（〈<【]牵头[)）〉>】]$", n)]
+        names = [re.sub(r"\s*[(（〈<【]牵头[)）〉>】]$", "", n) for n in names]
         units.notes += notes
         if marked:
-            units.lead_marked += [re.sub(r"\s*[(（]牵头[)）]$", "", m) for m in marked]
+            units.lead_marked += [re.sub(r"\s*[(（〈<【]牵头[)）〉>】]$", "", m) for m in marked]
         {"lead": units.leads, "co": units.co, "listed": units.listed}[kind].extend(n for n in names if n)
     return units
 

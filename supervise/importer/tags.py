@@ -106,7 +106,9 @@ _GROUP_PREFIX = re.compile(r"^(?:各|有关|相关|其他|其它|地方|省级|�
 _NOT_IN_NAME = re.compile(r"[由将把对向被使让于从在为]|[。；;：:！？!?]|\d{4}年")
 
 # "（牵头）" written after a unit's name.
-_LEAD_MARK = re.compile(r"\s*[(（]\s*牵头(?:单位|部门)?\s*[)）]\s*$")
+_LEAD_MARK = re.compile(r"\s*[(（〈<【\[]\s*牵头(?:单位|部门)?\s*[)）〉>】\]]\s*$")
+# A clause of a tag that says when, not who: "2025年起实施", "2025年底前完成".
+_TIME_CLAUSE = re.compile(r"\d{4}\s*年|长期坚持|持续推进|每年")
 
 
 @dataclass
@@ -121,7 +123,8 @@ class TagUnits:
     first_listed_leads: bool = False  # the tag states the rule
     standing_co: list[str] = field(default_factory=list)  # "以下均需X落实，不再列出"
     notes: list[str] = field(default_factory=list)
-    deadline_text: str = ""
+    deadline_text: str = ""  # a 完成时限 part
+    time_text: str = ""  # a clause saying when ("2025年起实施"), read with the task's text
     labelled: bool = False
 
     @property
@@ -129,9 +132,13 @@ class TagUnits:
         return self.leads + self.listed + self.co
 
 
+# Words that end like a unit but name none on their own.
+_GENERIC = frozenset({"企业", "政府", "部门", "单位", "学校", "高校", "医院", "机构", "社会", "公司", "银行"})
+
+
 def is_unit_name(name: str) -> bool:
     name = remove_spaces(name)
-    if not 2 <= len(name) <= 40:
+    if not 2 <= len(name) <= 40 or name in _GENERIC:
         return False
     if _NOT_IN_NAME.search(re.sub(r"[〔(（][^〔〕()（）]*[〕)）]", "", name)):
         return False
@@ -210,6 +217,8 @@ def parse_tag(content: str, *, labelled_only: bool = False) -> TagUnits | None:
         text = _SAME_BELOW.sub("", text).strip("，,；;。")
     if not text:
         return None  # only a rule: applied where it stands, closes no task
+    # "（由省财政厅会同省税务局负责）": a leading 由 names who does it.
+    text = re.sub(r"^(?:由|请)", "", text)
     if _LABEL.search(text):
         _read_labelled(text, result)
         result.labelled = True
@@ -258,6 +267,10 @@ def _read_verbs(text: str, result: TagUnits) -> bool:
     """Clauses "A、B负责", "A牵头", "B、C参与": True if every clause is a list
     of units and the last one ends in a verb of assignment."""
     clauses = [c for c in split_top_level(text, "，,；;。") if c.strip()]
+    timed = [c for c in clauses if _TIME_CLAUSE.search(c) and not is_unit_name(re.sub(r"(?:负责|牵头)$", "", c))]
+    if timed and len(timed) < len(clauses):
+        result.time_text = "，".join(timed)
+        clauses = [c for c in clauses if c not in timed]
     if not clauses:
         return False
     # "A、B，各省级人民政府按职责分工负责": the duty note is the verb of the last clause.
@@ -310,26 +323,59 @@ class FoundTag:
     units: TagUnits
 
 
+# A label written without brackets after a finished sentence, running to the
+# end of its paragraph: "…完善统计制度。责任单位：市统计局；配合单位：市发改委".
+_INLINE_LABEL = re.compile(
+    r"(?:(?<=[。；;！!])|^)\s*(?=(?:牵头单位|牵头部门|责任单位|责任部门|负责单位|负责部门|主责单位|实施单位)\s*[:：])"
+)
+
+
 def find_tags(text: str) -> list[FoundTag]:
-    """Every tag in a stretch of text, in order: parentheticals outside any
-    other bracket whose content is a tag."""
+    """Every tag in a stretch of text, in order: parentheticals (（）, (), 【】)
+    outside any other bracket whose content is a tag, and labelled lists
+    written without brackets after a sentence, to the end of the paragraph."""
+    found = _bracketed_tags(text)
+    for match in _INLINE_LABEL.finditer(text):
+        start = match.end()
+        if any(tag.start <= start < tag.end for tag in found) or _inside_bracket(text, start):
+            continue
+        end = text.find("\n", start)
+        end = len(text) if end == -1 else end
+        units = parse_tag(text[start:end].rstrip("。；; "), labelled_only=True)
+        if units is not None:
+            found.append(FoundTag(start, end, units))
+    return sorted(found, key=lambda tag: tag.start)
+
+
+def _inside_bracket(text: str, index: int) -> bool:
+    depth = 0
+    for char in text[:index]:
+        if char in "(（【〔[":
+            depth += 1
+        elif char in ")）】〕]" and depth:
+            depth -= 1
+    return depth > 0
+
+
+def _bracketed_tags(text: str) -> list[FoundTag]:
     found: list[FoundTag] = []
     index = 0
     depth = 0
     while index < len(text):
         char = text[index]
-        if char in "(（" and depth == 0:
+        if char in "(（【" and depth == 0:
             close = closing_index(text, index)
-            if close == -1:
-                break
+            if close == -1:  # a bracket never closed: look on after it
+                index += 1
+                continue
             units = parse_tag(text[index + 1:close])
             if units is not None:
                 found.append(FoundTag(index, close + 1, units))
             index = close + 1
             continue
-        if char in "“‘《〔[［【":
+        if char in "“‘《〔[［":
             depth += 1
-        elif char in "”’》〕]］】":
+        elif char in "”’》〕]］":
             depth = max(depth - 1, 0)
         index += 1
     return found
@@ -337,5 +383,6 @@ def find_tags(text: str) -> list[FoundTag]:
 
 # A paragraph that is a bare labelled list: "责任单位：省发展改革委、省财政厅".
 BARE_LABEL_LINE = re.compile(
-    r"^\s*(?:牵头单位|牵头部门|责任单位|责任部门|负责单位|负责部门|主责单位|实施单位|配合单位|配合部门)\s*[:：]"
+    r"^\s*(?:牵头单位|牵头部门|责任单位|责任部门|负责单位|负责部门|主责单位|实施单位|配合单位|配合部门"
+    r"|完成时限|完成时间|时间节点)\s*[:：]"
 )

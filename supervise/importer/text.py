@@ -43,13 +43,6 @@ CLOSERS = ")）〕]］】》”’」』"
 # break. Closing brackets and quotes after the mark are looked through.
 _SENTENCE_END = "。！？!?；;：:"
 
-# Markdown decoration that carries no meaning for the parser: heading marks,
-# bold/italic markers, block quotes and list bullets are not used by plan
-# documents for structure we can rely on.
-_MD_HEADING = re.compile(r"^\s{0,3}#{1,6}\s*")
-_MD_EMPHASIS = re.compile(r"(\*\*|__)")
-_MD_QUOTE = re.compile(r"^\s*>\s?")
-
 _CHINESE_DIGITS = {"〇": 0, "○": 0, "零": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4,
                    "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
 _CHINESE_UNITS = {"十": 10, "百": 100, "千": 1000}
@@ -108,49 +101,10 @@ def join_pieces(pieces: list[str]) -> str:
 
 @dataclass(frozen=True)
 class Paragraph:
-    """One block of text between blank lines, with its Markdown decoration
-    removed and its soft line breaks joined."""
+    """One paragraph of the document as read (see reader.py)."""
 
     text: str
     line: int  # 1-based line of the source where the paragraph starts (for messages)
-
-
-def split_paragraphs(document: str) -> list[Paragraph]:
-    """Split a document into paragraphs at blank lines."""
-    document = document.replace("\r\n", "\n").replace("\r", "\n").lstrip("\ufeff")
-    paragraphs: list[Paragraph] = []
-    lines: list[str] = []
-    start = 0
-    for number, raw in enumerate(document.split("\n"), start=1):
-        if raw.strip():
-            if not lines:
-                start = number
-            lines.append(_strip_markdown(raw))
-            continue
-        if lines:
-            paragraphs.append(Paragraph(_join_lines(lines), start))
-            lines = []
-    if lines:
-        paragraphs.append(Paragraph(_join_lines(lines), start))
-    return [p for p in paragraphs if p.text]
-
-
-def _strip_markdown(line: str) -> str:
-    line = _MD_QUOTE.sub("", line)
-    line = _MD_HEADING.sub("", line)
-    return _MD_EMPHASIS.sub("", line).strip()
-
-
-def _join_lines(lines: list[str]) -> str:
-    # A single newline inside a paragraph is a soft wrap (or a Markdown hard
-    # break "  \n"); Chinese text wraps without a space.
-    text = lines[0]
-    for line in lines[1:]:
-        if re.search(r"[A-Za-z0-9]$", text) and re.match(r"[A-Za-z0-9]", line):
-            text += " " + line
-        else:
-            text += line
-    return clean_inline(text.strip())
 
 
 def closing_index(text: str, open_index: int) -> int:

@@ -6,6 +6,8 @@ from .notifications import Notification
 from .plans import (
     FiscalMeasure,
     Plan,
+    PlanKind,
+    PlanStatus,
     ReportingFrequency,
     ReportingPeriod,
     Section,
@@ -13,6 +15,7 @@ from .plans import (
     TargetAllocation,
     TargetKind,
     Task,
+    TaskSource,
     TaskState,
     TaskUnit,
     UnitRole,
@@ -38,9 +41,9 @@ from .users import ApiToken, Role, User, UserRole
 __all__ = [
     "ApiToken", "AuditEntry", "CalendarDay", "Channel", "Delivery", "DeliveryState", "SchedulerJob", "Evidence",
     "ExportFormat", "ExtensionRequest", "ExtensionState", "FiscalMeasure", "IssuedReport", "Milestone",
-    "MilestoneState", "Notification", "PasswordHistory", "Plan", "Report",
+    "MilestoneState", "Notification", "PasswordHistory", "Plan", "PlanKind", "PlanStatus", "Report",
     "ReportInclusion", "ReportKind", "ReportState", "ReportValue", "ReportVersion",
-    "ReportingFrequency", "ReportingPeriod", "Role", "Section", "Target", "TargetAllocation",
+    "ReportingFrequency", "ReportingPeriod", "Role", "Section", "Target", "TargetAllocation", "TaskSource",
     "TargetKind", "Task", "TaskState", "TaskUnit", "Unit", "UnitAlias", "UnitKind", "UnitRole",
     "User", "UserRole",
 ]

@@ -68,6 +68,53 @@ class TargetKind(enum.Enum):
         return {"cumulative": "累计", "annual": "每年", "ratio": "倍数"}[self.value]
 
 
+class PlanStatus(enum.Enum):
+    """A plan is a draft (seen by coordinators only, owing nothing) until a
+    coordinator publishes it."""
+
+    DRAFT = "draft"
+    PUBLISHED = "published"
+
+    @property
+    def label(self) -> str:
+        return "草稿" if self is PlanStatus.DRAFT else "已发布"
+
+
+class PlanKind(enum.Enum):
+    """A plan document (行动计划/实施方案), or a coordinator's list of
+    standalone 督办事项 made by hand."""
+
+    PLAN = "plan"
+    ITEMS = "items"
+
+    @property
+    def label(self) -> str:
+        return "行动计划" if self is PlanKind.PLAN else "督办事项"
+
+
+class TaskSource(enum.Enum):
+    """Where a task comes from."""
+
+    PLAN = "plan"
+    LEADER_INSTRUCTION = "leader_instruction"
+    MEETING_DECISION = "meeting_decision"
+    PROPOSAL = "proposal"
+    OTHER = "other"
+
+    @property
+    def label(self) -> str:
+        return TASK_SOURCE_LABELS[self]
+
+
+TASK_SOURCE_LABELS = {
+    TaskSource.PLAN: "行动计划",
+    TaskSource.LEADER_INSTRUCTION: "领导批示",
+    TaskSource.MEETING_DECISION: "会议议定事项",
+    TaskSource.PROPOSAL: "人大建议/政协提案",
+    TaskSource.OTHER: "其他",
+}
+
+
 class Plan(Base):
     __tablename__ = "plans"
 
@@ -90,6 +137,23 @@ class Plan(Base):
     source_text: Mapped[str] = mapped_column(Text, default="")
     source_sha256: Mapped[str] = mapped_column(String(64), default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # Published unless made as a draft (imports and plans by hand are, see
+    # services/plans.py): a plan built in code reports as before.
+    status: Mapped[PlanStatus] = mapped_column(
+        named_enum(PlanStatus, "plan_status"), default=PlanStatus.PUBLISHED, server_default="published", index=True
+    )
+    kind: Mapped[PlanKind] = mapped_column(named_enum(PlanKind, "plan_kind"), default=PlanKind.PLAN, server_default="plan")
+    # The first period units report for (e.g. 2025Q3): nothing is owed for
+    # earlier ones. NULL on a draft; set when the plan is published.
+    first_period: Mapped[str | None] = mapped_column(String(16))
+    published_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # The file the plan came from, and what the parser could not decide.
+    source_filename: Mapped[str] = mapped_column(String(255), default="", server_default="")
+    warnings: Mapped[list[str] | None] = mapped_column(JSON)
+
+    @property
+    def is_draft(self) -> bool:
+        return self.status is PlanStatus.DRAFT
 
     sections: Mapped[list[Section]] = relationship(
         back_populates="plan", order_by="Section.number", cascade="all, delete-orphan"
@@ -142,6 +206,21 @@ class Task(Base):
         named_enum(TaskState, "task_state"), default=TaskState.NOT_STARTED, index=True
     )
     version: Mapped[int] = mapped_column(default=1)
+    # Where the task comes from: a plan document, or (by hand) a leader's
+    # instruction, a meeting decision, a proposal ... with its document.
+    source: Mapped[TaskSource] = mapped_column(
+        named_enum(TaskSource, "task_source"), default=TaskSource.PLAN, server_default="plan"
+    )
+    source_document_number: Mapped[str | None] = mapped_column(String(64))
+    source_issued_on: Mapped[date | None] = mapped_column(Date)
+    # The paragraph as the document has it (the review page shows it beside
+    # what was extracted), the parser's warnings, and unit names the
+    # directory does not know yet: [{"name": ..., "role": "lead"|"co"}],
+    # each resolved by a coordinator before the plan is published.
+    source_text: Mapped[str] = mapped_column(Text, default="", server_default="")
+    warnings: Mapped[list[str] | None] = mapped_column(JSON)
+    pending_units: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
+    starts_on: Mapped[date | None] = mapped_column(Date)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
 

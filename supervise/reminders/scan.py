@@ -25,15 +25,16 @@ from ..models import (
     MilestoneState,
     Notification,
     Plan,
+    PlanStatus,
     ReportKind,
     ReportState,
-    Role,
     Task,
     TaskState,
     User,
     UserRole,
 )
 from ..domain.obligations import Obligation, contribution_due_on, obligations
+from ..policy import permissions
 from ..domain.workdays import WorkdayCalendar, working_days_overdue
 from ..notify.messages import subject_for, text_for
 from ..notify.outbox import deliver_after_commit, mark_delivered_in_app
@@ -78,25 +79,27 @@ class ScanResult:
 
 
 class _People:
-    """Active users by role and unit, loaded once per scan."""
+    """Active users by who receives what (policy's role map), loaded once per scan."""
 
     def __init__(self) -> None:
-        self.by_unit: dict[tuple[Role, int], list[User]] = defaultdict(list)
+        self.by_unit: dict[tuple[str, int], list[User]] = defaultdict(list)
         self.coordinators: list[User] = []
         users = session().scalars(
             select(User).join(UserRole, UserRole.user_id == User.id).where(User.is_active).distinct().order_by(User.id)
         )
         for user in users:
-            for role in user.roles:
-                self.by_unit[(role, user.unit_id)].append(user)
-            if Role.COORDINATOR in user.roles:
+            perms = permissions(user)
+            for receives in ("reminder.receive", "escalation.receive_unit"):
+                if receives in perms:
+                    self.by_unit[(receives, user.unit_id)].append(user)
+            if "escalation.receive_all" in perms:
                 self.coordinators.append(user)
 
     def liaisons(self, unit_id: int | None) -> list[User]:
-        return list(self.by_unit.get((Role.LIAISON, unit_id), [])) if unit_id else []
+        return list(self.by_unit.get(("reminder.receive", unit_id), [])) if unit_id else []
 
     def escalation(self, unit_id: int | None) -> list[User]:
-        leaders = self.by_unit.get((Role.LEADER, unit_id), []) if unit_id else []
+        leaders = self.by_unit.get(("escalation.receive_unit", unit_id), []) if unit_id else []
         seen: dict[int, User] = {u.id: u for u in leaders}
         for user in self.coordinators:
             seen.setdefault(user.id, user)
@@ -108,7 +111,9 @@ def due_reminders(as_of: date, calendar: WorkdayCalendar) -> list[Reminder]:
     sess = session()
     people = _People()
     reminders: list[Reminder] = []
-    plans = list(sess.scalars(select(Plan).options(selectinload(Plan.periods)).order_by(Plan.id)))
+    plans = list(sess.scalars(
+        select(Plan).options(selectinload(Plan.periods)).where(Plan.status == PlanStatus.PUBLISHED).order_by(Plan.id)
+    ))
     for plan in plans:
         rules = rules_for(plan)
         horizon = calendar.add_working_days(as_of, rules.notice_working_days + 1)

@@ -7,22 +7,22 @@ from sqlalchemy import case, select
 from ..db import session, utcnow
 from ..errors import NotFound
 from ..models import Delivery, DeliveryState, Notification, Plan, User
-from ..policy import authorize
+from ..policy import Operator, authorize
 from ..services import audit
 from ..domain.reminder_rules import ReminderRules, rules_for, validate_rules
 
 
-def set_plan_rules(actor: User | None, plan: Plan, values: dict) -> ReminderRules:
-    """Store the plan's overrides of the default rules (only what differs)."""
-    if actor is not None:
-        authorize(actor, "reminder.configure", plan)
+def set_plan_rules(actor: User | Operator, plan: Plan, values: dict) -> ReminderRules:
+    """Store the plan's overrides of the default rules (only what differs).
+    `actor` is a coordinator, or policy.SYSTEM for the command line."""
+    authorize(actor, "reminder.configure", plan)
     before = dict(plan.reminder_rules or {})
     clean = validate_rules(values)
     plan.reminder_rules = clean or None
     session().flush()
     audit.record(
         actor, "plan.reminder_rules", obj=plan, detail={"before": before, "after": clean},
-        actor_login="cli" if actor is None else None,
+        actor_login=None if actor else "cli",
     )
     return rules_for(plan)
 

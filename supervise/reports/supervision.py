@@ -33,6 +33,7 @@ from ..models import (
     Milestone,
     MilestoneState,
     Plan,
+    PlanStatus,
     Report,
     ReportInclusion,
     ReportingPeriod,
@@ -50,6 +51,7 @@ from ..models import (
     UnitRole,
 )
 from ..models.types import UTCDateTime
+from ..domain.history import History, history_at, open_milestones_at
 from ..domain.obligations import NOT_OWING_TASK_STATES, Obligation, obligations
 from ..domain.workdays import WorkdayCalendar, working_days_overdue
 
@@ -273,7 +275,7 @@ class Supervision:
 def load_plan(session: Session, plan_id: int) -> Plan:
     plan = session.scalar(
         select(Plan)
-        .where(Plan.id == plan_id)
+        .where(Plan.id == plan_id, Plan.status == PlanStatus.PUBLISHED)  # drafts have no 通报
         .options(
             defer(Plan.source_text),
             selectinload(Plan.sections).selectinload(Section.tasks).selectinload(Task.units),
@@ -295,7 +297,10 @@ def build_supervision(
     *,
     as_of: date | None = None,
     calendar: WorkdayCalendar | None = None,
+    historic: bool = False,
 ) -> Supervision:
+    """`historic`: the data as it stood at the end of `as_of` (versions
+    submitted and decisions taken later left out), not as it is now."""
     as_of = as_of or today()
     calendar = calendar or WorkdayCalendar.load(session)
     plan = load_plan(session, plan.id)
@@ -305,15 +310,27 @@ def build_supervision(
     sections = list(plan.sections)
     tasks = [t for s in sections for t in s.tasks]
     task_ids = [t.id for t in tasks]
+    history = history_at(session, as_of, period_ids=period_ids, tasks=tasks) if historic else None
+    if history is not None:
+        then = {t.id: TaskThen(t, history.task_state(t)) for t in tasks}
+        tasks = [then[t.id] for t in tasks]
+    section_tasks = {s.id: [t for t in tasks if t.section_id == s.id] for s in sections}
 
     # Who owes what for the chosen period, and what they filed.
     owed = obligations(session, [period], calendar, tasks=tasks)
+    if history is not None:
+        for ob in owed:
+            ob.report = history.report(ob.report)
     owed_by_key: dict[tuple[int, int], Obligation] = {(o.task.id, o.task_unit.unit_id): o for o in owed}
 
-    approved = _approved_values(session, period_ids)
-    included = _included_contribution_values(session, period_ids)
-    last_reported = _last_reported(session, period_ids, task_ids)
-    milestones = _open_milestones(session, task_ids)
+    if history is None:
+        approved = _approved_values(session, period_ids)
+        included = _included_contribution_values(session, period_ids)
+        last_reported = _last_reported(session, period_ids, task_ids)
+        milestones = _open_milestones(session, task_ids)
+    else:
+        approved, included, last_reported = _values_then(history)
+        milestones = open_milestones_at(session, task_ids, as_of)
 
     milestone_lights: dict[int, list[Light]] = defaultdict(list)
     overdue: list[OverdueItem] = []
@@ -327,7 +344,7 @@ def build_supervision(
 
     task_rows: list[TaskRow] = []
     for section in sections:
-        for task in section.tasks:
+        for task in section_tasks[section.id]:
             ledger = []
             for tu in task.units:
                 ob = owed_by_key.get((task.id, tu.unit_id))
@@ -393,7 +410,7 @@ def build_supervision(
         targets=targets,
         overdue=overdue,
         returned=returned,
-        punctuality=_punctuality(session, plan, tasks, [p for p in periods if p.due_on < as_of]),
+        punctuality=_punctuality(session, plan, tasks, [p for p in periods if p.due_on < as_of], history),
         by_section=_counts_by_section(task_rows),
         by_unit=_counts_by_unit(task_rows),
         report_counts=report_counts,
@@ -479,11 +496,14 @@ def _open_milestones(session: Session, task_ids: list[int]) -> list[Milestone]:
     ))
 
 
-def _punctuality(session: Session, plan: Plan, tasks: list[Task], periods: list[ReportingPeriod]) -> list[UnitPunctuality]:
+def _punctuality(session: Session, plan: Plan, tasks: list[Task], periods: list[ReportingPeriod],
+                 history: History | None = None) -> list[UnitPunctuality]:
     """Each unit's on-time count per period: every report it owed (as lead or
     co-unit, on tasks that still owe reports) against the ones first
     submitted by the period's due date."""
     owing = [(task, tu) for task in tasks if task.state not in NOT_OWING_TASK_STATES for tu in task.units]
+    if history is not None:
+        return _rank(owing, periods, _on_time_then(history, owing, periods))
     # On time: first submitted before the end of the due day, Asia/Shanghai.
     deadline = case(
         {p.id: literal(end_of_day_utc(p.due_on), UTCDateTime()) for p in periods},
@@ -498,6 +518,11 @@ def _punctuality(session: Session, plan: Plan, tasks: list[Task], periods: list[
         .group_by(Report.unit_id, Report.period_id)
     ).all()
     on_time = {(unit_id, period_id): n for unit_id, period_id, n in rows}
+    return _rank(owing, periods, on_time)
+
+
+def _rank(owing: list[tuple[Task, TaskUnit]], periods: list[ReportingPeriod],
+          on_time: dict[tuple[int, int], int]) -> list[UnitPunctuality]:
     owed: dict[int, int] = defaultdict(int)
     units: dict[int, Unit] = {}
     for task, tu in owing:
@@ -512,6 +537,58 @@ def _punctuality(session: Session, plan: Plan, tasks: list[Task], periods: list[
         key=lambda u: (-(u.overall_rate or 0), -u.total[1], u.unit.sort_order, u.unit.id),
     )
     return ranked
+
+
+# --- the data as it stood on the as-of day (report export --as-of) -------------------------
+
+
+class TaskThen:
+    """A task as it stood then: its state then, everything else as it is."""
+
+    def __init__(self, task: Task, state: TaskState) -> None:
+        self._task = task
+        self.state = state
+
+    def __getattr__(self, name: str):
+        return getattr(self._task, name)
+
+
+def _values_then(history: History):
+    """Approved values, included contributions' values and last submission
+    dates, from the reports as they stood then."""
+    by_task_period: dict[tuple[int, int], dict[int, Decimal]] = defaultdict(dict)
+    by_target: dict[int, dict[int, Decimal]] = defaultdict(dict)
+    included: dict[tuple[int, int], dict[int, dict[int, Decimal]]] = defaultdict(lambda: defaultdict(dict))
+    last: dict[tuple[int, int], date] = {}
+    for r in history.reports.values():
+        if r.submitted_at is not None:
+            day = r.submitted_at.astimezone(SHANGHAI).date()
+            key = (r.task_id, r.unit_id)
+            last[key] = max(last.get(key, day), day)
+        if r.kind is not ReportKind.LEAD_REPORT or r.state is not ReportState.APPROVED:
+            continue
+        for target_id, value in r.values.items():
+            by_task_period[(r.task_id, r.period_id)][target_id] = value
+            by_target[target_id][r.period_id] = value
+        for cid in r.included:
+            contribution = history.reports.get(cid)
+            if contribution is not None:
+                for target_id, value in contribution.values.items():
+                    included[(r.task_id, r.period_id)][contribution.unit_id][target_id] = value
+    return _ApprovedValues(by_task_period, by_target), included, last
+
+
+def _on_time_then(history: History, owing: list[tuple[Task, TaskUnit]],
+                  periods: list[ReportingPeriod]) -> dict[tuple[int, int], int]:
+    responsible = {(task.id, tu.unit_id) for task, tu in owing}
+    deadlines = {p.id: end_of_day_utc(p.due_on) for p in periods}
+    on_time: dict[tuple[int, int], int] = defaultdict(int)
+    for r in history.reports.values():
+        deadline = deadlines.get(r.period_id)
+        if (deadline is not None and (r.task_id, r.unit_id) in responsible
+                and r.first_submitted_at is not None and r.first_submitted_at < deadline):
+            on_time[(r.unit_id, r.period_id)] += 1
+    return on_time
 
 
 def _counts_by_section(rows: list[TaskRow]) -> list[tuple[Section, Counts]]:

@@ -14,7 +14,7 @@ from sqlalchemy import delete, select
 from ..db import session
 from ..errors import ValidationError
 from ..models import CalendarDay, Plan, User
-from ..policy import authorize
+from ..policy import Operator, authorize
 from ..domain.workdays import WorkdayCalendar
 from . import audit
 
@@ -141,11 +141,11 @@ def parse_calendar_csv(text: str) -> dict[date, tuple[bool, str]]:
     return days
 
 
-def import_days(actor: User | None, days: dict[date, tuple[bool, str]], *, source_name: str = "") -> CalendarChange:
+def import_days(actor: User | Operator, days: dict[date, tuple[bool, str]], *, source_name: str = "") -> CalendarChange:
     """Replace the calendar of each year the file covers with the file: the
-    file is that year's list of holidays and make-up working days."""
-    if actor is not None:
-        authorize(actor, "calendar.manage")
+    file is that year's list of holidays and make-up working days. `actor`
+    is an administrator, or policy.SYSTEM for the command line."""
+    authorize(actor, "calendar.manage")
     sess = session()
     years = sorted({d.year for d in days})
     for year in years:
@@ -161,7 +161,7 @@ def import_days(actor: User | None, days: dict[date, tuple[bool, str]], *, sourc
         "calendar.import",
         object_type="calendar_days",
         detail={"years": years, "days": len(days), "file": source_name},
-        actor_login="cli" if actor is None else None,
+        actor_login=None if actor else "cli",
     )
     return CalendarChange(years=years, days=len(days), plans_rebuilt=rebuilt)
 

@@ -7,13 +7,17 @@ from collections.abc import Iterable
 from sqlalchemy import func, select, update
 
 from ..db import session, utcnow
-from ..models import Notification, Role, User, UserRole
+from ..errors import NotFound
+from ..models import Notification, User, UserRole
+from ..policy import authorize, roles_with
 
 
 def coordinators() -> list[User]:
     return list(
         session().scalars(
-            select(User).join(UserRole, UserRole.user_id == User.id).where(UserRole.role == Role.COORDINATOR, User.is_active).order_by(User.id)
+            # Those who review the lead reports (the coordinators).
+            select(User).join(UserRole, UserRole.user_id == User.id)
+            .where(UserRole.role.in_(roles_with("report.review")), User.is_active).order_by(User.id)
         )
     )
 
@@ -23,7 +27,8 @@ def liaisons_of(unit_id: int) -> list[User]:
         session().scalars(
             select(User)
             .join(UserRole, UserRole.user_id == User.id)
-            .where(UserRole.role == Role.LIAISON, User.unit_id == unit_id, User.is_active)
+            # Those who file the unit's work (its liaisons).
+            .where(UserRole.role.in_(roles_with("report.file")), User.unit_id == unit_id, User.is_active)
             .order_by(User.id)
         )
     )
@@ -43,6 +48,15 @@ def notify(
     session().add_all(rows)
     session().flush()
     return rows
+
+
+def get_own_notification(user: User, notification_id: int) -> Notification:
+    authorize(user, "notification.view")
+    notification = session().get(Notification, notification_id)
+    # Somebody else's notification does not exist, as far as this user knows.
+    if notification is None or notification.user_id != user.id:
+        raise NotFound("未找到该通知")
+    return notification
 
 
 def unread_count(user: User) -> int:

@@ -10,45 +10,100 @@ from typing import Any
 from flask import current_app
 from sqlalchemy import select
 
-from ..db import session
+from ..db import session, utcnow
+from ..domain.clock import today as local_today
+from ..domain.periods import InvalidPeriod, parse_period
 from ..errors import NotFound, ValidationError
 from ..importer import ParsedPlan, ParsedTarget, ParsedUnitRef, parse_plan
+from ..importer.reader import MAX_BYTES as MAX_DOCUMENT_BYTES
 from ..models import (
     FiscalMeasure,
     Plan,
+    PlanKind,
+    PlanStatus,
     ReportingPeriod,
     Section,
     Target,
     TargetKind,
     Task,
+    TaskSource,
     TaskUnit,
     Unit,
-    UnitKind,
     UnitRole,
     User,
 )
 from ..domain.periods import period_spans
-from ..policy import authorize
+from ..policy import authorize, can, visible_plans
 from ..domain.workdays import WorkdayCalendar, report_due_date
 from . import audit
-from .units import city_governments, county_governments, ensure_unit, find_unit
+from .units import city_governments, county_governments, find_unit
 
 
 @dataclass
 class ImportResult:
     plan: Plan
     created: bool
-    new_units: list[str] = field(default_factory=list)
+    # Names the unit directory does not know: left on the draft's tasks for
+    # the coordinator to match or create (never created silently).
+    unknown_units: list[str] = field(default_factory=list)
+
+    @property
+    def new_units(self) -> list[str]:  # the former name, kept for callers
+        return self.unknown_units
 
 
-def import_plan_document(text: str, *, actor: User | None = None, expand_counties: bool | None = None) -> ImportResult:
-    """Import a plan document. Importing the same document again changes
-    nothing; a different document under a number already held is refused."""
+def import_plan_document(
+    text: str,
+    *,
+    actor: User | None = None,
+    expand_counties: bool | None = None,
+    filename: str = "",
+    publish: bool = False,
+    first_period: str | None = None,
+    today: date | None = None,
+) -> ImportResult:
+    """Import a plan document's text (pasted, or a seed file); see
+    `import_parsed_plan`."""
+    return import_parsed_plan(
+        parse_plan(text), text, hashlib.sha256(text.encode("utf-8")).hexdigest(), actor=actor,
+        expand_counties=expand_counties, filename=filename, publish=publish, first_period=first_period, today=today,
+    )
+
+
+def import_parsed_plan(
+    parsed: ParsedPlan,
+    source_text: str,
+    digest: str,
+    *,
+    actor: User | None = None,
+    expand_counties: bool | None = None,
+    filename: str = "",
+    publish: bool = False,
+    first_period: str | None = None,
+    today: date | None = None,
+) -> ImportResult:
+    """Import a parsed plan as a DRAFT: only coordinators see it, and it owes
+    nothing until it is published (`publish=True` does that at once, from
+    `first_period`, by default the current one; the document must then say
+    all a plan needs). What the document leaves open (文号, period, a lead)
+    stays open on the draft, with a warning, for the coordinator to settle on
+    the review page. Importing the same document again changes nothing; a
+    different document under a number already held is refused."""
+    from ..importer import PlanParseError
+
     sess = session()
-    digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
-    parsed = parse_plan(text)
-    _require_complete(parsed)
-    existing = sess.scalar(select(Plan).where(Plan.document_number == parsed.document_number))
+    if publish:
+        _require_complete(parsed)
+    if not parsed.tasks and not parsed.document_number:
+        # Neither a 文号 nor a tagged task: not a plan document at all. (A
+        # plan without tags becomes a draft: its tasks are added by hand.)
+        raise PlanParseError("文件中既没有文号,也没有带责任单位的任务,不像是计划文件;"
+                             "没有文件的督办事项请用“新建计划或督办事项”")
+    existing = None
+    if parsed.document_number:
+        existing = sess.scalar(select(Plan).where(Plan.document_number == parsed.document_number))
+    else:
+        existing = sess.scalar(select(Plan).where(Plan.source_sha256 == digest))
     if existing is not None:
         if existing.source_sha256 == digest:
             return ImportResult(existing, created=False)
@@ -58,29 +113,41 @@ def import_plan_document(text: str, *, actor: User | None = None, expand_countie
         )
     if expand_counties is None:
         expand_counties = bool(current_app.config.get("EXPAND_COUNTIES"))
-    result = ImportResult(_create_plan(parsed, text, digest), created=True)
+    result = ImportResult(_create_plan(parsed, source_text, digest, today or local_today()), created=True)
     plan = result.plan
+    plan.source_filename = filename[:255]
     collectives = _collective_members(expand_counties)
-    for parsed_section in parsed.sections:
-        section = Section(plan=plan, number=parsed_section.number, title=parsed_section.title)
+    # Printed numbers may repeat (several tags in one numbered paragraph are
+    # several tasks): then the tasks are numbered in document order.
+    numbers = [pt.number for pt in parsed.tasks]
+    by_position = len(set(numbers)) != len(numbers) or any(n <= 0 for n in numbers)
+    position = 0
+    for section_number, parsed_section in enumerate(parsed.sections, start=1):
+        section = Section(plan=plan, number=section_number, title=(parsed_section.title or "主要任务")[:120])
         sess.add(section)
         for pt in parsed_section.tasks:
+            position += 1
+            # A task whose text sets no date is due when the plan ends.
+            deadline = pt.deadline or plan.period_end
             task = Task(
                 plan=plan,
                 section=section,
-                number=pt.number,
-                title=pt.title,
+                number=position if by_position else pt.number,
+                title=(pt.title or pt.text[:60])[:255],
                 text=pt.text,
-                deadline=plan.period_end,
-                original_deadline=plan.period_end,
+                source_text=pt.source_text or pt.text,
+                deadline=deadline,
+                original_deadline=deadline,
+                starts_on=pt.starts_on,
+                warnings=list(pt.warnings) or None,
             )
             sess.add(task)
             with sess.no_autoflush:
-                _assign_parsed_units(task, pt.units, collectives, result.new_units)
-            for position, parsed_target in enumerate(pt.targets, start=1):
-                task.targets.append(_target(plan, parsed_target, position))
-    for position, parsed_target in enumerate(parsed.targets, start=1):
-        sess.add(_target(plan, parsed_target, position))
+                _assign_parsed_units(task, pt.units, collectives, result.unknown_units)
+            for target_position, parsed_target in enumerate(pt.targets, start=1):
+                task.targets.append(_target(plan, parsed_target, target_position))
+    for target_position, parsed_target in enumerate(parsed.targets, start=1):
+        sess.add(_target(plan, parsed_target, target_position))
     for m in parsed.measures:
         plan.measures.append(
             FiscalMeasure(
@@ -94,14 +161,19 @@ def import_plan_document(text: str, *, actor: User | None = None, expand_countie
             )
         )
     sess.flush()
-    rebuild_periods(plan)
     audit.record(
         actor,
         "plan.import",
         obj=plan,
-        detail={"document_number": plan.document_number, "sha256": digest, "new_units": result.new_units},
+        detail={"document_number": plan.document_number, "sha256": digest, "unknown_units": result.unknown_units,
+                "filename": filename or None},
     )
+    if publish:
+        publish_plan_now(actor, plan, first_period=first_period, today=today)
     return result
+
+
+PENDING_NUMBER_PREFIX = "待补文号-"
 
 
 def _require_complete(parsed: ParsedPlan) -> None:
@@ -128,17 +200,34 @@ def _require_complete(parsed: ParsedPlan) -> None:
         raise PlanParseError("文件中有编号相同的任务（一段中有多个责任单位括注），无法直接导入")
 
 
-def _create_plan(parsed: ParsedPlan, text: str, digest: str) -> Plan:
+def _create_plan(parsed: ParsedPlan, text: str, digest: str, today: date) -> Plan:
+    """The plan's own fields; what the document does not say is filled in
+    provisionally and said in the plan's warnings."""
+    warnings = list(parsed.warnings)
+    number = parsed.document_number
+    if not number:
+        number = PENDING_NUMBER_PREFIX + digest[:8]
+        warnings.append("未找到文号:请在“计划信息”中填写后再发布")
+    start, end = parsed.period_start, parsed.period_end
+    if start is None or end is None:
+        year = (parsed.issued_on or today).year
+        deadlines = [t.deadline for t in parsed.tasks if t.deadline]
+        start = date(year, 1, 1)
+        end = max([date(year, 12, 31), *deadlines])
+        end = date(end.year, 12, 31)
+        warnings.append(f"未找到计划期:暂按 {start.year}—{end.year} 年,请在“计划信息”中核对")
     plan = Plan(
-        document_number=parsed.document_number,
-        title=parsed.title,
-        issuing_office=parsed.issuing_office,
+        status=PlanStatus.DRAFT,
+        document_number=number[:64],
+        title=(parsed.title or "(未识别标题)")[:255],
+        issuing_office=(parsed.issuing_office or "")[:120],
         issued_on=parsed.issued_on,
-        period_start=parsed.period_start,
-        period_end=parsed.period_end,
+        period_start=start,
+        period_end=end,
         notes="\n".join(parsed.notes),
         source_text=text,
         source_sha256=digest,
+        warnings=warnings or None,
     )
     session().add(plan)
     return plan
@@ -197,17 +286,42 @@ def _assign_parsed_units(
             continue
         unit = find_unit(ref.name)
         if unit is None:
-            unit = ensure_unit(ref.name, short_name=ref.name, kind=UnitKind.OTHER)
-            new_units.append(ref.name)
+            # Never created silently: the coordinator matches it on the
+            # review page, or says to create it.
+            pending = list(task.pending_units or [])
+            if all(p["name"] != ref.name for p in pending):
+                pending.append({"name": ref.name, "role": role.value, "confirmed": bool(ref.confirmed)})
+            task.pending_units = pending
+            if ref.name not in new_units:
+                new_units.append(ref.name)
+            continue
         add(unit, role, ref.confirmed, None)
 
 
+def _first_period_start(plan: Plan) -> date | None:
+    """The day reporting starts: the first day of the plan's first period.
+    None on a draft, which owes nothing."""
+    if plan.status is not PlanStatus.PUBLISHED:
+        return None
+    if not plan.first_period:
+        return plan.period_start
+    return parse_period(plan.first_period).starts_on
+
+
 def rebuild_periods(plan: Plan, calendar: WorkdayCalendar | None = None) -> None:
-    """Make the plan's reporting periods match its frequency and dates, and
-    recompute their due dates (after the calendar or the rule changed)."""
+    """Make the plan's reporting periods match its frequency, its dates and
+    its first period, and recompute their due dates (after the calendar or
+    the rule changed). A draft has none: it owes nothing."""
     sess = session()
     calendar = calendar or WorkdayCalendar.load(sess)
-    spans = period_spans(plan.period_start, plan.period_end, plan.reporting_frequency)
+    starts = _first_period_start(plan)
+    spans = [] if starts is None else [
+        span for span in period_spans(plan.period_start, plan.period_end, plan.reporting_frequency)
+        if span.ends_on >= starts
+    ]
+    if spans and plan.first_period != spans[0].code:
+        # Keep the code in the plan's frequency (e.g. 2025Q3 -> 2025-07).
+        plan.first_period = spans[0].code
     existing = {p.code: p for p in plan.periods}
     for span in spans:
         period = existing.pop(span.code, None)
@@ -229,15 +343,165 @@ def rebuild_periods(plan: Plan, calendar: WorkdayCalendar | None = None) -> None
     sess.flush()
 
 
-def list_plans(user: User) -> list[Plan]:
+def period_label(code: str) -> str:
+    """2025Q3 -> 2025年第三季度 (as the period itself reads)."""
+    return ReportingPeriod(code=code).label
+
+
+def default_first_period(plan: Plan, today: date) -> str:
+    """The current period by default; the plan's first if it has not begun,
+    its last if it has ended."""
+    spans = period_spans(plan.period_start, plan.period_end, plan.reporting_frequency)
+    if not spans:
+        raise ValidationError("计划的起止日期无效,无法确定报送期次")
+    for span in spans:
+        if span.starts_on <= today <= span.ends_on:
+            return span.code
+    return spans[0].code if today < spans[0].starts_on else spans[-1].code
+
+
+def _checked_first_period(plan: Plan, code: str | None) -> str | None:
+    if code is None or not str(code).strip():
+        return None
+    try:
+        span = parse_period(str(code))
+    except InvalidPeriod as exc:
+        raise ValidationError(str(exc), field_errors={"first_period": "无法识别的期次"}) from None
+    if span.ends_on < plan.period_start or span.starts_on > plan.period_end:
+        raise ValidationError(
+            f"首个报送期次 {span.code} 不在计划期限({plan.period_start.year}—{plan.period_end.year}年)内",
+            field_errors={"first_period": "不在计划期限内"},
+        )
+    # In the plan's own frequency: the period containing the span's first day.
+    for candidate in period_spans(plan.period_start, plan.period_end, plan.reporting_frequency):
+        if candidate.starts_on <= max(span.starts_on, plan.period_start) <= candidate.ends_on:
+            return candidate.code
+    return span.code
+
+
+def publishing_problems(plan: Plan) -> list[str]:
+    """What must be settled before a draft can be published."""
+    problems = []
+    if plan.document_number.startswith(PENDING_NUMBER_PREFIX):
+        problems.append("尚未填写文号")
+    if not plan.tasks:
+        problems.append("计划中还没有任务")
+    for task in plan.tasks:
+        for pending in task.pending_units or []:
+            problems.append(f"任务{task.number}:单位“{pending['name']}”尚未对应到单位名录")
+        if task.lead is None:
+            problems.append(f"任务{task.number}:尚未确定牵头单位")
+    return problems
+
+
+def publish_plan_now(
+    actor: User | None, plan: Plan, *, first_period: str | None = None, today: date | None = None
+) -> Plan:
+    """Publish a draft: units owe reports from `first_period` (the current
+    period by default) on, nothing before; they are told of their tasks.
+    The checks of `publish_plan` less the permission (CLI, seed)."""
+    if plan.status is PlanStatus.PUBLISHED:
+        raise ValidationError("该计划已发布", field_errors={"first_period": "已发布"})
+    problems = publishing_problems(plan)
+    if problems:
+        raise ValidationError("尚不能发布:" + ";".join(problems[:5]) + ("等" if len(problems) > 5 else ""),
+                              field_errors={"first_period": "尚有未确定的内容"})
+    today = today or local_today()
+    code = _checked_first_period(plan, first_period) or default_first_period(plan, today)
+    plan.status = PlanStatus.PUBLISHED
+    plan.first_period = code
+    plan.published_at = utcnow()
+    for task in plan.tasks:
+        task.original_deadline = task.deadline
+        for tu in task.units:
+            if tu.role is UnitRole.LEAD and task.source is not TaskSource.PLAN:
+                tu.is_confirmed = True
+    rebuild_periods(plan)
+    audit.record(actor, "plan.publish", obj=plan,
+                 detail={"document_number": plan.document_number, "first_period": plan.first_period,
+                         "tasks": len(plan.tasks)})
+    _notify_units_of_plan(plan)
+    return plan
+
+
+def publish_plan(actor: User, plan: Plan, *, first_period: str | None = None, today: date | None = None) -> Plan:
+    authorize(actor, "plan.manage", plan)
+    return publish_plan_now(actor, plan, first_period=first_period, today=today)
+
+
+def _notify_units_of_plan(plan: Plan) -> None:
+    from . import notifications
+
+    by_unit: dict[int, list[Task]] = {}
+    for task in plan.tasks:
+        for tu in task.units:
+            by_unit.setdefault(tu.unit_id, []).append(task)
+    label = "督办事项" if plan.kind is PlanKind.ITEMS else "计划"
+    for unit_id, tasks in by_unit.items():
+        numbers = "、".join(str(t.number) for t in tasks[:10]) + ("等" if len(tasks) > 10 else "")
+        notifications.notify(
+            notifications.liaisons_of(unit_id), "plan.published",
+            f"{label}《{plan.title}》已发布,本单位承担 {len(tasks)} 项任务",
+            body=f"任务 {numbers};自 {period_label(plan.first_period)} 起按期报送进展。" if plan.first_period else "",
+            link=f"/plans/{plan.id}",
+        )
+
+
+def set_first_period_now(actor: User | None, plan: Plan, code: str) -> Plan:
+    """Move the first period units report for. Earlier: the periods in
+    between become owed, with their due dates. Later: only while nothing
+    has been filed for the periods that would go."""
+    if plan.status is not PlanStatus.PUBLISHED:
+        raise ValidationError("草稿计划请在发布时选择首个报送期次", field_errors={"first_period": "计划尚未发布"})
+    new_code = _checked_first_period(plan, code)
+    if new_code is None:
+        raise ValidationError("请填写首个报送期次", field_errors={"first_period": "必填"})
+    before = plan.first_period
+    if new_code == before:
+        return plan
+    new_start = parse_period(new_code).starts_on
+    dropped = [p for p in plan.periods if p.ends_on < new_start]
+    if dropped:
+        from ..models import Report
+
+        filed = session().scalar(select(Report.id).where(Report.period_id.in_([p.id for p in dropped])).limit(1))
+        if filed is not None:
+            raise ValidationError("已有单位报送了更早期次的进展,首个报送期次不能后移",
+                                  field_errors={"first_period": "更早期次已有报送"})
+    plan.first_period = new_code
+    rebuild_periods(plan)
+    audit.record(actor, "plan.first_period", obj=plan,
+                 detail={"before": before, "after": plan.first_period,
+                         "periods": [p.code for p in plan.periods]})
+    return plan
+
+
+def set_first_period(actor: User, plan: Plan, code: str) -> Plan:
+    authorize(actor, "plan.manage", plan)
+    return set_first_period_now(actor, plan, code)
+
+
+def find_plan(document_number: str) -> Plan:
+    plan = session().scalar(select(Plan).where(Plan.document_number == document_number.strip()))
+    if plan is None:
+        raise NotFound(f"未找到文号为 {document_number} 的计划")
+    return plan
+
+
+def list_plans(user: User, *, include_drafts: bool = False) -> list[Plan]:
+    """The plans `user` may see; drafts (coordinators only) when asked for:
+    the plans page lists them, the API and the working lists do not."""
     authorize(user, "plan.view")
-    return list(session().scalars(select(Plan).order_by(Plan.issued_on.desc(), Plan.id.desc())))
+    query = select(Plan).where(visible_plans(user)).order_by(Plan.issued_on.desc(), Plan.id.desc())
+    if not include_drafts:
+        query = query.where(Plan.status == PlanStatus.PUBLISHED)
+    return list(session().scalars(query))
 
 
 def get_plan(user: User, plan_id: int) -> Plan:
     authorize(user, "plan.view")
     plan = session().get(Plan, plan_id)
-    if plan is None:
+    if plan is None or not can(user, "plan.view", plan):
         raise NotFound("未找到该计划")
     return plan
 
@@ -245,7 +509,7 @@ def get_plan(user: User, plan_id: int) -> Plan:
 def get_task(user: User, task_id: int) -> Task:
     authorize(user, "task.view")
     task = session().get(Task, task_id)
-    if task is None:
+    if task is None or not can(user, "task.view", task):
         raise NotFound("未找到该任务")
     return task
 
@@ -257,6 +521,18 @@ def _unit_snapshot(task: Task) -> list[dict]:
     return [
         {"unit": tu.unit.short_name, "role": tu.role.value, "confirmed": tu.is_confirmed} for tu in task.units
     ]
+
+
+def _tell_units_of_change(task: Task, unit_ids: set[int], title: str, reason: str) -> None:
+    """The liaisons of every unit concerned by a change of a published
+    task's units (drafts tell nobody: nobody sees them yet)."""
+    if task.plan.is_draft:
+        return
+    from . import notifications
+
+    for unit_id in sorted(unit_ids):
+        notifications.notify(notifications.liaisons_of(unit_id), "task.changed", title,
+                             body=f"原因:{reason}" if reason else "", link=f"/tasks/{task.id}", task_id=task.id)
 
 
 def set_lead_unit(actor: User, task: Task, unit_id: int, *, reason: str = "") -> None:
@@ -277,6 +553,8 @@ def set_lead_unit(actor: User, task: Task, unit_id: int, *, reason: str = "") ->
         actor, "task.set_lead", obj=task, task_id=task.id, reason=reason or None,
         detail={"lead": target.unit.canonical_name, "before": before, "after": _unit_snapshot(task)},
     )
+    _tell_units_of_change(task, {tu.unit_id for tu in task.units},
+                          f"任务{task.number}的牵头单位确定为{target.unit.short_name}", reason)
 
 
 def add_task_unit(actor: User, task: Task, unit_id: int, *, reason: str = "") -> TaskUnit:
@@ -286,11 +564,14 @@ def add_task_unit(actor: User, task: Task, unit_id: int, *, reason: str = "") ->
         raise ValidationError("未找到该单位", field_errors={"unit_id": "未找到该单位"})
     if any(tu.unit_id == unit.id for tu in task.units):
         raise ValidationError(f"{unit.short_name} 已是该任务的责任单位", field_errors={"unit_id": "已是责任单位"})
+    before = _unit_snapshot(task)
     tu = TaskUnit(unit=unit, role=UnitRole.CO, position=len(task.units) + 1)
     task.units.append(tu)
     session().flush()
     audit.record(actor, "task.add_unit", obj=task, task_id=task.id, reason=reason or None,
-                 detail={"unit": unit.canonical_name})
+                 detail={"unit": unit.canonical_name, "before": before, "after": _unit_snapshot(task)})
+    _tell_units_of_change(task, {t.unit_id for t in task.units},
+                          f"{unit.short_name}增列为任务{task.number}“{task.title}”的配合单位", reason)
     return tu
 
 
@@ -301,11 +582,14 @@ def remove_task_unit(actor: User, task: Task, unit_id: int, *, reason: str = "")
         raise ValidationError("该单位不是此任务的责任单位", field_errors={"unit_id": "不是责任单位"})
     if tu.role is UnitRole.LEAD:
         raise ValidationError("不能直接移除牵头单位,请先指定其他牵头单位", field_errors={"unit_id": "牵头单位不能移除"})
+    before = _unit_snapshot(task)
+    concerned = {t.unit_id for t in task.units}
     task.units.remove(tu)
     _renumber(task)
     session().flush()
     audit.record(actor, "task.remove_unit", obj=task, task_id=task.id, reason=reason or None,
-                 detail={"unit": tu.unit.canonical_name})
+                 detail={"unit": tu.unit.canonical_name, "before": before, "after": _unit_snapshot(task)})
+    _tell_units_of_change(task, concerned, f"{tu.unit.short_name}不再是任务{task.number}“{task.title}”的责任单位", reason)
 
 
 def _renumber(task: Task) -> None:
@@ -348,14 +632,32 @@ def update_plan_settings(
     return plan
 
 
-def import_plan_for(actor: User, text: str) -> ImportResult:
-    """A coordinator imports a plan document from the pages."""
-    authorize(actor, "plan.import")
-    if not text or not text.strip():
-        raise ValidationError("文件内容为空", field_errors={"document": "文件内容为空"})
-    from ..importer import PlanParseError
 
+
+def import_plan_file(data: bytes, filename: str = "", **kwargs: Any) -> ImportResult:
+    """Import an uploaded or given plan file: Word, PDF with text, Excel task
+    table, text in UTF-8 or GB18030 (see import_parsed_plan). A file that
+    cannot be read is a ValidationError saying what to do; nothing changes."""
+    from ..importer import PlanParseError, read_document
+    from ..importer.document import parse_source
+
+    if not data or not data.strip():
+        raise ValidationError("文件内容为空", field_errors={"document": "文件内容为空"})
+    if len(data) > MAX_DOCUMENT_BYTES:
+        raise ValidationError(f"文件过大(上限 {MAX_DOCUMENT_BYTES // 1024 // 1024} MB)",
+                              field_errors={"document": "文件过大"})
     try:
-        return import_plan_document(text, actor=actor)
+        source = read_document(data, filename)
+        parsed = parse_source(source)
+        # The digest of the file as given: the same file again changes nothing.
+        return import_parsed_plan(parsed, source.text(), hashlib.sha256(data).hexdigest(), filename=filename, **kwargs)
     except PlanParseError as exc:
-        raise ValidationError(f"无法识别该计划文件:{exc}", field_errors={"document": "无法识别该计划文件"}) from None
+        raise ValidationError(f"无法导入该文件:{exc}", field_errors={"document": "无法导入该文件"}) from None
+
+
+def import_plan_for(actor: User, data: bytes | str, filename: str = "") -> ImportResult:
+    """A coordinator imports a plan document from the pages: a draft."""
+    authorize(actor, "plan.import")
+    if isinstance(data, str):
+        data = data.encode("utf-8")
+    return import_plan_file(data, filename or "粘贴的文本.txt", actor=actor)

@@ -14,9 +14,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from ..db import session
+from ..domain.clock import today as local_today
+from ..domain.periods import has_ended, not_ended_message
 from ..errors import NotFound, ValidationError
 from ..models import ExportFormat, IssuedReport, Plan, ReportingPeriod, User
-from ..policy import authorize
+from ..policy import Operator, authorize
 from ..reports.export import filename, render
 from ..reports.supervision import build_supervision
 from . import audit
@@ -49,20 +51,28 @@ def _store(content: bytes, sha256: str, fmt: ExportFormat) -> None:
 
 
 def issue_report(
-    actor: User | None,
+    actor: User | Operator,
     plan: Plan,
     period: ReportingPeriod,
     fmt: ExportFormat,
     *,
     as_of: date | None = None,
 ) -> tuple[IssuedReport, bytes]:
-    """Build, archive and record one report. `actor` None is the command line
-    run by the operator of the server."""
-    if actor is not None:
-        authorize(actor, "report.export")
+    """Build, archive and record one report. `actor` policy.SYSTEM is the
+    command line run by the operator of the server."""
+    authorize(actor, "report.export")
     if period.plan_id != plan.id:
         raise ValidationError("报送期次不属于该计划", field_errors={"period": "期次与计划不符"})
-    data = build_supervision(session(), plan, period, as_of=as_of)
+    today = local_today()
+    as_of = as_of or today
+    if as_of > today:
+        raise ValidationError(f"数据截止日期 {as_of.isoformat()} 晚于今天({today.isoformat()}),不能签发",
+                              field_errors={"as_of": "不能晚于今天"})
+    # A 通报 is about a period that is over, on the day its data is taken.
+    if not has_ended(period, as_of):
+        raise ValidationError(not_ended_message(period, as_of), field_errors={"period": "该期次尚未结束"})
+    # An earlier day shows the data as it stood then, not as it is now.
+    data = build_supervision(session(), plan, period, as_of=as_of, historic=as_of < today)
     content = render(fmt, data)
     digest = hashlib.sha256(content).hexdigest()
     # The file goes first: a row never points at a file that is missing,
@@ -97,10 +107,9 @@ def list_issued(actor: User, *, plan_id: int | None = None, limit: int = 200) ->
     return list(session().scalars(query.order_by(IssuedReport.id.desc()).limit(limit)))
 
 
-def read_issued(actor: User | None, report_id: int) -> tuple[IssuedReport, bytes]:
+def read_issued(actor: User | Operator, report_id: int) -> tuple[IssuedReport, bytes]:
     """The archived file, checked against its SHA-256; the download is audited."""
-    if actor is not None:
-        authorize(actor, "report.export")
+    authorize(actor, "report.export")
     row = session().get(IssuedReport, report_id)
     if row is None:
         raise NotFound("未找到该通报")

@@ -3,7 +3,8 @@ review by the coordinators, versions, evidence."""
 from __future__ import annotations
 
 import difflib
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -20,6 +21,7 @@ from ..models import (
     Milestone,
     Report,
     ReportInclusion,
+    ReportingPeriod,
     ReportKind,
     ReportState,
     ReportValue,
@@ -29,9 +31,10 @@ from ..models import (
     UnitRole,
     User,
 )
-from ..domain.periods import resolve_period
+from ..domain.clock import today as local_today
+from ..domain.periods import has_started, not_started_message, resolve_period
 from ..domain.text import clean_text
-from ..policy import authorize, authorize_view_report, can, can_review_contribution
+from ..policy import DENIED, authorize, authorize_view_report, can, review_action, why_not
 from . import audit, notifications
 
 MAX_TEXT = 20000
@@ -108,11 +111,19 @@ def _check_text(text: Any) -> str:
 # --- filing ----------------------------------------------------------------
 
 
-def create_report(actor: User, task: Task, period_code: str, *, text: Any = "", values: Any = None) -> Report:
+def _check_started(period: ReportingPeriod, today: date | None) -> None:
+    if not has_started(period, today or local_today()):
+        raise ValidationError(not_started_message(period), field_errors={"period": "该期次尚未开始"})
+
+
+def create_report(actor: User, task: Task, period_code: str, *, text: Any = "", values: Any = None,
+                  today: date | None = None) -> Report:
     """Start the caller's unit's report for a task and period: the lead unit's
-    report if the unit leads the task, otherwise a contribution."""
+    report if the unit leads the task, otherwise a contribution. Only for a
+    period that has begun (`today` defaults to the one today())."""
     authorize(actor, "report.file", task)
     period = resolve_period(session(), task.plan, period_code)
+    _check_started(period, today)
     if task.state in (TaskState.CLOSED, TaskState.SUSPENDED):
         raise ValidationError(f"任务处于“{task.state.label}”状态,不需要报送")
     existing = session().scalar(
@@ -139,25 +150,14 @@ def update_report(
     authorize(actor, "report.file", report)
     _check_version(report, expected_version)
     workflow.next_state(report, "edit")  # refuses edits of submitted or approved reports
-    text_before = report.text
-    values_before = {v.target_id: decimal_text(v.value) for v in report.values}
     if text is not None:
         report.text = _check_text(text)
     _set_values(report, parse_values(report.task, values))
     report.updated_at = utcnow()
     session().flush()
-    values_after = {v.target_id: decimal_text(v.value) for v in report.values}
-    changed_values = {
-        str(target): [values_before.get(target), values_after.get(target)]
-        for target in sorted(set(values_before) | set(values_after))
-        if values_before.get(target) != values_after.get(target)
-    }
-    if report.text != text_before or changed_values:
-        # A draft's edits are audited too: what was written before a
-        # submission can be traced, not only the versions submitted.
-        audit.record(actor, f"{workflow.machine_for(report).name}.edit", obj=report, task_id=report.task_id,
-                     detail={"text_changed": report.text != text_before, "text_length": len(report.text),
-                             "values": changed_values})
+    # Who edited a report is on record: they may not decide on it (maker-checker).
+    audit.record(actor, f"{workflow.machine_for(report).name}.edit", obj=report, task_id=report.task_id,
+                 detail={"text": text is not None, "values": sorted(str(k) for k in (values or {}))})
     return report
 
 
@@ -188,9 +188,8 @@ def set_inclusions(actor: User, report: Report, contribution_ids: list[int], *, 
     report.updated_at = utcnow()  # bumps the version: the report changed
     session().flush()
     if wanted != set(current):
-        audit.record(actor, "report.inclusions", obj=report, task_id=report.task_id,
-                     detail={"added": sorted(wanted - set(current)), "removed": sorted(set(current) - wanted),
-                             "included": sorted(wanted)})
+        audit.record(actor, "report.cite", obj=report, task_id=report.task_id,
+                     detail={"before": sorted(current), "after": sorted(wanted)})
 
 
 def included_rows(report: Report) -> list[ReportInclusion]:
@@ -208,6 +207,35 @@ def included_contributions(report: Report) -> list[Report]:
     )
 
 
+@dataclass(frozen=True)
+class Suggestion:
+    """What co-units reported for one target, and their sum: offered to the
+    lead as a suggested figure (the lead decides what to report)."""
+
+    parts: list[tuple[str, Decimal]]
+    total: Decimal
+
+
+def suggested_values(report: Report, contributions: list[Report]) -> dict[int, Suggestion]:
+    """{target_id: Suggestion} from the given contributions (the ones the lead
+    cites, or else the accepted ones) for the lead's report."""
+    target_ids = {t.id for t in report.task.targets}
+    found: dict[int, list[tuple[str, Decimal]]] = {}
+    for c in contributions:
+        for v in c.values:
+            if v.target_id in target_ids and v.value is not None:
+                found.setdefault(v.target_id, []).append((c.unit.short_name, v.value))
+    return {tid: Suggestion(parts, sum((n for _, n in parts), Decimal(0))) for tid, parts in found.items()}
+
+
+def lead_report_for(contribution: Report) -> Report | None:
+    """The lead unit's report for the contribution's task and period, if started."""
+    return session().scalar(
+        select(Report).where(Report.task_id == contribution.task_id, Report.period_id == contribution.period_id,
+                             Report.kind == ReportKind.LEAD_REPORT)
+    )
+
+
 def _snapshot(report: Report) -> dict[str, Any]:
     return {
         "values": {str(v.target_id): decimal_text(v.value) for v in sorted(report.values, key=lambda v: v.target_id)},
@@ -216,9 +244,11 @@ def _snapshot(report: Report) -> dict[str, Any]:
     }
 
 
-def submit_report(actor: User, report: Report, *, expected_version: int | None = None) -> Report:
+def submit_report(actor: User, report: Report, *, expected_version: int | None = None,
+                  today: date | None = None) -> Report:
     authorize(actor, "report.file", report)
     _check_version(report, expected_version)
+    _check_started(report.period, today)
     if not report.text.strip():
         raise ValidationError("请填写进展情况后再报送", field_errors={"text": "请填写进展情况"})
     resubmission = report.state is ReportState.RETURNED
@@ -257,9 +287,16 @@ def submit_report(actor: User, report: Report, *, expected_version: int | None =
 # --- review ------------------------------------------------------------------
 
 
+def _authorize_review(actor: User, report: Report, action: str) -> None:
+    reason = why_not(actor, review_action(report, action), report)
+    if reason == DENIED and report.kind is ReportKind.CONTRIBUTION and action in ("accept", "return"):
+        reason = f"只有牵头单位的联络员可以{'采纳' if action == 'accept' else '退回'}配合单位的报送"
+    if reason is not None:
+        raise PermissionDenied(reason)
+
+
 def accept_contribution(actor: User, report: Report, *, expected_version: int | None = None) -> Report:
-    if not can_review_contribution(actor, report):
-        raise PermissionDenied("只有牵头单位的联络员可以采纳配合单位的报送")
+    _authorize_review(actor, report, "accept")
     _check_version(report, expected_version)
     workflow.transition(report, "accept", actor)
     report.decided_at, report.decided_by_id = utcnow(), actor.id
@@ -273,7 +310,7 @@ def accept_contribution(actor: User, report: Report, *, expected_version: int | 
 
 
 def approve_report(actor: User, report: Report, *, expected_version: int | None = None) -> Report:
-    authorize(actor, "report.review", report)
+    _authorize_review(actor, report, "approve")
     _check_version(report, expected_version)
     workflow.transition(report, "approve", actor)
     report.decided_at, report.decided_by_id = utcnow(), actor.id
@@ -288,11 +325,7 @@ def approve_report(actor: User, report: Report, *, expected_version: int | None 
 
 def return_report(actor: User, report: Report, reason: Any, *, expected_version: int | None = None) -> Report:
     """Send a report (coordinator) or a contribution (the lead) back with a reason."""
-    if report.kind is ReportKind.CONTRIBUTION:
-        if not can_review_contribution(actor, report):
-            raise PermissionDenied("只有牵头单位的联络员可以退回配合单位的报送")
-    else:
-        authorize(actor, "report.review", report)
+    _authorize_review(actor, report, "return")
     _check_version(report, expected_version)
     reason = _reason(reason)
     workflow.transition(report, "return", actor, reason=reason)
@@ -310,7 +343,7 @@ def return_report(actor: User, report: Report, reason: Any, *, expected_version:
 
 def reopen_report(actor: User, report: Report, reason: Any, *, expected_version: int | None = None) -> Report:
     """Unlock an approved report (coordinators only, with a reason)."""
-    authorize(actor, "report.review", report)
+    _authorize_review(actor, report, "reopen")
     _check_version(report, expected_version)
     reason = _reason(reason)
     workflow.transition(report, "reopen", actor, reason=reason)
@@ -383,7 +416,7 @@ def remove_evidence(actor: User, evidence: Evidence, *, expected_version: int | 
                 field_errors={"file": "已报送的附件不能删除"},
             )
     audit.record(actor, "evidence.remove", obj=evidence, task_id=evidence.task_id,
-                 detail={"name": evidence.original_name, "sha256": evidence.sha256})
+                 detail={"name": evidence.original_name, "sha256": evidence.sha256, "report_id": evidence.report_id})
     report = evidence.report
     report.updated_at = utcnow()
     report.evidence.remove(evidence)  # keep the loaded collection true to what is stored
@@ -414,7 +447,7 @@ def report_damaged_evidence(actor: User, evidence: Evidence, *, missing: bool) -
         what = "已丢失" if missing else "内容与登记的哈希值不一致(可能已被篡改或损坏)"
         notifications.notify(
             notifications.coordinators(), action, f"佐证材料“{evidence.original_name}”{what}",
-            body=f"附件编号 {evidence.id},SHA-256 {evidence.sha256};{actor.login} 下载时发现,已拒绝下载。"
+            body=f"附件编号 {evidence.id},SHA-256 {evidence.sha256};{actor.name}({actor.unit.short_name})下载时发现,已拒绝下载。"
                  "请联系系统管理员从备份恢复该文件。",
             task_id=evidence.task_id,
         )
@@ -446,6 +479,86 @@ def compare_versions(older: ReportVersion, newer: ReportVersion) -> dict[str, An
     ]
     return {"from": older.number, "to": newer.number, "text_diff": diff, "values": values,
             "text_changed": older.text != newer.text}
+
+
+Segment = tuple[str, str]  # ("same" | "del" | "ins", text)
+
+
+def _char_diff(old: str, new: str) -> tuple[list[Segment], list[Segment]]:
+    """Mark changed characters (Chinese has no spaces to split words on):
+    lines are matched first, then the characters of the lines that differ."""
+    left: list[Segment] = []
+    right: list[Segment] = []
+
+    def chars(a: str, b: str) -> None:
+        matcher = difflib.SequenceMatcher(None, a, b, autojunk=False)
+        for op, i1, i2, j1, j2 in matcher.get_opcodes():
+            if op == "equal":
+                left.append(("same", a[i1:i2]))
+                right.append(("same", b[j1:j2]))
+            else:
+                if i2 > i1:
+                    left.append(("del", a[i1:i2]))
+                if j2 > j1:
+                    right.append(("ins", b[j1:j2]))
+
+    a_lines, b_lines = old.splitlines(keepends=True), new.splitlines(keepends=True)
+    for op, i1, i2, j1, j2 in difflib.SequenceMatcher(None, a_lines, b_lines, autojunk=False).get_opcodes():
+        a, b = "".join(a_lines[i1:i2]), "".join(b_lines[j1:j2])
+        if op == "equal":
+            left.append(("same", a))
+            right.append(("same", b))
+        else:
+            chars(a, b)
+    return left, right
+
+
+@dataclass(frozen=True)
+class SideBySide:
+    """Two submitted versions of a report, for reading side by side."""
+
+    older: ReportVersion
+    newer: ReportVersion
+    text_changed: bool
+    old_text: list[Segment]
+    new_text: list[Segment]
+    values: list[dict[str, Any]]  # target, old, new, changed
+    evidence_added: list[Evidence]
+    evidence_removed: list[Evidence]
+    evidence_kept: list[Evidence]
+    cited_added: list[Report]
+    cited_removed: list[Report]
+
+
+def _decimal_or_none(text: str | None) -> Decimal | None:
+    return None if text is None else Decimal(text)
+
+
+def compare_side_by_side(report: Report, older: ReportVersion, newer: ReportVersion) -> SideBySide:
+    """What changed between two versions: the text with changed characters
+    marked, the values that changed, and the files added or removed."""
+    old_text, new_text = _char_diff(older.text or "", newer.text or "")
+    targets = {t.id: t for t in report.task.targets}
+    old_values, new_values = older.snapshot.get("values", {}), newer.snapshot.get("values", {})
+    values = [
+        {"target": targets.get(int(tid)), "old": _decimal_or_none(old_values.get(tid)),
+         "new": _decimal_or_none(new_values.get(tid)),
+         "changed": old_values.get(tid) != new_values.get(tid)}
+        for tid in sorted(set(old_values) | set(new_values), key=int)
+    ]
+    old_ids, new_ids = list(older.snapshot.get("evidence", [])), list(newer.snapshot.get("evidence", []))
+    files = {e.id: e for e in session().scalars(select(Evidence).where(Evidence.id.in_(set(old_ids) | set(new_ids))))}
+    old_cited, new_cited = set(older.snapshot.get("included", [])), set(newer.snapshot.get("included", []))
+    cited = {r.id: r for r in session().scalars(select(Report).where(Report.id.in_(old_cited | new_cited)))}
+    return SideBySide(
+        older=older, newer=newer, text_changed=(older.text or "") != (newer.text or ""),
+        old_text=old_text, new_text=new_text, values=values,
+        evidence_added=[files[i] for i in new_ids if i not in old_ids and i in files],
+        evidence_removed=[files[i] for i in old_ids if i not in new_ids and i in files],
+        evidence_kept=[files[i] for i in new_ids if i in old_ids and i in files],
+        cited_added=[cited[i] for i in sorted(new_cited - old_cited) if i in cited],
+        cited_removed=[cited[i] for i in sorted(old_cited - new_cited) if i in cited],
+    )
 
 
 def version_of(report: Report, number: int) -> ReportVersion:

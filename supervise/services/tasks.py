@@ -26,7 +26,7 @@ from ..models import (
     Task,
     User,
 )
-from ..policy import authorize
+from ..policy import authorize, can
 from . import audit, notifications
 from .reports import _reason
 
@@ -133,8 +133,8 @@ def decide_extension(actor: User, request: ExtensionRequest, grant: bool, reason
                      expected_version: int | None = None) -> ExtensionRequest:
     """`expected_version` is the task's version the decider saw (page or API):
     a task changed meanwhile is a Conflict (409), not a decision on stale facts."""
-    task = session().get(Task, request.task_id)
-    authorize(actor, "task.decide", task)
+    task = request.task
+    authorize(actor, "extension.decide", request)
     _check_task_version(task, expected_version)
     if grant:
         workflow.transition(request, "grant", actor, reason=reason if isinstance(reason, str) else None)
@@ -151,9 +151,11 @@ def decide_extension(actor: User, request: ExtensionRequest, grant: bool, reason
     return request
 
 
-def get_extension(extension_id: int) -> ExtensionRequest:
+def get_extension(actor: User, extension_id: int) -> ExtensionRequest:
+    """The request, if `actor` may see its task; 404 otherwise."""
+    authorize(actor, "task.view")  # 403 for whom tasks are not for at all
     request = session().get(ExtensionRequest, extension_id)
-    if request is None:
+    if request is None or not can(actor, "task.view", request.task):
         raise NotFound("未找到该延期申请")
     return request
 
@@ -183,11 +185,22 @@ def propose_milestone(actor: User, task: Task, title: Any, due_on: Any) -> Miles
     return milestone
 
 
-def get_milestone(milestone_id: int) -> Milestone:
+def get_milestone(actor: User, milestone_id: int) -> Milestone:
+    """The milestone, if `actor` may see its task; 404 otherwise."""
+    authorize(actor, "task.view")  # 403 for whom tasks are not for at all
     milestone = session().get(Milestone, milestone_id)
-    if milestone is None:
+    if milestone is None or not can(actor, "task.view", milestone.task):
         raise NotFound("未找到该节点")
     return milestone
+
+
+def get_target(actor: User, target_id: int) -> Target:
+    """A task's target, if `actor` may see the task; 404 otherwise."""
+    authorize(actor, "task.view")  # 403 for whom tasks are not for at all
+    target = session().get(Target, target_id)
+    if target is None or target.task is None or not can(actor, "task.view", target.task):
+        raise NotFound("未找到该指标")
+    return target
 
 
 def _check_milestone_version(milestone: Milestone, expected_version: int | None) -> None:

@@ -47,12 +47,17 @@ def issue_own_token(actor: User, label: Any = "", *, by_token: bool = False) -> 
     return row, secret
 
 
-def revoke_own_token(actor: User, token_id: int) -> ApiToken:
+def get_own_token(actor: User, token_id: int) -> ApiToken:
     token = session().get(ApiToken, token_id)
     if token is None:
         raise NotFound("未找到该令牌")
     # Whether another user's token exists is private: 404, not 403.
     authorize(actor, "token.manage", token, hide=True)
+    return token
+
+
+def revoke_own_token(actor: User, token_id: int) -> ApiToken:
+    token = get_own_token(actor, token_id)
     if token.revoked_at is not None:
         raise InvalidTransition("该令牌已撤销")
     revoke_api_token(token, actor=actor)

@@ -9,7 +9,17 @@ from sqlalchemy.orm import selectinload
 from ..db import session
 from ..domain.text import clean_text
 from ..importer.units import load_unit_seeds, normalise_unit_name
-from ..models import Unit, UnitAlias, UnitKind
+from ..errors import NotFound
+from ..models import Unit, UnitAlias, UnitKind, User
+from ..policy import authorize
+
+
+def get_unit(actor: User, unit_id: int) -> Unit:
+    authorize(actor, "unit.view")
+    unit = session().get(Unit, unit_id)
+    if unit is None:
+        raise NotFound("未找到该单位")
+    return unit
 
 
 def find_unit(name: str) -> Unit | None:

@@ -25,7 +25,7 @@ from ..domain.passwords import is_common_password
 from ..db import after_commit, has_write_intent, separate_write, session, utcnow
 from ..errors import NotFound, PermissionDenied, ValidationError
 from ..models import ApiToken, AuditEntry, PasswordHistory, Role, User, UserRole
-from ..policy import authorize
+from ..policy import Operator, authorize, role_conflicts
 from . import audit, notifications
 from .units import find_unit
 
@@ -33,14 +33,10 @@ from .units import find_unit
 # account: the answer must not tell an attacker which logins exist.
 LOGIN_FAILED = "用户名或密码错误"
 
-# 三权分立: each account belongs to exactly one of these duties.
-DUTIES: dict[Role, str] = {
-    Role.ADMIN: "系统管理",
-    Role.AUDITOR: "安全审计",
-    Role.COORDINATOR: "业务",
-    Role.LIAISON: "业务",
-    Role.LEADER: "业务",
-}
+# An actor is a user account, or `policy.SYSTEM` for the operator at the
+# server's shell (`flask user …`), which must be passed explicitly.
+# 三权分立 and the exclusive roles are data beside the role map (policy).
+Actor = User | Operator
 
 
 # Accounts that administer, audit, or judge everyone's work. They are made,
@@ -59,20 +55,20 @@ def is_privileged(roles: Iterable[Role]) -> bool:
     return bool(set(roles) & PRIVILEGED_ROLES)
 
 
-def _check_privileged(actor: User | None, roles: Iterable[Role]) -> None:
-    """`actor` None is the command line on the server; anyone else (the
-    admin pages) may not touch privileged accounts or roles."""
-    if actor is not None and is_privileged(roles):
+def _check_privileged(actor: Actor, roles: Iterable[Role]) -> None:
+    """Only the operator on the server (`policy.SYSTEM`) touches privileged
+    accounts or roles; any account (the admin pages) is refused."""
+    if not isinstance(actor, Operator) and is_privileged(roles):
         raise PermissionDenied(PRIVILEGED_ONLY_ON_SERVER, field_errors={"roles": PRIVILEGED_ONLY_ON_SERVER})
 
 
-def _tell_auditors(user: User, what: str, actor: User | None) -> None:
+def _tell_auditors(user: User, what: str, actor: Actor) -> None:
     """An in-app notice to every active auditor about a change of a
     privileged account."""
     auditors = session().scalars(
         select(User).join(UserRole, UserRole.user_id == User.id).where(UserRole.role == Role.AUDITOR, User.is_active)
     ).all()
-    by = actor.login if actor else "服务器命令行"
+    by = "服务器命令行" if isinstance(actor, Operator) else actor.login
     roles = "、".join(r.label for r in sorted(user.roles, key=lambda r: r.value)) or "无"
     notifications.notify(
         auditors, "security", f"特权账号变更:{user.login} {what}",
@@ -219,9 +215,9 @@ def change_password(user: User, current_password: str, new_password: str, policy
     revoke_all_tokens(user, reason="password.change", actor=user)
 
 
-def reset_password(user: User, new_password: str, *, actor: User | None) -> None:
+def reset_password(user: User, new_password: str, *, actor: Actor) -> None:
     """An administrator sets a password; the user must change it at next login.
-    `actor` None is the command line on the server."""
+    `actor` SYSTEM is the command line on the server."""
     _check_admin_acts_on_other(actor, user)
     _check_privileged(actor, user.roles)
     _set_password(user, new_password, LoginPolicy.current())
@@ -238,15 +234,17 @@ def reset_password(user: User, new_password: str, *, actor: User | None) -> None
 # -- accounts and roles -----------------------------------------------------
 
 def _check_duties(roles: Iterable[Role], field: str = "role") -> None:
-    duties = {DUTIES[r] for r in roles}
-    if len(duties) > 1:
-        message = "系统管理员、审计员与业务角色须由不同账号担任(三权分立)"
+    """三权分立, and roles that check each other's work on separate accounts
+    (`policy.role_conflicts`)."""
+    problems = role_conflicts(roles)
+    if problems:
+        message = ";".join(problems)
         raise ValidationError(message, field_errors={field: message})
 
 
-def _check_admin_acts_on_other(actor: User | None, user: User | None) -> None:
-    if actor is None:
-        return
+def _check_admin_acts_on_other(actor: Actor, user: User | None) -> None:
+    # None is refused here like any unauthorised caller: the command line
+    # passes policy.SYSTEM, and says so.
     authorize(actor, "user.manage")
     if user is not None and user.id is not None and actor.id == user.id:
         raise ValidationError("不能为自己授予角色或重置密码,请由另一名系统管理员办理")
@@ -261,7 +259,7 @@ def create_user(
     name: str | None = None,
     email: str | None = None,
     phone: str | None = None,
-    actor: User | None = None,
+    actor: Actor,
     must_change_password: bool = False,
 ) -> User:
     """Create an account. A password an administrator sets is temporary: pass
@@ -305,7 +303,7 @@ def create_user(
     return user
 
 
-def grant_role(user: User, role: Role, *, actor: User | None) -> None:
+def grant_role(user: User, role: Role, *, actor: Actor) -> None:
     """Give `user` a role. Nobody grants themselves one, and the result must
     keep administration, audit and the working roles apart."""
     _check_admin_acts_on_other(actor, user)
@@ -322,7 +320,7 @@ def grant_role(user: User, role: Role, *, actor: User | None) -> None:
         _tell_auditors(user, f"被授予角色“{role.label}”", actor)
 
 
-def revoke_role(user: User, role: Role, *, actor: User | None) -> None:
+def revoke_role(user: User, role: Role, *, actor: Actor) -> None:
     _check_admin_acts_on_other(actor, user)
     grant = next((g for g in user.role_grants if g.role is role), None)
     if grant is None:
@@ -339,14 +337,14 @@ def revoke_role(user: User, role: Role, *, actor: User | None) -> None:
         _tell_auditors(user, f"被收回角色“{role.label}”", actor)
 
 
-def unlock_user(user: User, *, actor: User | None) -> None:
+def unlock_user(user: User, *, actor: Actor) -> None:
     _check_admin_acts_on_other(actor, user)
     user.failed_logins = 0
     user.locked_until = None
     audit.record(actor, "user.unlock", obj=user, actor_login="cli", detail={"user": user.login})
 
 
-def set_active(user: User, active: bool, *, actor: User | None) -> None:
+def set_active(user: User, active: bool, *, actor: Actor) -> None:
     """停用 or 启用 an account. A disabled account cannot log in and its
     sessions and tokens stop working; its history stays."""
     _check_admin_acts_on_other(actor, user)
@@ -362,7 +360,7 @@ def set_active(user: User, active: bool, *, actor: User | None) -> None:
         _tell_auditors(user, "已启用" if active else "已停用", actor)
 
 
-def update_profile(user: User, *, actor: User | None, name: str, unit_name: str | None, email: str | None,
+def update_profile(user: User, *, actor: Actor, name: str, unit_name: str | None, email: str | None,
                    phone: str | None) -> dict[str, tuple[Any, Any]]:
     """An administrator corrects a user's name, unit or contact details. An
     empty unit keeps the current one: the account moves only when a unit is
@@ -389,7 +387,7 @@ def update_profile(user: User, *, actor: User | None, name: str, unit_name: str 
     return {key: (before[key], after[key]) for key in before if before[key] != after[key]}
 
 
-def set_roles(user: User, roles: Iterable[Role], *, actor: User | None) -> tuple[list[Role], list[Role]]:
+def set_roles(user: User, roles: Iterable[Role], *, actor: Actor) -> tuple[list[Role], list[Role]]:
     """Give `user` exactly these roles (the checkboxes of 用户管理): grant the
     new ones, revoke the others, each audited as role.grant / role.revoke.
     Returns (granted, revoked)."""
@@ -419,6 +417,22 @@ def set_roles(user: User, roles: Iterable[Role], *, actor: User | None) -> tuple
         if is_privileged([*current, *wanted]):
             _tell_auditors(user, "的角色已变更", actor)
     return granted, revoked
+
+
+def role_rule_breaches() -> list[tuple[User, list[str]]]:
+    """Existing accounts whose roles break the separation rules (made
+    before the rules, or by hand in the database), for `flask user check-roles`."""
+    users = session().scalars(select(User).order_by(User.login))
+    return [(user, problems) for user in users if (problems := role_conflicts(user.roles))]
+
+
+def get_user(actor: Actor, user_id: int) -> User:
+    """An account, for those who manage accounts."""
+    authorize(actor, "user.manage")
+    user = session().get(User, user_id)
+    if user is None:
+        raise NotFound("未找到该用户")
+    return user
 
 
 def get_user_by_login(login: str) -> User:
@@ -616,7 +630,7 @@ def token_days() -> int:
     return int(current_app.config.get("TOKEN_DAYS", 90)) if has_app_context() else 90
 
 
-def revoke_all_tokens(user: User, *, reason: str, actor: User | None = None) -> int:
+def revoke_all_tokens(user: User, *, reason: str, actor: Actor | None = None) -> int:
     """Every live token of the user stops working: their password, lock,
     status or roles changed, so what a token was issued under no longer
     holds. Returns how many were revoked (audited when any)."""
@@ -627,7 +641,8 @@ def revoke_all_tokens(user: User, *, reason: str, actor: User | None = None) -> 
     for row in live:
         row.revoked_at = now
     if live:
-        audit.record(actor, "token.revoke_all", obj=user, actor_login="" if actor else "cli",
+        audit.record(actor, "token.revoke_all", obj=user,
+                     actor_login="cli" if isinstance(actor, Operator) else "system",
                      detail={"user": user.login, "reason": reason, "tokens": [row.id for row in live]})
     return len(live)
 

@@ -19,7 +19,6 @@ from ..models import (
     ReportingPeriod,
     ReportKind,
     ReportState,
-    Role,
     Task,
     TaskState,
     TaskUnit,
@@ -27,7 +26,7 @@ from ..models import (
     User,
 )
 from ..domain.obligations import Obligation, obligations
-from ..policy import authorize
+from ..policy import authorize, can, published_plan_ids
 from ..domain.workdays import WorkdayCalendar, working_days_overdue
 
 
@@ -61,16 +60,18 @@ def my_work(user: User, today: date, calendar: WorkdayCalendar | None = None) ->
     sess = session()
     calendar = calendar or WorkdayCalendar.load(sess)
     work = MyWork()
-    if user.has_role(Role.LIAISON):
+    if can(user, "report.file"):  # a unit's work: what it owes, returned, to accept
         _liaison_work(user, today, calendar, work)
-    if user.has_role(Role.COORDINATOR):
+    if can(user, "report.review"):  # the coordinators' queues
         _coordinator_work(work)
     return work
 
 
 def _liaison_work(user: User, today: date, calendar: WorkdayCalendar, work: MyWork) -> None:
     sess = session()
-    plan_ids = select(Task.plan_id).join(TaskUnit, TaskUnit.task_id == Task.id).where(TaskUnit.unit_id == user.unit_id)
+    plan_ids = select(Task.plan_id).join(TaskUnit, TaskUnit.task_id == Task.id).where(
+        TaskUnit.unit_id == user.unit_id, Task.plan_id.in_(published_plan_ids())
+    )
     # The unit's plans, loaded once: every task.plan below is then found in
     # the session instead of one query per plan.
     plans = list(sess.scalars(select(Plan).where(Plan.id.in_(plan_ids))))  # noqa: F841 (kept alive: the session holds objects weakly)

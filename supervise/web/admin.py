@@ -112,10 +112,9 @@ def _privileged_context(user: User | None = None) -> dict:
 
 
 def _load_user(user_id: int) -> User:
-    user = db.session.get(User, user_id)
-    if user is None:
-        raise NotFound("未找到该用户")
-    return user
+    from ..services import users as user_service
+
+    return user_service.get_user(acting_user(), user_id)
 
 
 def _user_page(user: User, status: int = 200, **forms):
@@ -370,9 +369,9 @@ def reminder_rules(plan_id: int):
     from ..domain.reminder_rules import DEFAULT_RULES, RULE_LABELS, rules_dict, rules_for
     from ..reminders.service import set_plan_rules
 
-    plan = db.session.get(Plan, plan_id)
-    if plan is None:
-        raise NotFound("未找到该计划")
+    from ..services import plans as plan_service
+
+    plan = plan_service.get_plan(acting_user(), plan_id)
     form = _rules_form_class()(data=rules_dict(rules_for(plan)))
     status = 200
     if request.method == "POST":

@@ -16,8 +16,8 @@ from .. import db
 from ..errors import DomainError, NotFound, ValidationError
 from ..domain.clock import today
 from ..domain.lights import Light
-from ..domain.periods import resolve_period
-from ..models import ExportFormat, Plan, TaskState
+from ..domain.periods import has_ended, resolve_period
+from ..models import ExportFormat, Plan, PlanStatus, TaskState
 from ..policy import authorize, can
 from ..reports.export import parse_format
 from ..reports.supervision import (
@@ -36,6 +36,7 @@ def _plans() -> list[Plan]:
     # Not the documents' full text: only the selector needs the plans.
     return list(db.session.scalars(
         select(Plan).options(defer(Plan.source_text), defer(Plan.notes))
+        .where(Plan.status == PlanStatus.PUBLISHED)  # a draft owes nothing yet
         .order_by(Plan.issued_on.desc(), Plan.id.desc())
     ))
 
@@ -148,7 +149,8 @@ def reports():
             flash(f"已签发并归档:{row.filename}", "success")
             return redirect(url_for("dashboard.reports", plan=plan.id, issued=row.id))
     issued = report_archive.list_issued(acting_user(), plan_id=plan.id)
-    periods = sorted(plan.periods, key=lambda p: p.starts_on)
+    # Only periods that are over can be issued (the service refuses the others too).
+    periods = [p for p in sorted(plan.periods, key=lambda p: p.starts_on) if has_ended(p, today())]
     default_period = resolve_period(db.session(), plan, None, today())
     return render_template(
         "dashboard/reports.html",

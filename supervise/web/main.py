@@ -10,9 +10,10 @@ from sqlalchemy.orm import selectinload
 
 from .. import db
 from ..errors import DomainError, NotFound
-from ..models import Plan, Role, Section, Task, TaskState, TaskUnit, Unit, UnitRole
-from ..policy import authorize, can
+from ..models import Plan, PlanStatus, Section, Task, TaskState, TaskUnit, Unit, UnitRole
+from ..policy import authorize, can, home_endpoint, published_plan_ids
 from ..services import plans as plan_service
+from ..services import units as unit_service
 from . import acting_user
 from .forms import TaskUnitForm
 from .tasks import make_unit_form, task_context
@@ -31,6 +32,7 @@ def _plans_with_tasks():
                 .joinedload(TaskUnit.unit),
                 selectinload(Plan.sections).selectinload(Section.tasks).selectinload(Task.targets),
             )
+            .where(Plan.status == PlanStatus.PUBLISHED)
             .order_by(Plan.issued_on.desc(), Plan.id.desc())
         )
     )
@@ -40,8 +42,6 @@ def _plans_with_tasks():
 def home():
     user = current_user
     if not (can(user, "plan.view")):
-        from ..policy import home_endpoint
-
         endpoint = home_endpoint(user)
         if endpoint != "main.home":
             return redirect(url_for(endpoint))
@@ -50,7 +50,7 @@ def home():
     tasks = [t for p in plans for t in p.tasks]
     state_counts = Counter(t.state for t in tasks)
     my_tasks: list[tuple[Task, TaskUnit]] = []
-    if user.has_role(Role.LIAISON):
+    if can(user, "report.file"):  # the tasks of the user's unit
         for task in tasks:
             for tu in task.units:
                 if tu.unit_id == user.unit_id:
@@ -70,12 +70,12 @@ def home():
 @bp.route("/plans")
 def plans():
     authorize(current_user, "plan.view")
-    return render_template("main/plans.html", plans=plan_service.list_plans(current_user))
+    return render_template("main/plans.html", plans=plan_service.list_plans(current_user, include_drafts=True))
 
 
 @bp.route("/plans/<int:plan_id>")
 def plan(plan_id: int):
-    authorize(current_user, "plan.view")
+    plan_service.get_plan(current_user, plan_id)  # 404 for what the user may not see
     plan = db.session.scalar(
         select(Plan)
         .where(Plan.id == plan_id)
@@ -86,8 +86,10 @@ def plan(plan_id: int):
             selectinload(Plan.targets),
         )
     )
-    if plan is None:
+    if plan is None or not can(current_user, "plan.view", plan):
         raise NotFound("未找到该计划")
+    if plan.is_draft:
+        return redirect(url_for("plan_admin.review", plan_id=plan.id))
     return render_template("main/plan.html", plan=plan)
 
 
@@ -132,17 +134,14 @@ def units():
 
 @bp.route("/units/<int:unit_id>")
 def unit(unit_id: int):
-    authorize(current_user, "unit.view")
-    unit = db.session.get(Unit, unit_id)
-    if unit is None:
-        raise NotFound("未找到该单位")
+    unit = unit_service.get_unit(current_user, unit_id)
     rows = []
     if can(current_user, "task.view"):
         rows = list(
             db.session.execute(
                 select(Task, TaskUnit)
                 .join(TaskUnit, TaskUnit.task_id == Task.id)
-                .where(TaskUnit.unit_id == unit.id)
+                .where(TaskUnit.unit_id == unit.id, Task.plan_id.in_(published_plan_ids()))
                 .options(selectinload(Task.units).joinedload(TaskUnit.unit))
                 .order_by(Task.plan_id, Task.number)
             ).all()

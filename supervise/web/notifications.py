@@ -9,7 +9,7 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from .. import db
-from ..errors import NotFound, ValidationError
+from ..errors import ValidationError
 from ..models import Notification
 from ..policy import authorize, can
 from ..services import notifications as notification_service
@@ -75,13 +75,7 @@ def open_(notification_id: int):
 
 
 def _own(notification_id: int) -> Notification:
-    user = acting_user()
-    authorize(user, "notification.view")
-    notification = db.session.get(Notification, notification_id)
-    # Somebody else's notification does not exist, as far as this user knows.
-    if notification is None or notification.user_id != user.id:
-        raise NotFound("未找到该通知")
-    return notification
+    return notification_service.get_own_notification(acting_user(), notification_id)
 
 
 def _check_form() -> None:

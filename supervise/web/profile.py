@@ -6,9 +6,10 @@ from sqlalchemy import select
 
 from .. import db
 from ..serialize import token_state
-from ..errors import NotFound, ValidationError
+from ..errors import ValidationError
 from ..models import ApiToken
 from ..policy import authorize, can
+from ..services import tokens as token_service
 from ..services import users as user_service
 from . import acting_user
 from .forms import PlainForm, PreferencesForm, TokenForm
@@ -66,9 +67,7 @@ def create_token():
 @bp.post("/profile/tokens/<int:token_id>/revoke")
 def revoke_token(token_id: int):
     user = acting_user()
-    row = db.session.get(ApiToken, token_id)
-    if row is None or not can(user, "token.manage", row):
-        raise NotFound("未找到该令牌")
+    row = token_service.get_own_token(user, token_id)
     if not PlainForm().validate_on_submit():
         raise ValidationError("页面已过期,请刷新后重试")
     user_service.revoke_api_token(row, actor=user)

@@ -8,39 +8,27 @@ the reason on top (409) when the item changed meanwhile.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import date
 from typing import Any
 
-from flask import Blueprint, flash, redirect, render_template, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from sqlalchemy import select
-from sqlalchemy.orm import selectinload
 
 from .. import db
-from ..errors import Conflict, InvalidTransition, PermissionDenied, ValidationError
-from ..domain.lights import Light, light_for
+from ..errors import Conflict, InvalidTransition, ValidationError
 from ..models import (
     AuditEntry,
-    Evidence,
-    ExtensionRequest,
+    ExtensionState,
     Milestone,
-    MilestoneState,
     Report,
-    ReportingPeriod,
-    ReportKind,
-    Target,
     Task,
-    TaskState,
     Unit,
-    User,
 )
-from ..domain.obligations import Obligation, contribution_due_on, obligations
 from ..policy import authorize, can, visible_reports
 from ..serialize import decimal_text
 from ..services import plans as plan_service
 from ..services import tasks as task_service
-from ..domain.workdays import WorkdayCalendar
-from ..workflow import ACTION_LABELS, allowed_actions
+from ..services.task_view import task_view
+from ..workflow import ACTION_LABELS
 from . import acting_user
 from ..domain import clock
 from .common import show_errors
@@ -65,80 +53,13 @@ bp = Blueprint("tasks", __name__)
 # --- the sections of the task page ---------------------------------------------------------
 
 
-@dataclass
-class Item:
-    """One unit's report (or contribution) for one period, as this user may see it."""
-
-    unit_name: str
-    kind: ReportKind
-    due_on: date | None
-    light: Light
-    report: Report | None  # only when the user may open it
-    status: str  # the report's state if visible; otherwise only whether the unit has done its part
-    is_mine: bool = False
-
-
-@dataclass
-class PeriodBlock:
-    period: ReportingPeriod
-    light: Light  # of the lead unit's report: the task's status for the period
-    items: list[Item] = field(default_factory=list)
-    my_item: Item | None = None
-
-
-def _period_blocks(task: Task, user: User, today: date, calendar: WorkdayCalendar) -> list[PeriodBlock]:
-    periods = [p for p in task.plan.periods if p.starts_on <= today]
-    periods.sort(key=lambda p: p.starts_on, reverse=True)
-    visible = {
-        r.id: r
-        for r in db.session.scalars(select(Report).where(Report.task_id == task.id, visible_reports(user)))
-    }
-    by_period: dict[int, list[Obligation]] = {}
-    for ob in obligations(db.session, periods, calendar, task_ids=[task.id]):
-        by_period.setdefault(ob.period.id, []).append(ob)
-    # Reports filed while the task was open stay on its page after it is
-    # suspended or closed (obligations() no longer lists them).
-    shown: set[int] = set()
-    blocks = []
-    for period in periods:
-        obs = by_period.get(period.id, [])
-        lead_ob = next((ob for ob in obs if ob.kind is ReportKind.LEAD_REPORT), None)
-        block = PeriodBlock(
-            period,
-            light_for(task.plan, period.due_on, today, calendar, done=lead_ob.is_done) if lead_ob else Light.GREEN,
-        )
-        for ob in obs:
-            report = visible.get(ob.report.id) if ob.report is not None else None
-            if report is not None:
-                status = report.state.label
-                shown.add(report.id)
-            else:
-                # Another unit's draft or unapproved work is not shown; whether
-                # the unit has done its part is (punctuality is public).
-                status = "已报送" if ob.is_done else "未报送"
-            item = Item(
-                ob.task_unit.unit.short_name, ob.kind, ob.due_on,
-                light_for(task.plan, ob.due_on, today, calendar, done=ob.is_done), report, status,
-                is_mine=ob.task_unit.unit_id == user.unit_id,
-            )
-            block.items.append(item)
-            if item.is_mine:
-                block.my_item = item
-        for report in visible.values():
-            if report.period_id == period.id and report.id not in shown:
-                block.items.append(Item(report.unit.short_name, report.kind, None, Light.GREEN, report,
-                                        report.state.label, is_mine=report.unit_id == user.unit_id))
-        blocks.append(block)
-    return blocks
-
-
 def task_sections(task: Task, *, page_error: str | None = None, forms: dict[str, Any] | None = None) -> dict[str, Any]:
-    """What the task page shows besides the task itself: periods, milestones,
-    closing, extensions, target progress, and the forms this user may use."""
+    """What the task page shows besides the task itself -- the read model
+    `task_view` (periods, milestones, closing, extensions, target progress,
+    what this user may do) -- and the forms for what they may do."""
     user = acting_user()
+    view = task_view(user, task.id, clock.today())
     forms = dict(forms or {})
-    today = clock.today()
-    calendar = WorkdayCalendar.load(db.session)
     task_version = {"version": task.version}
 
     def form(key: str, factory):
@@ -146,35 +67,18 @@ def task_sections(task: Task, *, page_error: str | None = None, forms: dict[str,
             forms[key] = factory()
         return forms[key]
 
-    is_lead = can(user, "task.request", task)
-    may_decide = can(user, "task.decide", task)
-    may_file = can(user, "report.file", task) and task.state not in (TaskState.CLOSED, TaskState.SUSPENDED)
-    task_actions = allowed_actions(task)
-
-    milestones = list(
-        db.session.scalars(
-            select(Milestone)
-            .where(Milestone.task_id == task.id)
-            .options(selectinload(Milestone.evidence))
-            .order_by(Milestone.due_on, Milestone.id)
-        )
-    )
     milestone_rows = []
-    for m in milestones:
-        actions = allowed_actions(m)
+    for mv in view.milestones:
+        m = mv.milestone
         version = {"version": m.version}
-        row: dict[str, Any] = {
-            "m": m,
-            "light": light_for(task.plan, m.due_on, today, calendar, done=m.state is MilestoneState.COMPLETED),
-        }
-        if can(user, "milestone.decide", m):
-            if "confirm" in actions:
-                row["confirm_form"] = form(f"ms{m.id}-confirm", lambda v=version: VersionForm(formdata=None, data=v))
-            if "accept_done" in actions:
-                row["decide_form"] = form(
-                    f"ms{m.id}-decide", lambda v=version, i=m.id: DecisionForm(formdata=None, data=v, prefix=f"ms{i}-decide")
-                )
-        if can(user, "milestone.propose", m) and "mark_done" in actions:
+        row: dict[str, Any] = {"m": m, "light": mv.light}
+        if "confirm" in mv.actions:
+            row["confirm_form"] = form(f"ms{m.id}-confirm", lambda v=version: VersionForm(formdata=None, data=v))
+        if "accept_done" in mv.actions:
+            row["decide_form"] = form(
+                f"ms{m.id}-decide", lambda v=version, i=m.id: DecisionForm(formdata=None, data=v, prefix=f"ms{i}-decide")
+            )
+        if "mark_done" in mv.actions:
             row["evidence_form"] = form(
                 f"ms{m.id}-ev", lambda v=version, i=m.id: EvidenceForm(formdata=None, data=v, prefix=f"ms{i}-ev")
             )
@@ -183,37 +87,20 @@ def task_sections(task: Task, *, page_error: str | None = None, forms: dict[str,
             )
         milestone_rows.append(row)
 
-    extensions = list(
-        db.session.scalars(
-            select(ExtensionRequest).where(ExtensionRequest.task_id == task.id).order_by(ExtensionRequest.created_at.desc())
-        )
-    )
     extension_rows = []
-    for ext in extensions:
+    for ext in view.extensions:
         row = {"x": ext}
-        if may_decide and ext.state.value == "pending":
+        if ext.state is ExtensionState.PENDING and can(user, "extension.decide", ext):
             row["decide_form"] = form(
                 f"ext{ext.id}", lambda i=ext.id: DecisionForm(formdata=None, data=task_version, prefix=f"ext{i}")
             )
         extension_rows.append(row)
-    may_request_extension = (
-        is_lead and task.deadline is not None and today <= task.deadline
-        and not any(e.state.value == "pending" for e in extensions)
-        and task.state not in (TaskState.CLOSED, TaskState.SUSPENDED)
-    )
 
-    closing_evidence = list(
-        db.session.scalars(
-            select(Evidence)
-            .where(Evidence.task_id == task.id, Evidence.report_id.is_(None), Evidence.milestone_id.is_(None))
-            .order_by(Evidence.uploaded_at)
-        )
-    )
-
-    progress = task_service.target_progress(task)
-    for row in progress:
+    progress = []
+    for row in view.progress:
+        row = dict(row)
         target = row["target"]
-        if can(user, "target.split", target):
+        if target.id in view.splittable_target_ids:
             allocations = {a.unit_id: decimal_text(a.value) for a in target.allocations}
             row["split_form"] = form(
                 f"split{target.id}",
@@ -222,39 +109,41 @@ def task_sections(task: Task, *, page_error: str | None = None, forms: dict[str,
                     data={f"share_{uid}": value for uid, value in a.items()},
                 ),
             )
+        progress.append(row)
 
+    contribution_due = {p.period.id: p.contribution_due_on for p in view.periods}
     ctx: dict[str, Any] = {
-        "today": today,
+        "view": view,
+        "today": view.today,
         "page_error": page_error,
-        "periods": _period_blocks(task, user, today, calendar),
-        "contribution_due_on": lambda p: contribution_due_on(p, calendar),
-        "may_file": may_file,
+        "periods": view.started_periods,
+        "contribution_due_on": lambda p: contribution_due[p.id],
+        "may_file": "file_report" in view.actions,
         "new_report_form": NewReportForm(formdata=None),
         "milestones": milestone_rows,
         "extensions": extension_rows,
-        "closing_evidence": closing_evidence,
+        "closing_evidence": list(view.closing_evidence),
         "progress": progress,
-        "task_actions": task_actions,
+        "task_actions": view.workflow_actions,
         "ACTION_LABELS": ACTION_LABELS,
-        "is_lead": is_lead,
-        "may_decide": may_decide,
+        "is_lead": view.is_lead,
+        "may_decide": view.may_decide,
     }
-    if can(user, "milestone.propose", task) and task.state not in (TaskState.CLOSED, TaskState.SUSPENDED):
+    if "propose_milestone" in view.actions:
         ctx["milestone_form"] = form("ms", lambda: MilestoneForm(formdata=None, prefix="ms"))
-    if is_lead and "request_close" in task_actions:
+    if "request_close" in view.actions:
         ctx["close_evidence_form"] = form("close-ev", lambda: EvidenceForm(formdata=None, data=task_version, prefix="close-ev"))
         ctx["close_form"] = form("close", lambda: ReasonForm(formdata=None, data=task_version, prefix="close"))
-    if may_request_extension:
+    if "request_extension" in view.actions:
         ctx["extension_form"] = form("ext", lambda: ExtensionForm(formdata=None, data=task_version, prefix="ext"))
-    if may_decide:
-        if "approve_close" in task_actions:
-            ctx["decide_close_form"] = form(
-                "decide-close", lambda: DecisionForm(formdata=None, data=task_version, prefix="decide-close")
-            )
-        if "suspend" in task_actions:
-            ctx["suspend_form"] = form("suspend", lambda: ReasonForm(formdata=None, data=task_version, prefix="suspend"))
-        if "resume" in task_actions:
-            ctx["resume_form"] = form("resume", lambda: ReasonForm(formdata=None, data=task_version, prefix="resume"))
+    if "decide_close" in view.actions:
+        ctx["decide_close_form"] = form(
+            "decide-close", lambda: DecisionForm(formdata=None, data=task_version, prefix="decide-close")
+        )
+    if "suspend" in view.actions:
+        ctx["suspend_form"] = form("suspend", lambda: ReasonForm(formdata=None, data=task_version, prefix="suspend"))
+    if "resume" in view.actions:
+        ctx["resume_form"] = form("resume", lambda: ReasonForm(formdata=None, data=task_version, prefix="resume"))
     return ctx
 
 
@@ -315,9 +204,7 @@ def _task(task_id: int) -> Task:
 
 
 def _milestone(milestone_id: int) -> Milestone:
-    milestone = task_service.get_milestone(milestone_id)
-    plan_service.get_task(acting_user(), milestone.task_id)  # the same check as its task
-    return milestone
+    return task_service.get_milestone(acting_user(), milestone_id)
 
 
 # --- milestones ------------------------------------------------------------------------------
@@ -416,6 +303,9 @@ def request_close(task_id: int):
 def decide_close(task_id: int):
     task = _task(task_id)
     authorize(acting_user(), "task.decide", task)
+    if request.form.get("decide-close-agree") and request.form.get("confirmed") != "1":
+        # 办结 closes the task for good: asked once more, saying what follows.
+        return _confirm_close(task)
 
     def act(form):
         agree = bool(form.agree.data)
@@ -423,6 +313,20 @@ def decide_close(task_id: int):
         return "已同意办结" if agree else "未同意办结,任务回到推进中"
 
     return _run(task_id, "decide-close", DecisionForm(prefix="decide-close"), act)
+
+
+def _confirm_close(task: Task):
+    page = url_for("main.task", task_id=task.id)
+    fields = {key: request.form.get(key, "") for key in ("decide-close-version", "decide-close-reason")}
+    fields["decide-close-agree"] = "同意"
+    confirm = {
+        "title": "确认同意办结", "verb": "同意办结", "button": "确认同意办结",
+        "subject": f"任务{task.number}. {task.title}",
+        "follows": ["任务状态变为“已办结”,各责任单位不再为其报送;", "牵头单位收到同意办结的通知。"],
+        "action": url_for(".decide_close", task_id=task.id), "fields": fields, "back": page,
+        "crumbs": [(f"任务{task.number}. {task.title}", page)],
+    }
+    return render_template("confirm.html", confirm=confirm)
 
 
 @bp.post("/tasks/<int:task_id>/suspend")
@@ -467,9 +371,9 @@ def request_extension(task_id: int):
 
 @bp.post("/extensions/<int:extension_id>/decide")
 def decide_extension(extension_id: int):
-    ext = task_service.get_extension(extension_id)
-    task = _task(ext.task_id)
-    authorize(acting_user(), "task.decide", task)
+    ext = task_service.get_extension(acting_user(), extension_id)
+    task = ext.task
+    authorize(acting_user(), "extension.decide", ext)
 
     def act(form):
         grant = bool(form.agree.data)
@@ -485,12 +389,9 @@ def decide_extension(extension_id: int):
 
 @bp.post("/targets/<int:target_id>/split")
 def split_target(target_id: int):
-    target = db.session.get(Target, target_id)
-    if target is None or target.task_id is None:
-        raise ValidationError("只能分解任务的指标")
-    task = _task(target.task_id)
-    if not can(acting_user(), "target.split", target):
-        raise PermissionDenied()
+    target = task_service.get_target(acting_user(), target_id)
+    task = target.task
+    authorize(acting_user(), "target.split", target)
     form = split_form(target, [tu.unit for tu in task.units], prefix=f"split{target.id}")
 
     def act(form):

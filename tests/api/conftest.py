@@ -154,20 +154,25 @@ class Cast:
 
 
 @pytest.fixture
-def cast(plan, api_as) -> Cast:
+def cast(app, plan, people) -> Cast:
+    """The roster's people (tests/people.py), each with a token."""
     task = next(t for t in plan.tasks if t.number == 1)
     units = {tu.unit.short_name: tu.role.value for tu in task.units}
-    assert units["省经信厅"] == "lead" and units["省科技厅"] == "co" and "省委网信办" not in units
+    assert units["省经信厅"] == "lead" and units["省科技厅"] == "co" and "省教育厅" not in units
+
+    def client(user: User) -> ApiClient:
+        return ApiClient(app.test_client(), user, token_for(user))
+
     return Cast(
         task=task,
-        coordinator=api_as("coordinator"),
-        coordinator2=api_as("coordinator"),
-        lead=api_as("liaison", unit="省经信厅"),
-        co=api_as("liaison", unit="省科技厅"),
-        other=api_as("liaison", unit="省委网信办"),
-        leader=api_as("leader"),
-        admin=api_as("admin"),
-        auditor=api_as("auditor"),
+        coordinator=client(people.coordinator),
+        coordinator2=client(people.coordinator2),
+        lead=client(people.lead),
+        co=client(people.co_dept),
+        other=client(people.outsider),
+        leader=client(people.leader),
+        admin=client(people.admin),
+        auditor=client(people.auditor),
     )
 
 

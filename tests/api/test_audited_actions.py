@@ -29,11 +29,10 @@ def test_draft_edits_inclusions_and_refusals_are_audited(app, plan, api_as):
     assert leader.patch(f"/reports/{rid}", json={"text": "领导改的"}).status_code in (403, 404)
     assert leader.post("/reports", json={"task_id": task.id, "period": "2025Q3"}).status_code == 403
     rows = _rows()
-    edits = [r for r in rows if r.action.endswith(".edit") and r.object_id == rid]
-    assert len(edits) == 1 and edits[0].detail["text_changed"] and edits[0].actor_id == lead.user.id
-    inclusions = [r.detail for r in rows if r.action == "report.inclusions" and r.object_id == rid]
-    assert inclusions == [{"added": [cid], "removed": [], "included": [cid]},
-                          {"added": [], "removed": [cid], "included": []}]
+    edits = [r for r in rows if r.action.endswith(".edit") and r.object_id == rid and r.detail.get("text")]
+    assert len(edits) == 1 and edits[0].actor_id == lead.user.id
+    citations = [r.detail for r in rows if r.action == "report.cite" and r.object_id == rid]
+    assert citations == [{"before": [], "after": [cid]}, {"before": [cid], "after": []}]
     denied = [r for r in rows if r.action == "access.denied" and r.actor_id == leader.user.id]
     assert denied and denied[-1].detail["method"] == "POST" and denied[-1].detail["path"] == "/api/v1/reports"
     assert denied[-1].detail["message"]

@@ -25,7 +25,7 @@ def test_task_list_with_filters(cast, plan):
     assert tasks[0]["state"] == "not_started" and tasks[0]["state_label"] == "未启动"
     assert "text" not in tasks[0]
 
-    unit_id = cast.other.user.unit_id  # 省委网信办
+    unit_id = cast.other.user.unit_id  # 省教育厅
     mine = cast.co.get(f"/tasks?unit_id={unit_id}").get_json()
     assert mine and all(any(u["unit_id"] == unit_id for u in t["units"]) for t in mine)
     assert 1 not in [t["number"] for t in mine]

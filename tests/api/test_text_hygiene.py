@@ -8,6 +8,7 @@ from sqlalchemy import select
 
 from supervise.db import session, unit_of_work
 from supervise.models import Evidence, Report, Unit
+from supervise.policy import SYSTEM
 from supervise.services.units import ensure_unit, find_unit
 from supervise.services.users import check_password_strength, create_user
 
@@ -82,7 +83,7 @@ def test_common_passwords_are_refused(units, password):
         check_password_strength(password, "someone")
     with pytest.raises(ValidationError, match="常见弱口令"):
         with unit_of_work():
-            create_user("weak1", unit_name="省商务厅", roles=[], password=password)
+            create_user("weak1", unit_name="省商务厅", roles=[], password=password, actor=SYSTEM)
 
 
 def test_an_uncommon_password_still_passes(units):

@@ -11,6 +11,7 @@ from sqlalchemy import select, update
 
 from supervise.db import session, unit_of_work, utcnow
 from supervise.models import ApiToken, AuditEntry, Role, User
+from supervise.policy import SYSTEM
 from supervise.services import users as user_service
 
 from ..conftest import PASSWORD, login
@@ -83,7 +84,7 @@ def _change_password(app, api):
 
 def _reset_password(app, api):
     with unit_of_work():
-        user_service.reset_password(_user(api.user), "Zhe#Jiang-Dcdb-2027", actor=None)
+        user_service.reset_password(_user(api.user), "Zhe#Jiang-Dcdb-2027", actor=SYSTEM)
 
 
 def _lock(app, api):
@@ -95,22 +96,22 @@ def _lock(app, api):
 
 def _disable(app, api):
     with unit_of_work():
-        user_service.set_active(_user(api.user), False, actor=None)
+        user_service.set_active(_user(api.user), False, actor=SYSTEM)
 
 
 def _grant_role(app, api):
     with unit_of_work():
-        user_service.grant_role(_user(api.user), Role.LEADER, actor=None)
+        user_service.grant_role(_user(api.user), Role.LEADER, actor=SYSTEM)
 
 
 def _revoke_role(app, api):
     with unit_of_work():
         user = _user(api.user)
-        user_service.grant_role(user, Role.LEADER, actor=None)
+        user_service.grant_role(user, Role.LEADER, actor=SYSTEM)
     # (the grant revoked the first token already; a fresh one for the revoke)
     api.token = token_for(_user(api.user))
     with unit_of_work():
-        user_service.revoke_role(_user(api.user), Role.LEADER, actor=None)
+        user_service.revoke_role(_user(api.user), Role.LEADER, actor=SYSTEM)
 
 
 def _admin_page_reset(app, api):

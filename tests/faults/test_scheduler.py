@@ -110,7 +110,7 @@ def test_scan_killed_half_way_then_restarted_and_two_schedulers_deliver_each_onc
     controller = Controller(gate, hostname=box.host, port=box.port)
     controller.start()
     # The held answers must outlast the wait for the kill: a long SMTP timeout.
-    env = _env(app, SMTP_HOST=box.host, SMTP_PORT=box.port, SUPERVISE_DELIVERY_RETRY_INTERVAL_SECONDS=1,
+    env = _env(app, SUPERVISE_TEST_SMTP_HOST=box.host, SMTP_PORT=box.port, SUPERVISE_DELIVERY_RETRY_INTERVAL_SECONDS=1,
                SUPERVISE_DELIVERY_STALE_SECONDS=3, SUPERVISE_DELIVERY_RETRY_BASE_SECONDS=1, SMTP_TIMEOUT_SECONDS=120)
     procs: list[subprocess.Popen] = []
     try:
@@ -162,7 +162,7 @@ def test_scan_killed_half_way_then_restarted_and_two_schedulers_deliver_each_onc
 def test_smtp_down_while_the_scheduler_runs_loses_nothing(app, small_plan, people, make_person):
     _many_people(small_plan, people, make_person, n=3)
     port = free_port()  # nobody listens here yet
-    env = _env(app, SMTP_HOST="127.0.0.1", SMTP_PORT=port, SUPERVISE_DELIVERY_RETRY_INTERVAL_SECONDS=1,
+    env = _env(app, SUPERVISE_TEST_SMTP_HOST="127.0.0.1", SMTP_PORT=port, SUPERVISE_DELIVERY_RETRY_INTERVAL_SECONDS=1,
                SUPERVISE_DELIVERY_RETRY_BASE_SECONDS=2, SUPERVISE_DELIVERY_MAX_ATTEMPTS=50)
     scheduler = subprocess.Popen(_flask("scheduler", "run"), cwd=ROOT, env=env, stdout=subprocess.PIPE,
                                  stderr=subprocess.PIPE, text=True)

@@ -162,6 +162,8 @@ def test_numbered_items_nest_and_sections_follow():
     ("责任单位：市商务局、市经信局（牵头）", "市经信局", ["市商务局"]),
     ("各有关区、县级市负责", "各有关区、县级市", []),
     ("各省、自治区、直辖市人民政府负责", "各省、自治区、直辖市人民政府", []),
+    ("由省财政厅会同省税务局负责", "省财政厅", ["省税务局"]),
+    ("省委改革办牵头，省级有关单位配合", "省委改革办", ["省级有关单位"]),
 ])
 def test_tag_forms(content, lead, co):
     plan = parse_plan(f"（一）一项工作。推进某事（{content}）\n")
@@ -175,6 +177,8 @@ def test_tag_forms(content, lead, co):
     "企业直接向国家发展改革委申报，不需省级发展改革部门转报",
     "2024—2027年",
     "市、县、区",
+    "企业负责",
+    "具体办法由省财政厅另行制定",
 ])
 def test_explanations_are_not_tags(content):
     assert parse_tag(content) is None
@@ -198,3 +202,63 @@ def test_explanations_are_not_tags(content):
 def test_deadlines(text, deadline, start):
     found = find_dates(text)
     assert (found.deadline, found.starts_on) == (deadline, start)
+
+
+def test_labels_without_brackets_after_the_text_or_on_their_own_line():
+    doc = FRONT + """二、主要任务
+1. 完善统计制度。建立月度监测。责任单位：市统计局；配合单位：市发改委
+2. 推进数据开放。编制开放目录。
+责任单位：市数据局、市经信局
+3. 加强安全保障。落实等级保护【责任单位：市委网信办】
+"""
+    parsed = parse_plan(doc)
+    assert [(t.number, t.lead, t.co_units) for t in parsed.tasks] == [
+        (1, "市统计局", ("市发改委",)), (2, "市数据局", ("市经信局",)), (3, "市委网信办", ())]
+    assert parsed.tasks[0].text == "完善统计制度。建立月度监测。"
+
+
+def test_an_untagged_item_among_tagged_ones_is_a_warning_not_a_task():
+    doc = FRONT + """二、主要任务
+（一）提升产业能级
+1. 建设数据中心。新建数据中心2个（责任单位：市经信局）
+2. 培育平台企业。引进平台企业5家。
+3. 深化改革。推进一网通办（责任单位：市数据局）
+三、保障措施
+（一）加强组织领导。成立领导小组。
+"""
+    parsed = parse_plan(doc)
+    assert [t.number for t in parsed.tasks] == [1, 3]
+    assert [w for w in parsed.warnings if "未列为任务" in w] == ["（一）之下的2. 没有责任单位括注，未列为任务：“培育平台企业。引进平台企业5家。…”"]
+
+
+def test_labels_on_lines_of_their_own_after_the_task():
+    doc = FRONT + """二、主要任务
+1. 完善统计制度。建立月度监测。
+牵头单位：市统计局
+配合单位：市发改委、市财政局
+完成时限：2025年底前
+2. 推进数据开放（市数据局负责）。编制开放目录（市经信局负责
+"""
+    parsed = parse_plan(doc)
+    first = parsed.tasks[0]
+    assert (first.lead, first.co_units, first.deadline) == ("市统计局", ("市发改委", "市财政局"), date(2025, 12, 31))
+    assert first.units[0].confirmed and not first.warnings
+    # A bracket never closed does not hide the tags before it.
+    assert [(t.number, t.lead) for t in parsed.tasks[1:]] == [(2, "市数据局")]
+
+
+def test_when_said_inside_a_tag_and_a_lead_marked_in_angle_brackets():
+    doc = FRONT + """一、重点任务
+（一）推进试点。2025年第二季度启动（责任单位：省商务厅〈牵头〉、省财政厅）
+（二）推进监测。加强监测评估，每年开展一次（省统计局负责，2025年起实施）。
+（三）推进系统。建成系统（省数据局负责，2026年6月底前完成）。
+（四）推进平台。建成平台（责任单位：省发展改革委，各市、县〔市、区〕政府；完成时限：2025年底前）
+"""
+    tasks = parse_plan(doc).tasks
+    assert [(t.lead, t.co_units, t.deadline, t.starts_on) for t in tasks] == [
+        ("省商务厅", ("省财政厅",), date(2025, 6, 30), None),
+        ("省统计局", (), None, date(2025, 1, 1)),
+        ("省数据局", (), date(2026, 6, 30), None),
+        ("省发展改革委", ("各市、县〔市、区〕政府",), date(2025, 12, 31), None),
+    ]
+    assert tasks[0].units[0].confirmed

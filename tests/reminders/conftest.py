@@ -7,18 +7,16 @@ import json
 import threading
 import time
 from dataclasses import dataclass, field
-from datetime import date
 from email import message_from_bytes
 from email import policy as email_policy
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import SimpleNamespace
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from aiosmtpd.controller import Controller
 
 from supervise.db import session, unit_of_work
-from supervise.models import Plan, ReportingFrequency, Section, Task, TaskUnit, UnitRole
+from supervise.models import Task
 from supervise.services.units import find_unit
 from tests.guards import free_port, own
 
@@ -35,28 +33,12 @@ def workdays(ctx):
 
 
 @pytest.fixture
-def small_plan(units, workdays):
+def small_plan(make_task, workdays):
     """A 2025 plan with quarterly reports due 5 working days after each
     quarter: task 1 led by 省经信厅 with 杭州市 as co-unit, task 2 led by 省商务厅."""
-    from supervise.services.plans import rebuild_periods
-
-    with unit_of_work() as sess:
-        plan = Plan(
-            document_number="测试〔2025〕1号", title="测试计划", issuing_office="测试", period_start=date(2025, 1, 1),
-            period_end=date(2025, 12, 31), reporting_frequency=ReportingFrequency.QUARTERLY, report_due_working_days=5,
-        )
-        section = Section(plan=plan, number=1, title="测试行动")
-        sess.add_all([plan, section])
-        for number, lead, cos in [(1, "省经信厅", ["杭州市人民政府"]), (2, "省商务厅", [])]:
-            with sess.no_autoflush:
-                task = Task(plan=plan, section=section, number=number, title=f"测试任务{number}", text="正文")
-                task.units.append(TaskUnit(unit=find_unit(lead), role=UnitRole.LEAD, position=1, is_confirmed=True))
-                for position, name in enumerate(cos, start=2):
-                    task.units.append(TaskUnit(unit=find_unit(name), role=UnitRole.CO, position=position))
-                sess.add(task)
-        sess.flush()
-        rebuild_periods(plan)
-    return plan
+    task = make_task(number=1, lead="省经信厅", co=("杭州市人民政府",))
+    make_task(number=2, lead="省商务厅", co=())
+    return task.plan
 
 
 _PASSWORD_HASH: list[str] = []
@@ -64,8 +46,9 @@ _PASSWORD_HASH: list[str] = []
 
 @pytest.fixture
 def make_person(units):
-    """Like make_user, with the password hash computed once per session:
-    these tests make many users and never test passwords."""
+    """More people beyond the roster, fast: like make_user, with the password
+    hash computed once per session (these tests make many users and never
+    test passwords)."""
     from werkzeug.security import generate_password_hash
 
     from tests.conftest import PASSWORD
@@ -86,16 +69,11 @@ def make_person(units):
 
 
 @pytest.fixture
-def people(make_person):
-    """Who reminders go to: the liaisons of the lead and the co-unit, the
-    units' leaders, and a coordinator."""
-    return SimpleNamespace(
-        lead=make_person("liaison", "省经信厅", "lead_liaison", "lead@example.gov.cn", phone="13800000001"),
-        co=make_person("liaison", "杭州市人民政府", "hz_liaison", "hz@example.gov.cn", phone="13800000002"),
-        co_leader=make_person("leader", "杭州市人民政府", "hz_leader", "hzleader@example.gov.cn"),
-        lead_leader=make_person("leader", "省经信厅", "jxt_leader"),
-        coordinator=make_person("coordinator", "省商务厅", "coord", "coord@example.gov.cn"),
-    )
+def people(people):
+    """Who reminders go to, from the one roster (tests/people.py): the
+    liaisons of the lead and the co-unit, the units' leaders, and a
+    coordinator -- made up front, since the scan looks for them."""
+    return people.create("lead", "co", "co_leader", "lead_leader", "coordinator")
 
 
 def task_of(plan, number: int) -> Task:

@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parent.parent.parent
 
 
 def test_testing_config_does_not_inherit_mail_or_webhook_from_the_environment():
-    env = {**os.environ, "SMTP_HOST": "mail.example.gov.cn", "SMTP_USER": "u", "SMTP_PASSWORD": "p",
+    env = {**{k: v for k, v in os.environ.items() if k != "SUPERVISE_TEST_SMTP_HOST"}, "SMTP_HOST": "mail.example.gov.cn", "SMTP_USER": "u", "SMTP_PASSWORD": "p",
            "SUPERVISE_WEBHOOK_URL": "https://oapi.example.com/robot/send?access_token=x",
            "SUPERVISE_WEBHOOK_SECRET": "s"}
     code = ("from config import TestingConfig as T, DevelopmentConfig as D; "

@@ -17,6 +17,7 @@ from sqlalchemy import func, select
 from supervise.db import session, unit_of_work
 from supervise.models import Channel, Delivery, DeliveryState, Notification, ReportState, SchedulerJob
 
+from ..guards import free_port
 from .test_rules import file_report
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -44,7 +45,7 @@ def test_two_processes_at_once_send_nothing_twice(app, small_plan, people, make_
     for n in range(12):
         make_person("liaison", "杭州市人民政府", f"hz_more{n}", f"hz{n}@example.gov.cn")
         make_person("liaison", "省经信厅", f"jxt_more{n}", f"jxt{n}@example.gov.cn")
-    env = _env(app, SMTP_HOST=smtp_server.host, SMTP_PORT=smtp_server.port)
+    env = _env(app, SUPERVISE_TEST_SMTP_HOST=smtp_server.host, SMTP_PORT=smtp_server.port)
     barrier = threading.Barrier(2)
     outputs: list[subprocess.CompletedProcess] = []
 
@@ -178,12 +179,9 @@ def _alive(pid: int) -> bool:
 def test_sigterm_to_make_run_stops_the_web_server_and_the_scheduler(app, small_plan):
     """`make run` (supervise.devserver) stopped with SIGTERM, as kill and
     systemd stop it: the web server and the scheduler process end with it."""
-    import socket
     import urllib.request
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()  # our own loopback server (tests/guards.py)
     proc = subprocess.Popen([sys.executable, "-m", "supervise.devserver", "--port", str(port)], cwd=ROOT,
                             env=_env(app), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
@@ -217,3 +215,43 @@ def test_sigterm_to_make_run_stops_the_web_server_and_the_scheduler(app, small_p
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def test_sigterm_to_the_make_that_runs_it_stops_everything(app, small_plan):
+    """`make run` is a make (a shell) running supervise.devserver; make does
+    not pass SIGTERM on. The dev server notices its parent is gone and stops
+    the web server and the scheduler."""
+    import shlex
+    import urllib.request
+
+    port = free_port()  # our own loopback server (tests/guards.py)
+    # A shell that waits for the dev server, as make does (no exec).
+    command = f"{shlex.quote(sys.executable)} -m supervise.devserver --port {port}; true"
+    shell = subprocess.Popen(["/bin/sh", "-c", command], cwd=ROOT, env=_env(app), stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/login", timeout=2).close()
+                break
+            except OSError:
+                assert shell.poll() is None and time.monotonic() < deadline, "the web server did not come up"
+                time.sleep(0.3)
+        [devserver] = _children(shell.pid)
+        children = _children(devserver)
+        assert len(children) == 2, children
+        shell.send_signal(signal.SIGTERM)  # to the shell only, as to make
+        shell.wait(timeout=10)
+        for pid in [devserver, *children]:
+            deadline = time.monotonic() + 20
+            while _alive(pid) and time.monotonic() < deadline:
+                time.sleep(0.1)
+            assert not _alive(pid), f"process {pid} still running after its make was stopped"
+    finally:
+        if shell.poll() is None:
+            shell.kill()
+        try:
+            os.killpg(shell.pid, signal.SIGKILL)  # only the group this test started
+        except ProcessLookupError:
+            pass

@@ -17,8 +17,8 @@ from ..factories import file_report, make_cast, upload
 
 
 @pytest.fixture
-def cast(plan, make_user):
-    return make_cast(plan, make_user)
+def cast(plan, people):
+    return make_cast(plan, people)
 
 
 def _count(model) -> int:

@@ -19,8 +19,8 @@ from ..factories import PDF_BYTES, file_report, make_cast
 
 
 @pytest.fixture
-def cast(plan, make_user):
-    return make_cast(plan, make_user)
+def cast(plan, people):
+    return make_cast(plan, people)
 
 
 def _attach(actor, target):

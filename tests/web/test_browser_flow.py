@@ -100,7 +100,7 @@ def test_the_whole_round_in_chromium(live_server, plan, make_user, tmp_path):  #
         _ok(co)
         # The file named in Chinese, through the file chooser's input.
         co.set_input_files("input[type=file][name=file]", str(upload))
-        co.click("form[enctype='multipart/form-data'] button[type=submit]")
+        co.click("button:text-is('上传')")
         _ok(co)
         assert co.get_by_text(CHINESE_NAME).count() >= 1
         co.click("input[type=submit][name=submit]")
@@ -112,7 +112,8 @@ def test_the_whole_round_in_chromium(live_server, plan, make_user, tmp_path):  #
         # The lead's liaison accepts it, files the task's report including it, and submits.
         lead = session_of(lead_user)
         lead.goto(f"{base}/reports/{contribution_id}")
-        lead.click("button:text-is('采纳')")
+        lead.click("button:text-is('采纳…')")
+        lead.click("button:text-is('确认采纳')")
         _ok(lead)
         assert report(contribution_id).state is ReportState.ACCEPTED
         lead.goto(f"{base}/tasks/{task.id}")
@@ -148,7 +149,8 @@ def test_the_whole_round_in_chromium(live_server, plan, make_user, tmp_path):  #
 
         # The coordinator approves.
         coord.goto(f"{base}/reports/{lead_id}")
-        coord.click("button:text-is('审核通过')")
+        coord.click("button:text-is('审核通过…')")
+        coord.click("button:text-is('确认审核通过')")
         _ok(coord)
         assert report(lead_id).state is ReportState.APPROVED
 

@@ -78,7 +78,7 @@ def test_the_whole_round_through_the_pages(login_as, plan, app):
                                  AuditEntry.actor_id == lead_user.id)
     )
     r = report(rid)
-    assert lead.post(f"/reports/{rid}/accept", data={"version": r.version}).status_code == 302
+    assert lead.post(f"/reports/{rid}/accept", data={"version": r.version, "confirmed": "1"}).status_code == 302
     assert report(rid).state is ReportState.ACCEPTED
 
     # The lead files the task's report, includes the contribution, and submits.
@@ -111,7 +111,7 @@ def test_the_whole_round_through_the_pages(login_as, plan, app):
     assert response.status_code == 302, page(response, 302)
     r = report(lead_rid)
     assert r.state is ReportState.SUBMITTED
-    assert coord.post(f"/reports/{lead_rid}/approve", data={"version": r.version}).status_code == 302
+    assert coord.post(f"/reports/{lead_rid}/approve", data={"version": r.version, "confirmed": "1"}).status_code == 302
     assert report(lead_rid).state is ReportState.APPROVED
     html = page(lead.get(f"/reports/{lead_rid}"))
     assert "已审核通过并锁定" in html and "保存并报送" not in html
@@ -125,7 +125,9 @@ def test_the_whole_round_through_the_pages(login_as, plan, app):
     html = page(coord.get(f"/reports/{lead_rid}/versions/1"))
     assert "本季度全省新增品牌 60 个。" in html and "62" not in html
     html = page(coord.get(f"/reports/{lead_rid}/compare?from=1&to=2"))
-    assert "本季度全省新增品牌 60 个。" in html and "名单见附件" in html and "有变化" in html
+    # Side by side, the changed characters marked: 60 → 62, and the words added.
+    assert '<del class="diff-del">0</del>' in html and '<ins class="diff-ins">2</ins>' in html
+    assert '<ins class="diff-ins">,名单见附件</ins>' in html and "有变化" in html
 
     # The approved value rolls up into the task's progress.
     html = page(coord.get(f"/tasks/{task.id}"))
@@ -196,7 +198,7 @@ def test_a_stale_page_gets_a_clear_409_and_overwrites_nothing(login_as, plan):
     lead_a, _ = login_as("liaison", unit=LEAD)
     lead_b, _ = login_as("liaison", unit=LEAD)
     seen = report(rid).version
-    assert lead_a.post(f"/reports/{rid}/accept", data={"version": seen}).status_code == 302
+    assert lead_a.post(f"/reports/{rid}/accept", data={"version": seen, "confirmed": "1"}).status_code == 302
     response = lead_b.post(f"/reports/{rid}/return", data={"return-version": seen, "return-reason": "不全"})
     assert page(response, 409)
     assert report(rid).state is ReportState.ACCEPTED
@@ -237,7 +239,7 @@ def test_only_reviewers_review(login_as, plan):
     version = report(rid).version
     # The co-unit itself, a coordinator and a leader cannot accept a contribution.
     for client in (co, login_as("coordinator")[0], login_as("leader")[0]):
-        assert client.post(f"/reports/{rid}/accept", data={"version": version}).status_code in (403, 404)
+        assert client.post(f"/reports/{rid}/accept", data={"version": version, "confirmed": "1"}).status_code in (403, 404)
         assert client.post(f"/reports/{rid}/return", data={"return-version": version,
                                                              "return-reason": "x"}).status_code in (403, 404)
     assert report(rid).state is ReportState.SUBMITTED and report(rid).version == version

@@ -167,8 +167,14 @@ def test_suspend_resume_and_close_through_the_page(login_as, plan):
     assert task.state is TaskState.IN_PROGRESS
     lead.post(f"/tasks/{task.id}/request-close", data={"close-version": task.version, "close-reason": "已补台账"})
     task = task_no(plan, 3)
+    # 同意办结 asks once more and says what follows; nothing changes until confirmed.
+    html = page(coord.post(f"/tasks/{task.id}/decide-close",
+                           data={"decide-close-version": task.version, "decide-close-agree": "1"}))
+    assert "确认同意办结" in html and "已办结" in html
+    assert task_no(plan, 3).state is TaskState.CLOSING_REQUESTED
     assert coord.post(f"/tasks/{task.id}/decide-close",
-                      data={"decide-close-version": task.version, "decide-close-agree": "1"}).status_code == 302
+                      data={"decide-close-version": task.version, "decide-close-agree": "同意",
+                            "confirmed": "1"}).status_code == 302
     assert task_no(plan, 3).state is TaskState.CLOSED
     actions = session().scalars(select(AuditEntry.action).where(AuditEntry.task_id == task.id,
                                                                 AuditEntry.action.startswith("task."))).all()

@@ -11,6 +11,8 @@ from typing import Any
 from flask import jsonify
 
 from ...models import MilestoneState, ReportKind, ReportState, TaskState, UnitRole
+from ...services.report_view import REPORT_ACTIONS
+from ...services.task_view import TASK_ACTIONS
 from . import bp
 
 JSON = "application/json"
@@ -120,6 +122,9 @@ SCHEMAS: dict[str, Any] = {
             "units": array(ref("TaskUnit")), "targets": array(ref("Target")),
             "progress": array(ref("TargetProgress")), "milestones": array(ref("Milestone")),
             "extensions": array(ref("Extension")),
+            "actions": {**array(enum(list(TASK_ACTIONS))),
+                        "description": "调用者现在可做的操作(与任务页面相同):填报、提出节点、申请办结、申请延期、"
+                                       "审批延期、审批办结、暂缓、恢复、调整责任单位"},
         }
     ),
     "TargetProgress": obj(
@@ -160,6 +165,9 @@ SCHEMAS: dict[str, Any] = {
             "decided_by": nullable(ref("UserRef")), "evidence": array(ref("Evidence")),
             "versions": array(ref("ReportVersion")),
             "included": {**array(INTEGER), "description": "牵头单位报告引用的配合单位报送编号"},
+            "due_on": {**DATE, "description": "报送时限:牵头单位报告为期次时限,配合单位报送更早"},
+            "actions": {**array(enum(list(REPORT_ACTIONS))),
+                        "description": "调用者现在可做的操作(与报告页面相同):修改、报送、采纳、审核通过、退回、重新打开"},
         }
     ),
     "ReportVersion": obj({"number": INTEGER, "submitted_at": DATETIME, "submitted_by": nullable(ref("UserRef"))}),

@@ -14,14 +14,18 @@ from ...policy import authorize
 from ...serialize import evidence_dict, report_dict, report_version_dict
 from ...services import plans as plan_service
 from ...services import reports as report_service
+from ...services.report_view import report_view
 from .. import acting_user
 from ..reports import verified_path
 from . import bp, expected_version, int_arg, int_field, json_body
 
 
 def _report_response(report: Report, status: int = 200, headers: dict[str, str] | None = None):
-    included = report_service.included_contributions(report)
-    return jsonify(report_dict(report, included=included)), status, headers or {}
+    """The report as the caller sees it: the read model the page renders too."""
+    view = report_view(acting_user(), report.id)
+    data = report_dict(report, included=list(view.included))
+    data.update({"due_on": view.due_on.isoformat(), "actions": sorted(view.actions)})
+    return jsonify(data), status, headers or {}
 
 
 def _include_ids(body: dict[str, Any]) -> list[int] | None:

@@ -1,21 +1,17 @@
 """Plans and tasks: GET /plans, /tasks, /tasks/<id>, /tasks/<id>/periods."""
 from __future__ import annotations
 
-from collections import defaultdict
 from typing import Any
 
 from flask import jsonify, request
 from sqlalchemy import select
-from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy.orm import selectinload
 
 from ... import db
 from ...errors import ValidationError
 from ...domain.clock import today
-from ...domain.lights import light_for
-from ...models import ExtensionRequest, Milestone, Report, ReportKind, Task, TaskState, TaskUnit
-from ...domain.obligations import contribution_due_on, obligations
-from ...domain.periods import resolve_period
-from ...policy import authorize, visible_reports
+from ...models import Task, TaskState, TaskUnit
+from ...policy import authorize, published_plan_ids
 from ...serialize import (
     extension_dict,
     iso,
@@ -28,8 +24,7 @@ from ...serialize import (
     unit_ref,
 )
 from ...services import plans as plan_service
-from ...services import tasks as task_service
-from ...domain.workdays import WorkdayCalendar
+from ...services.task_view import PeriodView, TaskView, task_view
 from .. import acting_user
 from . import bp, int_arg
 
@@ -47,6 +42,7 @@ def tasks():
     query = (
         select(Task)
         .options(selectinload(Task.units).joinedload(TaskUnit.unit), selectinload(Task.targets))
+        .where(Task.plan_id.in_(published_plan_ids()))  # a draft's tasks are not work yet
         .order_by(Task.plan_id, Task.number)
     )
     if (plan_id := int_arg("plan_id")) is not None:
@@ -72,11 +68,13 @@ def _task_summary(task: Task) -> dict[str, Any]:
 @bp.get("/tasks/<int:task_id>")
 def task(task_id: int):
     """A task with its units and their roles, targets and progress, state,
-    milestones and deadline extensions."""
-    return jsonify(task_detail(plan_service.get_task(acting_user(), task_id)))
+    milestones, deadline extensions and what the caller may do: the read
+    model the task page renders too."""
+    return jsonify(task_detail(task_view(acting_user(), task_id, today())))
 
 
-def task_detail(task: Task) -> dict[str, Any]:
+def task_detail(view: TaskView) -> dict[str, Any]:
+    task = view.task
     data = task_dict(task)
     data.update(
         {
@@ -85,19 +83,10 @@ def task_detail(task: Task) -> dict[str, Any]:
             "section": {"number": task.section.number, "title": task.section.title},
             "original_deadline": iso(task.original_deadline),
             "version": task.version,
-            "progress": [_progress_dict(row) for row in task_service.target_progress(task)],
-            "milestones": [
-                milestone_dict(m)
-                for m in db.session.scalars(
-                    select(Milestone).where(Milestone.task_id == task.id).order_by(Milestone.due_on, Milestone.id)
-                )
-            ],
-            "extensions": [
-                extension_dict(e)
-                for e in db.session.scalars(
-                    select(ExtensionRequest).where(ExtensionRequest.task_id == task.id).order_by(ExtensionRequest.id)
-                )
-            ],
+            "progress": [_progress_dict(row) for row in view.progress],
+            "milestones": [milestone_dict(mv.milestone) for mv in view.milestones],
+            "extensions": [extension_dict(e) for e in sorted(view.extensions, key=lambda e: e.id)],
+            "actions": sorted(view.actions),
         }
     )
     return data
@@ -120,51 +109,30 @@ def _progress_dict(row: dict[str, Any]) -> dict[str, Any]:
 
 @bp.get("/tasks/<int:task_id>/periods")
 def task_periods(task_id: int):
-    """Each reporting period of the task: its due dates, who owes what, and
-    the lead report and contributions in it that the caller may see."""
-    user = acting_user()
-    task = plan_service.get_task(user, task_id)
-    periods = list(task.plan.periods)
-    if code := request.args.get("period"):
-        periods = [resolve_period(db.session(), task.plan, code)]
-    calendar = WorkdayCalendar.load(db.session())
-    now = today()
-    reports = list(
-        db.session.scalars(
-            select(Report)
-            .options(joinedload(Report.unit), joinedload(Report.period))
-            .where(Report.task_id == task.id, Report.period_id.in_([p.id for p in periods]), visible_reports(user))
-            .order_by(Report.id)
-        )
-    )
-    visible_ids = {r.id for r in reports}
-    by_period: dict[int, list[Report]] = defaultdict(list)
-    for r in reports:
-        by_period[r.period_id].append(r)
-    owed: dict[int, list[dict[str, Any]]] = defaultdict(list)
-    for ob in obligations(db.session(), periods, calendar, task_ids=[task.id]):
-        owed[ob.period.id].append(
+    """Each reporting period of the task: its due dates, who owes what with
+    its light, and the lead report and contributions in it that the caller
+    may see -- the task page's read model."""
+    view = task_view(acting_user(), task_id, today(), period_code=request.args.get("period"))
+    return jsonify([_period_json(p) for p in view.periods])
+
+
+def _period_json(p: PeriodView) -> dict[str, Any]:
+    return {
+        **period_dict(p.period),
+        "contribution_due_on": iso(p.contribution_due_on),
+        "report": report_summary_dict(p.lead_report) if p.lead_report else None,
+        "contributions": [report_summary_dict(r) for r in p.contributions],
+        "owed": [
             {
-                "unit": unit_ref(ob.task_unit.unit),
-                "kind": ob.kind.value,
-                "due_on": iso(ob.due_on),
-                "done": ob.is_done,
-                "light": light_for(task.plan, ob.due_on, now, calendar, done=ob.is_done).value,
+                "unit": unit_ref(item.unit),
+                "kind": item.kind.value,
+                "due_on": iso(item.due_on),
+                "done": item.is_done,
+                "light": item.light.value,
                 # Another unit's draft is private: its existence is not shown.
-                "report_id": ob.report.id if ob.report is not None and ob.report.id in visible_ids else None,
+                "report_id": item.report.id if item.report is not None else None,
             }
-        )
-    result = []
-    for period in periods:
-        in_period = by_period[period.id]
-        lead = next((r for r in in_period if r.kind is ReportKind.LEAD_REPORT), None)
-        result.append(
-            {
-                **period_dict(period),
-                "contribution_due_on": iso(contribution_due_on(period, calendar)),
-                "report": report_summary_dict(lead) if lead else None,
-                "contributions": [report_summary_dict(r) for r in in_period if r.kind is ReportKind.CONTRIBUTION],
-                "owed": owed[period.id],
-            }
-        )
-    return jsonify(result)
+            for item in p.items
+            if item.is_owed
+        ],
+    }

@@ -1,0 +1,232 @@
+"""The read model of one task, as one user sees it on one day: its reporting
+periods with who owes what and each one's light, its milestones, deadline
+extensions, closing evidence, target progress, and what this user may do.
+
+Built once here and rendered twice: by the task page (web/tasks.py and
+templates/tasks/) and by the JSON API (/api/v1/tasks/{id} and its periods).
+The views only format it."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from ..db import session
+from ..domain.lights import Light, light_for
+from ..domain.obligations import Obligation, contribution_due_on, obligations
+from ..domain.periods import resolve_period
+from ..domain.workdays import WorkdayCalendar
+from ..models import (
+    Evidence,
+    ExtensionRequest,
+    ExtensionState,
+    Milestone,
+    MilestoneState,
+    Report,
+    ReportingPeriod,
+    ReportKind,
+    Task,
+    TaskState,
+    Unit,
+    User,
+)
+from ..policy import can, visible_reports
+from ..workflow import allowed_actions
+from .plans import get_task
+from .tasks import target_progress
+
+# What a user may do on the task page / through the API, as the view names it.
+TASK_ACTIONS = (
+    "file_report", "propose_milestone", "request_close", "request_extension", "decide_extension",
+    "decide_close", "suspend", "resume", "assign_units",
+)
+INACTIVE = (TaskState.CLOSED, TaskState.SUSPENDED)
+
+
+@dataclass(frozen=True)
+class PeriodItem:
+    """One unit's report (or contribution) for one period, as this user may see it."""
+
+    unit: Unit
+    kind: ReportKind
+    due_on: date | None  # None: a report filed while the task was open, no longer owed
+    light: Light
+    is_done: bool
+    report: Report | None  # only when the user may open it
+    status: str  # the report's state if visible; otherwise only whether the unit has done its part
+    is_mine: bool
+    is_owed: bool
+
+    @property
+    def unit_name(self) -> str:
+        return self.unit.short_name
+
+
+@dataclass(frozen=True)
+class PeriodView:
+    period: ReportingPeriod
+    contribution_due_on: date
+    light: Light  # of the lead unit's report: the task's status for the period
+    items: tuple[PeriodItem, ...]
+    reports: tuple[Report, ...]  # every report of the period this user may see, by id
+
+    @property
+    def my_item(self) -> PeriodItem | None:
+        return next((i for i in self.items if i.is_mine and i.is_owed), None)
+
+    @property
+    def lead_report(self) -> Report | None:
+        return next((r for r in self.reports if r.kind is ReportKind.LEAD_REPORT), None)
+
+    @property
+    def contributions(self) -> list[Report]:
+        return [r for r in self.reports if r.kind is ReportKind.CONTRIBUTION]
+
+
+@dataclass(frozen=True)
+class MilestoneView:
+    milestone: Milestone
+    light: Light
+    actions: frozenset[str]  # "confirm", "accept_done" (coordinator), "mark_done" (lead), allowed now
+
+
+@dataclass(frozen=True)
+class TaskView:
+    task: Task
+    today: date
+    periods: tuple[PeriodView, ...]  # in the plan's order
+    milestones: tuple[MilestoneView, ...]
+    extensions: tuple[ExtensionRequest, ...]  # newest first
+    closing_evidence: tuple[Evidence, ...]
+    progress: tuple[dict[str, Any], ...]  # services.tasks.target_progress rows
+    splittable_target_ids: frozenset[int]  # targets this user may split among the units
+    actions: frozenset[str]  # of TASK_ACTIONS
+    is_lead: bool  # the user answers for the task (牵头单位)
+    may_decide: bool  # the user decides on it (督办员)
+
+    @property
+    def started_periods(self) -> list[PeriodView]:
+        """Periods that have begun, newest first (what the page lists)."""
+        return sorted((p for p in self.periods if p.period.starts_on <= self.today),
+                      key=lambda p: p.period.starts_on, reverse=True)
+
+    @property
+    def workflow_actions(self) -> list[str]:
+        return allowed_actions(self.task)
+
+
+def task_view(user: User, task_id: int, today: date, *, period_code: str | None = None,
+              calendar: WorkdayCalendar | None = None) -> TaskView:
+    """The task `task_id` as `user` sees it on `today` (404 if they may not);
+    with `period_code`, that one period only (400 if the plan has none such)."""
+    task = get_task(user, task_id)
+    sess = session()
+    calendar = calendar or WorkdayCalendar.load(sess)
+    if period_code:
+        periods = [resolve_period(sess, task.plan, period_code)]
+    else:
+        periods = sorted(task.plan.periods, key=lambda p: p.starts_on)
+    period_views = tuple(_periods(task, user, today, calendar, periods))
+
+    milestones = []
+    for m in sess.scalars(select(Milestone).where(Milestone.task_id == task.id)
+                          .options(selectinload(Milestone.evidence)).order_by(Milestone.due_on, Milestone.id)):
+        allowed = set(allowed_actions(m))
+        mine = set()
+        if can(user, "milestone.decide", m):
+            mine |= allowed & {"confirm", "accept_done"}
+        if can(user, "milestone.propose", m):
+            mine |= allowed & {"mark_done"}
+        milestones.append(MilestoneView(
+            m, light_for(task.plan, m.due_on, today, calendar, done=m.state is MilestoneState.COMPLETED),
+            frozenset(mine)))
+
+    extensions = tuple(sess.scalars(
+        select(ExtensionRequest).where(ExtensionRequest.task_id == task.id)
+        .order_by(ExtensionRequest.created_at.desc(), ExtensionRequest.id.desc())
+    ))
+    closing_evidence = tuple(sess.scalars(
+        select(Evidence)
+        .where(Evidence.task_id == task.id, Evidence.report_id.is_(None), Evidence.milestone_id.is_(None))
+        .order_by(Evidence.uploaded_at)
+    ))
+    progress = tuple(target_progress(task))
+
+    is_lead = can(user, "task.request", task)
+    may_decide = can(user, "task.decide", task)
+    workflow_actions = set(allowed_actions(task))
+    actions = set()
+    if can(user, "report.file", task) and task.state not in INACTIVE:
+        actions.add("file_report")
+    if can(user, "milestone.propose", task) and task.state not in INACTIVE:
+        actions.add("propose_milestone")
+    if is_lead and "request_close" in workflow_actions:
+        actions.add("request_close")
+    if (is_lead and task.deadline is not None and today <= task.deadline and task.state not in INACTIVE
+            and not any(e.state is ExtensionState.PENDING for e in extensions)):
+        actions.add("request_extension")
+    if may_decide:
+        if any(e.state is ExtensionState.PENDING for e in extensions):
+            actions.add("decide_extension")
+        if "approve_close" in workflow_actions:
+            actions.add("decide_close")
+        actions |= workflow_actions & {"suspend", "resume"}
+    if can(user, "task.assign_units", task):
+        actions.add("assign_units")
+
+    return TaskView(
+        task=task, today=today, periods=period_views, milestones=tuple(milestones), extensions=extensions,
+        closing_evidence=closing_evidence, progress=progress,
+        splittable_target_ids=frozenset(row["target"].id for row in progress if can(user, "target.split", row["target"])),
+        actions=frozenset(actions), is_lead=is_lead, may_decide=may_decide,
+    )
+
+
+def _periods(task: Task, user: User, today: date, calendar: WorkdayCalendar,
+             periods: list[ReportingPeriod]) -> list[PeriodView]:
+    sess = session()
+    period_ids = [p.id for p in periods]
+    visible = {
+        r.id: r
+        for r in sess.scalars(
+            select(Report).where(Report.task_id == task.id, Report.period_id.in_(period_ids), visible_reports(user))
+            .order_by(Report.id)
+        )
+    }
+    by_period: dict[int, list[Obligation]] = {}
+    for ob in obligations(sess, periods, calendar, task_ids=[task.id]):
+        by_period.setdefault(ob.period.id, []).append(ob)
+    result = []
+    for period in periods:
+        obs = by_period.get(period.id, [])
+        lead_ob = next((ob for ob in obs if ob.kind is ReportKind.LEAD_REPORT), None)
+        items = []
+        shown: set[int] = set()
+        for ob in obs:
+            report = visible.get(ob.report.id) if ob.report is not None else None
+            if report is not None:
+                status = report.state.label
+                shown.add(report.id)
+            else:
+                # Another unit's draft or unapproved work is not shown; whether
+                # the unit has done its part is (punctuality is public).
+                status = "已报送" if ob.is_done else "未报送"
+            items.append(PeriodItem(
+                ob.task_unit.unit, ob.kind, ob.due_on,
+                light_for(task.plan, ob.due_on, today, calendar, done=ob.is_done), ob.is_done, report, status,
+                is_mine=ob.task_unit.unit_id == user.unit_id, is_owed=True,
+            ))
+        # Reports filed while the task was open stay on its page after it is
+        # suspended or closed (obligations() no longer lists them).
+        reports = [r for r in visible.values() if r.period_id == period.id]
+        for report in reports:
+            if report.id not in shown:
+                items.append(PeriodItem(report.unit, report.kind, None, Light.GREEN, True, report,
+                                        report.state.label, is_mine=report.unit_id == user.unit_id, is_owed=False))
+        light = (light_for(task.plan, period.due_on, today, calendar, done=lead_ob.is_done)
+                 if lead_ob else Light.GREEN)
+        result.append(PeriodView(period, contribution_due_on(period, calendar), light, tuple(items), tuple(reports)))
+    return result
