@@ -275,8 +275,8 @@ def create_user(
     if unit is None:
         raise ValidationError(f"未找到单位“{unit_name}”", field_errors={"unit": "未找到该单位"})
     roles = list(dict.fromkeys(roles))
-    _check_privileged(actor, roles)
     _check_duties(roles, field="roles")
+    _check_privileged(actor, roles)
     policy = LoginPolicy.current()
     check_password_strength(password, login, policy)
     user = User(
@@ -309,8 +309,8 @@ def grant_role(user: User, role: Role, *, actor: Actor) -> None:
     _check_admin_acts_on_other(actor, user)
     if role in user.roles:
         return
-    _check_privileged(actor, [*user.roles, role])
     _check_duties([*user.roles, role])
+    _check_privileged(actor, [*user.roles, role])
     user.role_grants.append(UserRole(role=role, granted_by_id=actor.id if actor else None))
     end_sessions(user)
     session().flush()
@@ -396,9 +396,9 @@ def set_roles(user: User, roles: Iterable[Role], *, actor: Actor) -> tuple[list[
     if not wanted:
         raise ValidationError("每个账号至少保留一个角色;如需停用账号,请停用", field_errors={"roles": "至少选择一个角色"})
     current = set(user.roles)
+    _check_duties(wanted, field="roles")
     if set(wanted) != current:
         _check_privileged(actor, [*current, *wanted])
-    _check_duties(wanted, field="roles")
     granted = [r for r in wanted if r not in current]
     revoked = [r for r in Role if r in current and r not in wanted]
     for role in granted:

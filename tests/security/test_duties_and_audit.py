@@ -43,17 +43,16 @@ def test_granting_roles(make_user):
     admin, other_admin = make_user("admin"), make_user("admin")
     liaison = make_user("liaison", unit="省经信厅")
     coordinator = make_user("coordinator")
+    leader = make_user("leader")
     with unit_of_work():
         user_service.grant_role(_fresh(liaison), Role.LEADER, actor=_fresh(admin))
     assert _fresh(liaison).roles == {Role.LIAISON, Role.LEADER}
     refusals = [
-        # Privileged roles only on the server (issue 9): refused before anything else.
-        (liaison, Role.AUDITOR, admin, PermissionDenied),
-        (liaison, Role.ADMIN, admin, PermissionDenied),
-        (admin, Role.COORDINATOR, other_admin, PermissionDenied),
-        (liaison, Role.AUDITOR, None, ValidationError),  # on the server too: would mix duties
-        (liaison, Role.ADMIN, None, ValidationError),
-        (admin, Role.COORDINATOR, None, ValidationError),
+        (liaison, Role.AUDITOR, admin, ValidationError),  # would mix duties
+        (liaison, Role.ADMIN, admin, ValidationError),
+        (admin, Role.COORDINATOR, other_admin, ValidationError),
+        (liaison, Role.AUDITOR, None, ValidationError),  # on the server too
+        (leader, Role.COORDINATOR, admin, PermissionDenied),  # privileged: only on the server (issue 9)
         (admin, Role.AUDITOR, admin, ValidationError),  # to oneself
         (coordinator, Role.LEADER, coordinator, PermissionDenied),  # to oneself, and not an admin
         (liaison, Role.COORDINATOR, coordinator, PermissionDenied),  # only admins grant
