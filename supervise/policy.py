@@ -56,8 +56,10 @@ ROLE_PERMISSIONS: dict[Role, frozenset[str]] = {
             "notification.view", "token.manage", "report.export", "escalation.receive_unit",
         }
     ),
-    Role.ADMIN: frozenset({"unit.view", "unit.manage", "user.manage", "calendar.manage", "jobs.view", "delivery.view"}),
-    Role.AUDITOR: frozenset({"audit.view"}),
+    Role.ADMIN: frozenset({"unit.view", "unit.manage", "user.manage", "calendar.manage", "jobs.view", "delivery.view",
+                           "report.archive"}),
+    # report.archive: the list of issued 通报 with their SHA-256, to check the files (not to read them).
+    Role.AUDITOR: frozenset({"audit.view", "report.archive"}),
 }
 
 # 三权分立: each account belongs to exactly one of these duties.

@@ -48,3 +48,12 @@ def test_a_cycle_between_two_pages_breaks_it(tmp_path):
     result = lint_imports(root)
     assert result.returncode != 0
     assert "No cycles are allowed in supervise.web" in result.stdout
+
+
+def test_the_domain_floor_writing_the_audit_trail_breaks_it(tmp_path):
+    root = _copy(tmp_path)
+    with open(root / "supervise" / "domain" / "obligations.py", "a", encoding="utf-8") as f:
+        f.write("\n\ndef _shortcut():\n    from ..audit import record  # noqa: F401\n")
+    result = lint_imports(root)
+    assert result.returncode != 0
+    assert "supervise.domain is not allowed to import supervise.audit" in result.stdout

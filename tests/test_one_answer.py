@@ -50,14 +50,14 @@ def _task_page_light(client, task: Task) -> str:
 
 def _work_page_light(client, task: Task) -> str:
     html = client.get("/work").get_data(as_text=True)
-    rows = [_block(html, m.start()) for m in re.finditer(rf'href="/tasks/{task.id}[#"]', html)]
+    rows = {_block(html, m.start()) for m in re.finditer(rf'href="/tasks/{task.id}[#"]', html)}
     rows = [r for r in rows if "2025年第二季度" in r]
     assert len(rows) == 1, rows
     return _light_in(rows[0])
 
 
 def _dashboard_light(client, plan, task: Task) -> str:
-    html = client.get(f"/dashboard/?plan={plan.id}&period=2025Q2").get_data(as_text=True)
+    html = client.get(f"/dashboard/?plan={plan.id}&period=2025Q2&view=tasks").get_data(as_text=True)
     rows = [_block(html, m.start()) for m in re.finditer(rf'href="/tasks/{task.id}"', html)]
     return _light_in("".join(r for r in rows if "light-" in r))
 
@@ -75,8 +75,8 @@ def _api_period_light(client, token, task: Task) -> str:
 
 
 def _api_work_light(client, token, task: Task) -> str:
-    [item] = [o for o in _api(client, token, "/me/work")["owed"]
-              if o["task"]["id"] == task.id and o["period"] == "2025Q2"]
+    [item] = [o for o in _api(client, token, "/me/work?period=2025Q2&per_page=100")["items"]
+              if o["task"]["id"] == task.id and o["kind"] == "report_due"]
     return item["light"]
 
 
@@ -97,14 +97,12 @@ def _exported_lights(coordinator, plan) -> tuple[dict[int, str], dict[int, str]]
         col = {name: rows[header_at].index(name) for name in ("任务序号", "职责", "红黄绿灯")}
         ledger.update({r[col["任务序号"]]: r[col["红黄绿灯"]] for r in rows[header_at + 1:]
                        if r[col["职责"]] == "牵头单位" and isinstance(r[col["任务序号"]], int)})
-    paragraphs = [p.text for p in docx.Document(io.BytesIO(word)).paragraphs]
-    notice = {}
-    for number in NUMBERS:
-        lines = [t for t in paragraphs if t.startswith(f"{number}. ")]
-        assert lines, paragraphs
-        line = next((t for t in lines if re.search("红灯|黄灯|绿灯", t)), lines[0])
-        notice[number] = re.findall("红灯|黄灯|绿灯", line)[-1]
-    return ledger, notice
+    # The 通报 states every task's light in its annex table (任务落实情况一览表).
+    annex = docx.Document(io.BytesIO(word)).tables[-1]
+    header = [c.text for c in annex.rows[0].cells]
+    col = {name: header.index(name) for name in ("序号", "红黄绿灯")}
+    notice = {int(r.cells[col["序号"]].text): r.cells[col["红黄绿灯"]].text for r in annex.rows[1:]}
+    return ledger, {n: notice[n] for n in NUMBERS}
 
 
 @pytest.fixture

@@ -61,6 +61,8 @@ PAGES = {
     "dashboard.index": ("/dashboard/", {"coordinator", "leader"}, set()),
     "dashboard.reports": ("/dashboard/reports", {"coordinator", "leader"}, {"coordinator", "leader"}),
     "work.index": ("/work", {"coordinator", "liaison"}, set()),
+    "dashboard.archive": ("/dashboard/archive", {"admin", "auditor"}, set()),
+    "work.confirm_lead": ("/work/leads/{task}/confirm", set(), {"coordinator"}),
     "notifications.index": ("/notifications", WORKING, set()),
     "notifications.mark_all_read": ("/notifications/read", set(), WORKING),
     "profile.index": ("/profile", EVERYONE, set()),

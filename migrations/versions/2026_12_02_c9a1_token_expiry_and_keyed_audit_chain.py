@@ -23,7 +23,7 @@ calls. Downgrading drops the trigger, the function and the expiry column;
 the epoch row stays (the trail is append-only).
 
 Revision ID: c9a1
-Revises: 0007
+Revises: 20261202_next_steps
 Create Date: 2026-12-02 08:30:00
 """
 from __future__ import annotations
@@ -37,7 +37,7 @@ from alembic import context, op
 import supervise.models.types
 
 revision = 'c9a1'
-down_revision = '0007'
+down_revision = '20261202_next_steps'
 branch_labels = None
 depends_on = None
 

@@ -27,6 +27,22 @@
   }
 
   function targetChart(el, target) {
+    var actual = { name: "审核通过值", type: "line", data: target.actual, connectNulls: true,
+                   itemStyle: { color: COLORS.actual }, lineStyle: { color: COLORS.actual } };
+    if (!target.baseline_known) {
+      // No baseline in the document: no 序时 line from a made-up 0, only the
+      // approved figures against the target level; the axis is not forced to 0.
+      actual.markLine = { symbol: "none", label: { formatter: "目标 " + target.goal },
+                          lineStyle: { type: "dashed", color: COLORS.plan }, data: [{ yAxis: target.goal }] };
+      return {
+        tooltip: { trigger: "axis" },
+        legend: { data: ["审核通过值"] },
+        grid: { left: 8, right: 16, bottom: 8, containLabel: true },
+        xAxis: { type: "category", data: target.periods, axisLabel: { rotate: 45 } },
+        yAxis: { type: "value", name: target.measure, scale: true },
+        series: [actual]
+      };
+    }
     return {
       tooltip: { trigger: "axis" },
       legend: { data: ["序时目标", "审核通过值"] },
@@ -36,8 +52,7 @@
       series: [
         { name: "序时目标", type: "line", data: target.planned, showSymbol: false,
           lineStyle: { type: "dashed", color: COLORS.plan }, itemStyle: { color: COLORS.plan } },
-        { name: "审核通过值", type: "line", data: target.actual, connectNulls: true,
-          itemStyle: { color: COLORS.actual }, lineStyle: { color: COLORS.actual } }
+        actual
       ]
     };
   }

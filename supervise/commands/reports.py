@@ -46,8 +46,10 @@ def _plan(ref: str | None, period_code: str) -> Plan:
 @click.option("--as", "login", default=None, help="以该用户名义签发(须有导出权限)")
 @click.option("--as-of", "as_of", default=None, help="数据截止日期 YYYY-MM-DD(默认今天):通报按该日结束时的数据生成,"
               "之后报送的版本和作出的决定不计入,逾期和红黄绿灯按该日判断")
+@click.option("--next-steps", "next_steps_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              default=None, help="下一步工作要求:UTF-8 文本文件,每段一行(Word 通报的第六部分)")
 def report_export(period_code: str, fmt: str, output: Path, plan_ref: str | None, login: str | None,
-                  as_of: str | None) -> None:
+                  as_of: str | None, next_steps_file: Path | None) -> None:
     """Issue the report for PERIOD, archive it and write it to OUTPUT."""
     from ..reports.export import parse_format
     from ..domain.clock import today
@@ -64,7 +66,8 @@ def report_export(period_code: str, fmt: str, output: Path, plan_ref: str | None
             actor = get_user_by_login(login) if login else SYSTEM
             plan = _plan(plan_ref, period_code)
             period = resolve_period(session(), plan, period_code, day)
-            row, content = issue_report(actor, plan, period, parse_format(fmt), as_of=day)
+            next_steps = next_steps_file.read_text(encoding="utf-8") if next_steps_file else ""
+            row, content = issue_report(actor, plan, period, parse_format(fmt), as_of=day, next_steps=next_steps)
             summary = f"已签发并归档 #{row.id} {row.filename} ({row.size} 字节, sha256 {row.sha256})"
     except DomainError as exc:
         raise click.ClickException(exc.message) from exc

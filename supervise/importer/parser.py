@@ -561,7 +561,7 @@ class _Walker:
             if _END_MATTER.match(text) or _ANNEX_REFERENCE.match(text) or _ANNEX_START.match(text):
                 self._reset()
                 continue
-            if _CLOSING.match(text) and not find_tags(text):
+            if _CLOSING.match(text) and not find_tags(text) and self._closed():
                 self._reset()
                 self._read_loose(text)
                 continue
@@ -577,6 +577,14 @@ class _Walker:
         self._reset()
         self._read(self.root)
         self._untagged_siblings()
+
+    def _closed(self) -> bool:
+        """Whether the innermost item ended with a tag (or there is none):
+        only then does a closing paragraph ("各地各部门要…") end the list."""
+        current = self.stack[-1]
+        if current is self.root or not current.pieces:
+            return True
+        return bool(find_tags(current.pieces[-1]))
 
     def _opens(self, marker: tuple[str, int, str, str], text: str) -> bool:
         kind, number, _, rest = marker

@@ -140,9 +140,10 @@ def is_unit_name(name: str) -> bool:
     name = remove_spaces(name)
     if not 2 <= len(name) <= 40 or name in _GENERIC:
         return False
-    if _NOT_IN_NAME.search(re.sub(r"[〔(（][^〔〕()（）]*[〕)）]", "", name)):
+    bare = re.sub(r"[〔(（][^〔〕()（）]*[〕)）]", "", _LEAD_MARK.sub("", name))  # "省发展改革委（省能源局）"
+    if _NOT_IN_NAME.search(bare):
         return False
-    return bool(_UNIT_SUFFIX.search(_LEAD_MARK.sub("", name)) or _GROUP_PREFIX.match(name))
+    return bool(_UNIT_SUFFIX.search(bare) or _UNIT_SUFFIX.search(_LEAD_MARK.sub("", name)) or _GROUP_PREFIX.match(name))
 
 
 def split_names(body: str) -> tuple[list[str], list[str]]:

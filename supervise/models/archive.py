@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, Integer, String
+from sqlalchemy import ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..db import Base, utcnow
@@ -51,6 +51,8 @@ class IssuedReport(Base):
     issued_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
     issued_by_login: Mapped[str] = mapped_column(String(64), default="")
     issued_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+    # 下一步工作要求 as the coordinator wrote it before issuing (the 通报's last section).
+    next_steps: Mapped[str] = mapped_column(Text, default="", server_default="")
 
     plan: Mapped[Plan] = relationship()
     period: Mapped[ReportingPeriod] = relationship()

@@ -287,6 +287,13 @@ class Target(Base):
 
     plan: Mapped[Plan] = relationship()
     task: Mapped[Task | None] = relationship(back_populates="targets")
+
+    @property
+    def kind_label(self) -> str:
+        """每年 only for a yearly rate; a level reached in a year is "2027年"."""
+        if self.kind is TargetKind.ANNUAL and self.due_year is not None:
+            return f"{self.due_year}年"
+        return self.kind.label
     allocations: Mapped[list[TargetAllocation]] = relationship(
         back_populates="target", cascade="all, delete-orphan"
     )

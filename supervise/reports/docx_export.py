@@ -21,9 +21,8 @@ from docx.oxml import OxmlElement
 from docx.oxml.ns import qn
 from docx.shared import Mm, Pt, RGBColor
 
-from ..domain.lights import Light
-from ..models import TaskState
-from .supervision import Supervision, chinese_number, format_number, format_share
+from .bulletin import ISSUER, blocks, document_title
+from .supervision import Supervision
 
 TITLE_FONT = "方正小标宋简体"
 BODY_FONT = "仿宋_GB2312"
@@ -37,8 +36,6 @@ BODY_SIZE = Pt(16)  # 三号
 TABLE_SIZE = Pt(12)  # 小四: tables would not fit a page at 三号
 PAGE_NUMBER_SIZE = Pt(14)  # 四号
 LINE_SPACING = Pt(28)  # 22 lines to a page
-
-ISSUER = "浙江省商务厅"
 
 STYLE_FONTS = {"Normal": BODY_FONT, "Title": TITLE_FONT, "Heading 1": HEADING1_FONT,
                "Heading 2": HEADING2_FONT, "Table Text": BODY_FONT}
@@ -59,7 +56,7 @@ def set_run_fonts(target, east_asia: str, *, latin: str = LATIN_FONT) -> None:
 
 
 def _paragraph_style(doc, name: str, font: str, size, *, bold=False, base="Normal", center=False,
-                     indent=True, spacing=LINE_SPACING):
+                     indent=True, spacing=LINE_SPACING, left=False):
     styles = doc.styles
     style = styles[name] if name in [s.name for s in styles] else styles.add_style(name, WD_STYLE_TYPE.PARAGRAPH)
     if name != "Normal":
@@ -70,7 +67,8 @@ def _paragraph_style(doc, name: str, font: str, size, *, bold=False, base="Norma
     style.font.italic = False
     style.font.color.rgb = RGBColor(0, 0, 0)
     fmt = style.paragraph_format
-    fmt.alignment = WD_ALIGN_PARAGRAPH.CENTER if center else WD_ALIGN_PARAGRAPH.JUSTIFY
+    fmt.alignment = (WD_ALIGN_PARAGRAPH.CENTER if center else WD_ALIGN_PARAGRAPH.LEFT if left
+                     else WD_ALIGN_PARAGRAPH.JUSTIFY)
     fmt.line_spacing_rule = WD_LINE_SPACING.EXACTLY
     fmt.line_spacing = spacing
     fmt.space_before = Pt(0)
@@ -132,7 +130,7 @@ class _Writer:
                                       spacing=Pt(36))
         _paragraph_style(doc, "Heading 1", HEADING1_FONT, BODY_SIZE)
         _paragraph_style(doc, "Heading 2", HEADING2_FONT, BODY_SIZE)
-        _paragraph_style(doc, "Table Text", BODY_FONT, TABLE_SIZE, indent=False, spacing=Pt(18))
+        _paragraph_style(doc, "Table Text", BODY_FONT, TABLE_SIZE, indent=False, spacing=Pt(18), left=True)
         self.styles = {name: doc.styles[name] for name in (*STYLE_FONTS, "Table Grid")}
         section = doc.sections[0]
         section.orientation = WD_ORIENT.PORTRAIT
@@ -171,6 +169,15 @@ class _Writer:
         table = self.doc.add_table(rows=len(rows) + 1, cols=cols)
         table.style = self.styles["Table Grid"]
         table.alignment = WD_TABLE_ALIGNMENT.CENTER
+        # Fixed layout on the given widths: Word and LibreOffice would
+        # otherwise share the width equally and wrap the unit names.
+        table.autofit = False
+        tbl_pr = table._tbl.tblPr
+        layout = OxmlElement("w:tblLayout")
+        layout.set(qn("w:type"), "fixed")
+        tbl_pr.append(layout)
+        for column, width in zip(table.columns, widths_mm):
+            column.width = Mm(width)
         # All cells in one pass: Table.rows[i].cells recomputes the grid each time.
         cells = table._cells
         for r, values in enumerate([header] + rows):
@@ -197,143 +204,80 @@ class _Writer:
         return buf.getvalue()
 
 
-def document_title(data: Supervision) -> str:
-    return f"关于《{data.plan.title}》{data.period.label}落实情况的督查通报"
-
-
-def render_docx(data: Supervision) -> bytes:
+def render_docx(data: Supervision, next_steps: str = "") -> bytes:
+    """The 通报 as Word: the blocks of `bulletin.blocks`, in official form."""
     w = _Writer()
     plan, period = data.plan, data.period
     core = w.doc.core_properties
     core.title = document_title(data)
     core.author = ISSUER
     core.subject = f"{plan.document_number} {period.code}"
-
-    w.paragraph(document_title(data), "Title")
-    w.paragraph(f"(统计截至{_day(period.ends_on)},情况更新至{_day(data.as_of)})", align=WD_ALIGN_PARAGRAPH.CENTER,
-                indent=False)
-    w.paragraph("各有关单位:", indent=False)
-    w.paragraph(
-        f"根据《{plan.title}》({plan.document_number})的分工安排,现将{period.label}各项任务落实情况通报如下。"
-        "本通报的进展和指标数据均取自经督办员审核通过的牵头单位报告。"
-    )
-
-    totals = data.totals
-    rc = data.report_counts
-    n_behind = len(data.behind_targets)
-    n_milestones = sum(1 for item in data.overdue if item.kind == "工作节点")
-    w.heading1("一、总体情况")
-    states = "、".join(f"{s.label}{totals.states[s]}项" for s in TaskState if totals.states[s])
-    w.paragraph(
-        f"计划共有{len(data.by_section)}项行动、{totals.total}项任务,其中{states or '暂无任务'}。"
-        f"本期应报送牵头单位报告{rc['owed']}份,审核通过{rc['approved']}份,已报送待审核{rc['submitted']}份,"
-        f"退回修改{rc['returned']}份,未报送{rc['missing'] + rc['draft']}份。"
-        f"按红黄绿灯评价,红灯{totals.lights[Light.RED]}项、黄灯{totals.lights[Light.YELLOW]}项、"
-        f"绿灯{totals.lights[Light.GREEN]}项。"
-        f"计划实施期已过{format_share(data.plan_time_share)}(序时进度),{len(data.targets)}项目标指标中"
-        f"{n_behind}项落后于序时进度;逾期未完成的工作节点{n_milestones}个。"
-    )
-
-    w.heading1("二、分行动任务进展情况")
-    rows_by_section: dict[int, list] = {}
-    for row in data.tasks:
-        rows_by_section.setdefault(row.section.id, []).append(row)
-    for section, counts in data.by_section:
-        w.heading2(f"({chinese_number(section.number)}){section.title}")
-        for row in rows_by_section.get(section.id, []):
-            task = row.task
-            co = "、".join(row.co_names) or "无"
-            w.paragraph(
-                f"{task.number}. {task.title}(牵头单位:{row.lead_name};配合单位:{co};"
-                f"状态:{task.state.label};{row.light.label})。"
-            )
-            w.paragraph(f"本期进展:{row.approved_summary}" if row.approved_summary
-                        else "本期进展:暂无审核通过的进展报告。")
-
-    w.heading1("三、目标指标完成情况")
-    w.paragraph(f"序时进度按各指标的实施期计算,统计至{_day(data.progress_date)}。")
-    target_rows = []
-    for i, t in enumerate(data.targets, start=1):
-        target_rows.append([
-            str(i), t.name, t.goal_text, format_number(t.latest), format_share(t.share),
-            format_share(t.time_share), "是" if t.is_behind else "否",
-        ])
-        for a in t.allocations:
-            target_rows.append([
-                "", f"其中:{a.unit.short_name}", f"分解{format_number(a.value)}{t.target.measure}",
-                format_number(a.actual), format_share(a.share), format_share(t.time_share),
-                "是" if t.time_share > 0 and (a.share is None or a.share < t.time_share) else "否",
-            ])
-    w.table(["序号", "指标", "目标", "最新值", "完成比例", "序时进度", "滞后"], target_rows,
-            [12, 52, 32, 20, 20, 20, 12])
-
-    w.heading1("四、逾期、退回及滞后事项")
-    w.heading2("(一)逾期事项")
-    overdue_lines = _overdue_lines(data)
-    for i, text in enumerate(overdue_lines, start=1):
-        w.paragraph(f"{i}. {text}")
-    if not overdue_lines:
-        w.paragraph("无。")
-    w.heading2("(二)退回修改事项")
-    if data.returned:
-        for i, item in enumerate(data.returned, start=1):
-            reason = item.report.return_reason or "未说明"
-            w.paragraph(f"{i}. 任务{item.task.number}“{item.task.title}”:{item.unit.short_name}报送的"
-                        f"{item.report.kind.label}被退回,退回原因:{reason}。")
-    else:
-        w.paragraph("无。")
-    w.heading2("(三)滞后事项")
-    lagging = [f"指标“{t.name}”完成{format_share(t.share)},低于序时进度{format_share(t.time_share)}"
-               for t in data.behind_targets]
-    lagging += [f"任务{row.task.number}“{row.task.title}”亮红灯(牵头单位:{row.lead_name})" for row in data.red_tasks]
-    if lagging:
-        for i, text in enumerate(lagging, start=1):
-            w.paragraph(f"{i}. {text}。")
-    else:
-        w.paragraph("无。")
-
-    w.heading1("五、各单位报送及时率")
-    judged = [p.code for p in data.reported_periods]
-    w.paragraph(
-        "按时报送指首次报送时间不晚于该期报送截止日。"
-        + (f"统计期次:{judged[0]}至{judged[-1]}。" if judged else "本期报送尚未到截止日。")
-    )
-    code = data.period.code
-    ranking = []
-    for i, u in enumerate(data.punctuality, start=1):
-        on_time, owed = u.per_period.get(code, (0, 0))
-        total_on_time, total_owed = u.total
-        ranking.append([str(i), u.unit.short_name, str(owed), str(on_time), format_share(u.rate(code)),
-                        f"{total_on_time}/{total_owed}", format_share(u.overall_rate)])
-    w.table(["排名", "单位", "本期应报", "本期按时", "本期及时率", "累计按时/应报", "累计及时率"], ranking,
-            [12, 46, 18, 18, 22, 26, 22])
-
-    w.paragraph("")
-    w.paragraph(ISSUER, align=WD_ALIGN_PARAGRAPH.RIGHT, indent=False)
-    w.paragraph(_day(data.as_of), align=WD_ALIGN_PARAGRAPH.RIGHT, indent=False)
+    signed = False
+    for block in blocks(data, next_steps):
+        if block.kind == "title":
+            w.paragraph(block.text, "Title")
+        elif block.kind == "subtitle":
+            w.paragraph(block.text, align=WD_ALIGN_PARAGRAPH.CENTER, indent=False)
+        elif block.kind == "salutation":
+            w.paragraph(block.text, indent=False)
+        elif block.kind == "h1":
+            w.heading1(block.text)
+        elif block.kind == "h2":
+            w.heading2(block.text)
+        elif block.kind == "table":
+            w.table(block.header, block.rows, fitted_widths(block.header, block.rows, block.flexible))
+        elif block.kind == "annex":
+            p = w.paragraph(block.text, "Heading 1", indent=False)
+            p.paragraph_format.page_break_before = True  # 附件 starts a page, 黑体 at the left
+        elif block.kind == "annex_title":
+            w.paragraph(block.text, "Title")
+        elif block.kind == "signature":
+            p = w.paragraph(block.text, align=WD_ALIGN_PARAGRAPH.RIGHT, indent=False)
+            if not signed:
+                p.paragraph_format.space_before = LINE_SPACING  # a line's space above, not an empty paragraph
+                signed = True
+        else:
+            w.paragraph(block.text)
     return w.save()
 
 
-def _overdue_lines(data: Supervision) -> list[str]:
-    """Overdue milestones and lead reports one by one; the co-units that owe
-    a contribution on the same task in one line, as an office would write it."""
-    lines = []
-    contributions: dict[int, list] = {}
-    for item in data.overdue:
-        if item.kind == "配合单位报送":
-            contributions.setdefault(item.task.id, []).append(item)
-            continue
-        who = item.unit.short_name if item.unit else "—"
-        lines.append(f"任务{item.task.number}“{item.task.title}”:{who}{item.kind}“{item.title}”应于"
-                     f"{_day(item.due_on)}前完成,已逾期{item.working_days}个工作日。")
-    for items in contributions.values():
-        first = items[0]
-        names = "、".join(i.unit.short_name for i in items)
-        lines.append(f"任务{first.task.number}“{first.task.title}”:{names}共{len(items)}个配合单位的"
-                     f"{data.period.label}进展情况应于{_day(first.due_on)}前报送牵头单位,已逾期"
-                     f"{first.working_days}个工作日。")
-    return lines
+TEXT_WIDTH_MM = 210 - 28 - 26  # A4 less the left and right margins
+CHAR_MM = 12 * 0.3528  # one Chinese character at 小四 (12 pt)
+CELL_PADDING_MM = 4.6  # Word's default left and right cell margins (1.9 mm each), and a little air
 
 
-def _day(d) -> str:
-    return f"{d.year}年{d.month}月{d.day}日"
+def _text_width(text: str) -> float:
+    """The width of a line of `text` in Chinese characters (Latin letters
+    and digits are about half)."""
+    return sum(1 if ord(ch) > 0x2E7F else 0.55 for ch in text)
+
+
+def fitted_widths(header: list[str], rows: list[list[str]], flexible: tuple[int, ...] = ()) -> list[float]:
+    """Column widths (mm) that hold each fixed column's longest entry on one
+    line (unit names do not wrap), the flexible columns sharing what is left
+    in proportion to their text."""
+    cols = len(header)
+    # A heading may take two lines ("本期" over "及时率"); the entries take one.
+    need = [max([-(-_text_width(header[c]) // 2)] + [_text_width(r[c]) for r in rows]) * CHAR_MM + CELL_PADDING_MM
+            for c in range(cols)]
+    fixed = [c for c in range(cols) if c not in flexible]
+    fixed_total = sum(need[c] for c in fixed)
+    widths = list(need)
+    if flexible:
+        left = TEXT_WIDTH_MM - fixed_total
+        floor = [min(need[c], 30.0) for c in flexible]  # a flexible column is never squeezed below this
+        if left < sum(floor):
+            scale = (TEXT_WIDTH_MM - sum(floor)) / fixed_total
+            for c in fixed:
+                widths[c] = need[c] * scale
+            left = sum(floor)
+        wanted = sum(need[c] for c in flexible)
+        for c in flexible:
+            widths[c] = left * need[c] / wanted if wanted else left / len(flexible)
+    elif fixed_total > TEXT_WIDTH_MM:
+        widths = [w * TEXT_WIDTH_MM / fixed_total for w in widths]
+    else:
+        # Spread the spare width evenly, so the table spans the text block.
+        spare = (TEXT_WIDTH_MM - fixed_total) / cols
+        widths = [w + spare for w in widths]
+    return [round(w, 1) for w in widths]

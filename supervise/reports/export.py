@@ -24,7 +24,11 @@ def parse_format(value: str) -> ExportFormat:
         ) from None
 
 
-def render(fmt: ExportFormat, data: Supervision) -> bytes:
+def render(fmt: ExportFormat, data: Supervision, *, next_steps: str = "") -> bytes:
+    """The file; `next_steps` (下一步工作要求) is a section of the Word 通报
+    only: the ledgers carry figures."""
+    if fmt is ExportFormat.DOCX:
+        return render_docx(data, next_steps)
     return RENDERERS[fmt](data)
 
 

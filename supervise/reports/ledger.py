@@ -164,11 +164,11 @@ TARGET_COLUMNS = [
 
 
 def _target_rows(t: TargetProgress) -> list[list]:
-    rows = [[t.name, "", t.target.value, t.target.measure, t.target.kind.label, t.baseline, t.latest,
+    rows = [[t.name, "", t.target.value, t.target.measure, t.target.kind_label, t.baseline, t.latest,
              t.latest_period or "", t.share, t.time_share, "是" if t.is_behind else "否"]]
     for a in t.allocations:
         behind = t.time_share > 0 and (a.share is None or a.share < t.time_share)
-        rows.append([f"{t.name}(分解)", a.unit.short_name, a.value, t.target.measure, t.target.kind.label,
+        rows.append([f"{t.name}(分解)", a.unit.short_name, a.value, t.target.measure, t.target.kind_label,
                      a.baseline, a.actual, "", a.share, t.time_share, "是" if behind else "否"])
     return rows
 

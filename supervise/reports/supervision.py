@@ -126,7 +126,7 @@ class TaskRow:
 class SeriesPoint:
     period_code: str
     ends_on: date
-    planned: float
+    planned: float | None  # None: no 序时 line (the baseline is unknown)
     actual: float | None
 
 
@@ -153,6 +153,9 @@ class TargetProgress:
     time_share: float  # 序时进度, 0..1
     series: list[SeriesPoint]
     allocations: list[AllocationRow]
+    # False for a level to reach by a year ("国际航空货邮吞吐量突破50万吨") whose
+    # starting level the document does not give: no 序时 line from a made-up 0.
+    baseline_known: bool = True
 
     @property
     def share(self) -> float | None:
@@ -160,7 +163,7 @@ class TargetProgress:
 
     @property
     def is_behind(self) -> bool:
-        if self.time_share <= 0:
+        if self.time_share <= 0 or not self.baseline_known:
             return False
         share = self.share
         return share is None or share < self.time_share
@@ -173,11 +176,7 @@ class TargetProgress:
 
     @property
     def goal_text(self) -> str:
-        t = self.target
-        if t.kind is TargetKind.RATIO:
-            base = f"较{t.baseline_year}年" if t.baseline_year else ""
-            return f"{base}{t.comparator}({_fmt(t.value)}{t.measure})"
-        return f"{t.kind.label}{_fmt(t.value)}{t.measure}{t.comparator}"
+        return goal_text(self.target)
 
 
 @dataclass
@@ -653,6 +652,20 @@ def target_window(target: Target, plan: Plan, progress_date: date) -> tuple[date
     return start, max(end, start)
 
 
+SUFFIX_COMPARATORS = ("以上", "以内")
+
+
+def goal_text(t: Target) -> str:
+    """The target as the document states it: 累计5000家以上, 每年500场以上,
+    2027年突破50万吨 (a level reached in a year, not a yearly rate), 较2024年翻一番."""
+    if t.kind is TargetKind.RATIO:
+        base = f"较{t.baseline_year}年" if t.baseline_year else ""
+        return f"{base}{t.comparator}({_fmt(t.value)}{t.measure})"
+    amount = f"{_fmt(t.value)}{t.measure}"
+    amount = f"{amount}{t.comparator}" if t.comparator in SUFFIX_COMPARATORS else f"{t.comparator}{amount}"
+    return f"{t.kind_label}{amount}"
+
+
 def _target_progress(
     target: Target,
     plan: Plan,
@@ -664,6 +677,10 @@ def _target_progress(
     start, end = target_window(target, plan, progress_date)
     baseline = target.baseline_value if target.baseline_value is not None else (
         Decimal(1) if target.kind is TargetKind.RATIO else Decimal(0))
+    # A count added up from the plan's start (累计) starts at 0, a ratio at 1,
+    # a yearly rate at 0 each year; a level to reach by a year does not.
+    baseline_known = (target.baseline_value is not None or target.kind is not TargetKind.ANNUAL
+                      or target.due_year is None)
     in_window = [p for p in periods if p.ends_on >= start and p.starts_on <= end]
     by_period = approved.by_target.get(target.id, {})
 
@@ -689,7 +706,7 @@ def _target_progress(
         if actual is not None:
             actual_by_period[p.id] = actual
             latest, latest_period = actual, p.code
-        planned = base_f + (goal_f - base_f) * _time_share(start, end, p.ends_on)
+        planned = base_f + (goal_f - base_f) * _time_share(start, end, p.ends_on) if baseline_known else None
         series.append(SeriesPoint(p.code, p.ends_on, planned, float(actual) if actual is not None else None))
 
     allocations = []
@@ -711,6 +728,7 @@ def _target_progress(
         time_share=_time_share(start, end, progress_date),
         series=series,
         allocations=allocations,
+        baseline_known=baseline_known,
     )
 
 

@@ -20,6 +20,7 @@ from ..domain.obligations import Obligation, contribution_due_on, obligations
 from ..domain.periods import resolve_period
 from ..domain.workdays import WorkdayCalendar
 from ..models import (
+    AuditEntry,
     Evidence,
     ExtensionRequest,
     ExtensionState,
@@ -106,6 +107,7 @@ class TaskView:
     actions: frozenset[str]  # of TASK_ACTIONS
     is_lead: bool  # the user answers for the task (牵头单位)
     may_decide: bool  # the user decides on it (督办员)
+    history: tuple[AuditEntry, ...]  # newest first, the last 200, without what would give away a private report
 
     @property
     def started_periods(self) -> list[PeriodView]:
@@ -177,8 +179,18 @@ def task_view(user: User, task_id: int, today: date, *, period_code: str | None 
     if can(user, "task.assign_units", task):
         actions.add("assign_units")
 
+    # Rows about a report the user may not see (another unit's draft) are
+    # left out: their labels would give the draft away.
+    seen = set(sess.scalars(select(Report.id).where(Report.task_id == task.id, visible_reports(user))))
+    history = tuple(
+        h for h in sess.scalars(
+            select(AuditEntry).where(AuditEntry.task_id == task.id).order_by(AuditEntry.id.desc()).limit(200))
+        if not ((h.object_type == "reports" and h.object_id not in seen)
+                or (h.object_type == "evidence" and (h.detail or {}).get("report_id") not in (None, *seen)))
+    )
+
     return TaskView(
-        task=task, today=today, periods=period_views, milestones=tuple(milestones), extensions=extensions,
+        task=task, today=today, history=history, periods=period_views, milestones=tuple(milestones), extensions=extensions,
         closing_evidence=closing_evidence, progress=progress,
         splittable_target_ids=frozenset(row["target"].id for row in progress if can(user, "target.split", row["target"])),
         actions=frozenset(actions), is_lead=is_lead, may_decide=may_decide,

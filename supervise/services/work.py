@@ -1,13 +1,15 @@
 """我的待办: what each person has to do next."""
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime, timezone
 
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload, lazyload, selectinload
 
 from ..db import session
+from ..errors import ValidationError
 from ..domain.lights import Light, light_for
 from ..models import (
     ExtensionRequest,
@@ -22,6 +24,7 @@ from ..models import (
     Task,
     TaskState,
     TaskUnit,
+    Unit,
     UnitRole,
     User,
 )
@@ -47,19 +50,21 @@ class MyWork:
     closing_requests: list[Task] = field(default_factory=list)
     extension_requests: list[ExtensionRequest] = field(default_factory=list)
     milestones_to_decide: list[Milestone] = field(default_factory=list)
+    leads_to_confirm: list[Task] = field(default_factory=list)  # coordinators: proposed leads
+    calendar: WorkdayCalendar | None = None
 
     @property
     def total(self) -> int:
         return (len(self.owed) + len(self.returned) + len(self.contributions_to_review) + len(self.milestones_due)
                 + len(self.review_queue) + len(self.closing_requests) + len(self.extension_requests)
-                + len(self.milestones_to_decide))
+                + len(self.milestones_to_decide) + len(self.leads_to_confirm))
 
 
 def my_work(user: User, today: date, calendar: WorkdayCalendar | None = None) -> MyWork:
     authorize(user, "work.view")
     sess = session()
     calendar = calendar or WorkdayCalendar.load(sess)
-    work = MyWork()
+    work = MyWork(calendar=calendar)
     if can(user, "report.file"):  # a unit's work: what it owes, returned, to accept
         _liaison_work(user, today, calendar, work)
     if can(user, "report.review"):  # the coordinators' queues
@@ -129,7 +134,8 @@ def _coordinator_work(work: MyWork) -> None:
     )
     work.extension_requests = list(
         sess.scalars(
-            select(ExtensionRequest).where(ExtensionRequest.state == ExtensionState.PENDING).order_by(ExtensionRequest.created_at)
+            select(ExtensionRequest).options(selectinload(ExtensionRequest.task).selectinload(Task.units))
+            .where(ExtensionRequest.state == ExtensionState.PENDING).order_by(ExtensionRequest.created_at)
         )
     )
     work.milestones_to_decide = list(
@@ -139,3 +145,256 @@ def _coordinator_work(work: MyWork) -> None:
             .order_by(Milestone.created_at)
         )
     )
+    work.leads_to_confirm = leads_to_confirm()
+
+
+# --- the read model of 我的待办, shared by the page and GET /api/v1/me/work --------------------
+
+
+class WorkGroup(enum.Enum):
+    """What a user can act on, in the order the page leads with it."""
+
+    REVIEW = "review"  # reports and contributions waiting for this user's review
+    DECIDE = "decide"  # requests and proposals waiting for a decision (coordinators)
+    RETURNED = "returned"  # sent back to this user's unit, to revise
+    DUE = "due"  # due this period or within the notice window
+    OVERDUE = "overdue"  # past due
+
+    @property
+    def label(self) -> str:
+        return {"review": "待审核", "decide": "待决定", "returned": "被退回待修改", "due": "本期应办",
+                "overdue": "已逾期"}[self.value]
+
+
+GROUP_ORDER = {g: i for i, g in enumerate(WorkGroup)}
+DEFAULT_PAGE_SIZE = 20
+MAX_PAGE_SIZE = 100
+
+
+@dataclass(frozen=True)
+class WorkItem:
+    """One line of 我的待办, everything the page and the API show of it."""
+
+    group: WorkGroup
+    kind: str  # a stable code, e.g. "lead_report_review"
+    kind_label: str
+    task: Task
+    plan_id: int
+    plan_label: str
+    period_code: str | None
+    period_label: str | None
+    period_starts_on: date | None
+    unit: Unit | None
+    due_on: date | None
+    light: Light | None
+    overdue_days: int
+    since: datetime | None  # submitted, returned or asked for at
+    note: str  # return reason, requested deadline, milestone, proposed lead …
+    state_label: str
+    report_id: int | None = None
+    milestone_id: int | None = None
+    extension_id: int | None = None
+    lead_unit_id: int | None = None  # for a lead to confirm: the proposed unit
+
+    @property
+    def anchor(self) -> str:
+        return {"closing_request": "lifecycle", "extension_request": "lifecycle", "lead_confirm": "units",
+                "milestone_confirm": "milestones", "milestone_accept": "milestones",
+                "milestone_due": "milestones", "report_due": "periods"}.get(self.kind, "")
+
+
+@dataclass(frozen=True)
+class WorkFilters:
+    plan_id: int | None = None
+    period: str | None = None
+    group: WorkGroup | None = None
+    unit_id: int | None = None
+    page: int = 1
+    per_page: int = DEFAULT_PAGE_SIZE
+
+    @classmethod
+    def parse(cls, args) -> "WorkFilters":
+        """From query arguments (a dict-like of strings): a clear message for
+        anything that is not a filter value, never a traceback."""
+
+        def integer(name: str, low: int, high: int) -> int | None:
+            raw = (args.get(name) or "").strip()
+            if not raw:
+                return None
+            try:
+                value = int(raw)
+            except ValueError:
+                raise ValidationError(f"参数 {name} 必须是整数", field_errors={name: "必须是整数"}) from None
+            if not low <= value <= high:
+                raise ValidationError(f"参数 {name} 应在 {low} 至 {high} 之间", field_errors={name: "超出范围"})
+            return value
+
+        raw_state = (args.get("state") or "").strip()
+        group = None
+        if raw_state:
+            try:
+                group = WorkGroup(raw_state)
+            except ValueError:
+                raise ValidationError(
+                    f"参数 state 应为 {'、'.join(g.value for g in WorkGroup)} 之一", field_errors={"state": "无此状态"}
+                ) from None
+        period = (args.get("period") or "").strip().upper() or None
+        if period is not None and len(period) > 16:
+            raise ValidationError("参数 period 不是报送期次", field_errors={"period": "无此期次"})
+        return cls(
+            plan_id=integer("plan", 1, 2**31 - 1),
+            period=period,
+            group=group,
+            unit_id=integer("unit", 1, 2**31 - 1),
+            page=integer("page", 1, 100000) or 1,
+            per_page=integer("per_page", 1, MAX_PAGE_SIZE) or DEFAULT_PAGE_SIZE,
+        )
+
+    def args(self, **changes) -> dict[str, str | int]:
+        """The query arguments of these filters (with `changes`), for links."""
+        values = {"plan": self.plan_id, "period": self.period, "state": self.group.value if self.group else None,
+                  "unit": self.unit_id, "page": self.page if self.page != 1 else None,
+                  "per_page": self.per_page if self.per_page != DEFAULT_PAGE_SIZE else None}
+        values.update(changes)
+        return {k: v for k, v in values.items() if v not in (None, "")}
+
+
+@dataclass
+class WorkView:
+    today: date
+    filters: WorkFilters
+    items: list[WorkItem]  # the page asked for
+    counts: dict[WorkGroup, int]  # per group, with the plan/period/unit filters applied
+    total: int  # everything the user has to do, no filter
+    matching: int  # with every filter applied
+    plans: list[tuple[int, str]]  # filter choices, from the user's whole list
+    periods: list[tuple[str, str]]  # newest first
+    units: list[Unit]
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.matching // self.filters.per_page))
+
+    @property
+    def page(self) -> int:
+        return min(self.filters.page, self.pages)
+
+
+def leads_to_confirm() -> list[Task]:
+    """Tasks whose lead unit the system proposed and nobody has confirmed:
+    the home page and 我的待办 list exactly these."""
+    return list(
+        session().scalars(
+            select(Task)
+            .join(TaskUnit, TaskUnit.task_id == Task.id)
+            .options(selectinload(Task.units))
+            .where(TaskUnit.role == UnitRole.LEAD, TaskUnit.is_confirmed.is_(False),
+                   Task.plan_id.in_(published_plan_ids()))  # a draft plan's leads are settled on its review page
+            .order_by(Task.plan_id, Task.number)
+        )
+    )
+
+
+def work_view(user: User, today: date, filters: WorkFilters | None = None,
+              calendar: WorkdayCalendar | None = None) -> WorkView:
+    """我的待办 as one list: what the user can act on now first (to review,
+    to decide, returned), then what is due this period, then what is overdue;
+    the newest period first within each group, except the review queue,
+    which is first come first served. Filtered and paged here, so the page
+    and the API show the same rows and counts."""
+    filters = filters or WorkFilters()
+    work = my_work(user, today, calendar)  # authorizes "work.view"
+    items = _items(work, user, today)
+    items.sort(key=_sort_key)
+    plans = sorted({(i.plan_id, i.plan_label) for i in items}, key=lambda p: p[1])
+    periods = sorted({(i.period_code, i.period_label, i.period_starts_on) for i in items if i.period_code},
+                     key=lambda p: p[2], reverse=True)
+    units = sorted({i.unit.id: i.unit for i in items if i.unit is not None}.values(),
+                   key=lambda u: (u.sort_order, u.id))
+
+    def keep(item: WorkItem) -> bool:
+        return ((filters.plan_id is None or item.plan_id == filters.plan_id)
+                and (filters.period is None or item.period_code == filters.period)
+                and (filters.unit_id is None or (item.unit is not None and item.unit.id == filters.unit_id)))
+
+    narrowed = [i for i in items if keep(i)]
+    counts = {g: 0 for g in WorkGroup}
+    for item in narrowed:
+        counts[item.group] += 1
+    matching = [i for i in narrowed if filters.group is None or i.group is filters.group]
+    view = WorkView(today=today, filters=filters, items=[], counts=counts, total=len(items),
+                    matching=len(matching), plans=plans, periods=[(c, label) for c, label, _ in periods],
+                    units=units)
+    start = (view.page - 1) * filters.per_page
+    view.items = matching[start:start + filters.per_page]
+    return view
+
+
+def _sort_key(item: WorkItem):
+    newest_period_first = -(item.period_starts_on.toordinal()) if item.period_starts_on else 0
+    if item.group is WorkGroup.REVIEW:
+        # First come, first served: the one waiting longest on top.
+        return (GROUP_ORDER[item.group], item.since or datetime.max.replace(tzinfo=timezone.utc), item.task.number)
+    if item.group is WorkGroup.DECIDE:
+        return (GROUP_ORDER[item.group], item.kind == "lead_confirm", item.plan_id, item.since is None,
+                item.since or datetime.min.replace(tzinfo=timezone.utc), item.task.number)
+    due = item.due_on.toordinal() if item.due_on else 0
+    return (GROUP_ORDER[item.group], newest_period_first, due, item.plan_id, item.task.number, item.kind)
+
+
+def _items(work: MyWork, user: User, today: date) -> list[WorkItem]:
+    items: list[WorkItem] = []
+    plan_labels = dict(session().execute(select(Plan.id, Plan.document_number)).tuples().all())
+
+    def add(group: WorkGroup, kind: str, label: str, task: Task, *, period: ReportingPeriod | None = None,
+            unit: Unit | None = None, due_on: date | None = None, light: Light | None = None, overdue_days: int = 0,
+            since: datetime | None = None, note: str = "", state_label: str = "", **ids) -> None:
+        items.append(WorkItem(
+            group=group, kind=kind, kind_label=label, task=task, plan_id=task.plan_id,
+            plan_label=plan_labels.get(task.plan_id, ""), period_code=period.code if period else None,
+            period_label=period.label if period else None, period_starts_on=period.starts_on if period else None,
+            unit=unit, due_on=due_on, light=light, overdue_days=overdue_days, since=since, note=note,
+            state_label=state_label, **ids,
+        ))
+
+    for r in work.review_queue:
+        add(WorkGroup.REVIEW, "lead_report_review", "审核牵头单位报告", r.task, period=r.period, unit=r.unit,
+            since=r.submitted_at, state_label=r.state.label, report_id=r.id)
+    for r in work.contributions_to_review:
+        add(WorkGroup.REVIEW, "contribution_review", "审阅配合单位报送", r.task, period=r.period, unit=r.unit,
+            since=r.submitted_at, state_label=r.state.label, report_id=r.id)
+    for t in work.closing_requests:
+        lead = t.lead.unit if t.lead else None
+        add(WorkGroup.DECIDE, "closing_request", "申请办结", t, unit=lead, since=t.updated_at,
+            state_label=t.state.label)
+    for x in work.extension_requests:
+        add(WorkGroup.DECIDE, "extension_request", "申请延期", x.task, unit=x.task.lead.unit if x.task.lead else None,
+            since=x.created_at, note=f"申请延期至 {x.new_deadline.isoformat()}", state_label="待决定",
+            extension_id=x.id)
+    for m in work.milestones_to_decide:
+        proposed = m.state is MilestoneState.PROPOSED
+        add(WorkGroup.DECIDE, "milestone_confirm" if proposed else "milestone_accept",
+            "节点待确认" if proposed else "节点待验收", m.task, due_on=m.due_on, since=m.created_at,
+            note=m.title, state_label=m.state.label, milestone_id=m.id)
+    for t in work.leads_to_confirm:
+        lead = t.lead
+        add(WorkGroup.DECIDE, "lead_confirm", "确认牵头单位", t, unit=lead.unit if lead else None,
+            note=f"建议 {lead.unit.short_name} 牵头" if lead else "", state_label="待确认",
+            lead_unit_id=lead.unit_id if lead else None)
+    for r in work.returned:
+        add(WorkGroup.RETURNED, "returned_report", f"{r.kind.label}被退回", r.task, period=r.period, unit=r.unit,
+            since=r.returned_at, note=r.return_reason or "", state_label=r.state.label, report_id=r.id)
+    for owed in work.owed:
+        ob = owed.obligation
+        late = owed.light is Light.RED
+        add(WorkGroup.OVERDUE if late else WorkGroup.DUE, "report_due", f"报送{ob.kind.label}", ob.task,
+            period=ob.period, unit=ob.task_unit.unit, due_on=ob.due_on, light=owed.light,
+            overdue_days=owed.overdue_days,
+            state_label=("草稿未报送" if ob.report is not None else "未填报"),
+            report_id=ob.report.id if ob.report is not None else None)
+    for m, light in work.milestones_due:
+        add(WorkGroup.OVERDUE if light is Light.RED else WorkGroup.DUE, "milestone_due", "完成节点", m.task,
+            unit=user.unit, due_on=m.due_on, light=light,  # the user's unit leads these tasks
+            overdue_days=working_days_overdue(m.due_on, today, work.calendar) if work.calendar else 0,
+            note=m.title, state_label=m.state.label, milestone_id=m.id)
+    return items

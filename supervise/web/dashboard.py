@@ -21,11 +21,11 @@ from ..models import ExportFormat, Plan, PlanStatus, TaskState
 from ..policy import authorize, can
 from ..reports.export import parse_format
 from ..reports.supervision import (
-    build_supervision,
     chinese_number,
     format_number,
     format_share,
 )
+from ..services import dashboard as dashboard_service
 from ..services import report_archive
 from . import acting_user
 
@@ -63,6 +63,15 @@ def _as_of() -> date:
         raise ValidationError(f"日期格式应为 YYYY-MM-DD:{value}") from None
 
 
+def _plan_id() -> int | None:
+    value = request.args.get("plan", "").strip()
+    if not value:
+        return None
+    if not value.isdigit() or len(value) > 9:
+        raise NotFound("未找到该计划")
+    return int(value)
+
+
 def chart_data(data) -> dict:
     """The numbers the charts draw; the page shows the same numbers as tables."""
     return {
@@ -76,8 +85,10 @@ def chart_data(data) -> dict:
                 "id": t.target.id,
                 "name": t.name,
                 "measure": t.target.measure,
+                "goal": float(t.target.value),
+                "baseline_known": t.baseline_known,
                 "periods": [p.period_code for p in t.series],
-                "planned": [round(p.planned, 2) for p in t.series],
+                "planned": [None if p.planned is None else round(p.planned, 2) for p in t.series],
                 "actual": [None if p.actual is None else round(p.actual, 4) for p in t.series],
             }
             for t in data.targets
@@ -85,9 +96,9 @@ def chart_data(data) -> dict:
     }
 
 
-# The two big tables of the page (a row per target per period under each
-# chart, a cell per unit per period) are joined here: escaping each of some
-# ten thousand cells one by one in the template was a fifth of the page's time.
+# The big tables of the page (a row per target per period under each chart,
+# a cell per unit per period) are joined here: escaping each of some ten
+# thousand cells one by one in the template was a fifth of the page's time.
 def _rows_html(rows) -> Markup:
     return Markup("".join(
         "<tr>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in row) + "</tr>" for row in rows
@@ -100,54 +111,110 @@ def _cells_html(cells) -> Markup:
     ))
 
 
+class _Pager:
+    """One page of a list, from ?page=."""
+
+    def __init__(self, items: list, size: int = dashboard_service.PAGE_SIZE):
+        self.total = len(items)
+        self.pages = max(1, -(-self.total // size))
+        try:
+            number = int(request.args.get("page", "1"))
+        except ValueError:
+            number = 1
+        self.number = min(max(number, 1), self.pages)
+        self.start = (self.number - 1) * size
+        self.items = items[self.start:self.start + size]
+
+
 @bp.get("/")
 def index():
-    authorize(current_user, "dashboard.view")
-    plans = _plans()
-    plan = _chosen_plan(plans, request.args.get("plan"))
-    as_of = _as_of()
-    period = resolve_period(db.session(), plan, request.args.get("period"), as_of)
-    data = build_supervision(db.session(), plan, period, as_of=as_of)
+    """One screen of summary (lights by action, targets against 序时进度,
+    what is late); each detail one click away as its own view (?view=)."""
+    view_name = dashboard_service.parse_view(request.args.get("view"))
+    view = dashboard_service.dashboard_view(acting_user(), _as_of(), plan_id=_plan_id(),
+                                            period_code=request.args.get("period"))
+    data = view.data
+    context = {}
+    if view_name == "tasks":
+        context["pager"] = _Pager(data.tasks)
+    elif view_name == "units":
+        context["pager"] = _Pager(data.by_unit)
+    elif view_name == "targets":
+        pager = _Pager(data.targets, size=8)
+        context["pager"] = pager
+        context["target_tables"] = [_rows_html(
+            (p.period_code, "—" if p.planned is None else format_number(round(p.planned, 2)),
+             "—" if p.actual is None else format_number(round(p.actual, 4)))
+            for p in t.series) for t in pager.items]
+    elif view_name == "late":
+        context["pager"] = _Pager(view.late_items)
+    elif view_name == "punctuality":
+        context["punctuality_rows"] = [_cells_html(
+            (format_share(u.rate(p.code)), "{}/{}".format(*u.per_period.get(p.code, (0, 0))))
+            for p in data.reported_periods) for u in data.punctuality]
+    charts = chart_data(data)
+    if view_name == "targets":
+        shown = {t.target.id for t in context["pager"].items}
+        charts["targets"] = [c for c in charts["targets"] if c["id"] in shown]
+    else:
+        charts["targets"] = []
     return render_template(
         "dashboard/index.html",
+        view=view,
         data=data,
-        plans=plans,
+        view_name=view_name,
+        views=dashboard_service.VIEWS,
+        summary_rows=dashboard_service.SUMMARY_ROWS,
+        plans=view.plans,
         Light=Light,
         TaskState=TaskState,
-        charts=chart_data(data),
-        target_tables=[_rows_html(
-            (p.period_code, format_number(round(p.planned, 2)),
-             "—" if p.actual is None else format_number(round(p.actual, 4)))
-            for p in t.series) for t in data.targets],
-        punctuality_rows=[_cells_html(
-            (format_share(u.rate(p.code)), "{}/{}".format(*u.per_period.get(p.code, (0, 0))))
-            for p in data.reported_periods) for u in data.punctuality],
+        charts=charts,
         fmt_share=format_share,
         fmt_number=format_number,
         can_export=can(current_user, "report.export"),
+        **context,
     )
 
 
 @bp.route("/reports", methods=["GET", "POST"])
 def reports():
+    """签发: choose the period and write 下一步工作要求, see the 通报's first
+    page and its figures, then confirm. Nothing is issued without the
+    confirmation (step=issue)."""
     authorize(current_user, "report.export")
     plans = _plans()
     plan = _chosen_plan(plans, request.values.get("plan"))
     errors: dict[str, str] = {}
+    preview = None
+    status = 200
     if request.method == "POST":
+        step = request.form.get("step", "preview")
+        next_steps = request.form.get("next_steps", "")
         try:
             fmt = parse_format(request.form.get("format", ""))
             code = request.form.get("period", "").strip()
             if not code:
                 raise ValidationError("请选择报送期次", field_errors={"period": "请选择期次"})
             period = resolve_period(db.session(), plan, code, today())
-            row, _ = report_archive.issue_report(acting_user(), plan, period, fmt)
+            if step == "issue":
+                if fmt is ExportFormat.DOCX and not next_steps.strip():
+                    raise ValidationError("签发 Word 通报前请填写下一步工作要求",
+                                          field_errors={"next_steps": "请填写下一步工作要求"})
+                row, _ = report_archive.issue_report(acting_user(), plan, period, fmt, as_of=today(),
+                                                     next_steps=next_steps)
+            else:
+                data, blocks, figures = report_archive.preview_report(
+                    acting_user(), plan, period, as_of=today(), next_steps=next_steps)
+                preview = {"data": data, "first_page": first_page(blocks), "figures": figures,
+                           "pages_hint": len(blocks), "format": fmt}
         except DomainError as exc:
             db.session.rollback()
             errors = {"form": exc.message, **exc.field_errors}
+            status = 400
         else:
-            flash(f"已签发并归档:{row.filename}", "success")
-            return redirect(url_for("dashboard.reports", plan=plan.id, issued=row.id))
+            if step == "issue":
+                flash(f"已签发并归档:{row.filename}", "success")
+                return redirect(url_for("dashboard.reports", plan=plan.id, issued=row.id))
     issued = report_archive.list_issued(acting_user(), plan_id=plan.id)
     # Only periods that are over can be issued (the service refuses the others too).
     periods = [p for p in sorted(plan.periods, key=lambda p: p.starts_on) if has_ended(p, today())]
@@ -158,11 +225,42 @@ def reports():
         plan=plan,
         periods=periods,
         default_period=request.form.get("period") or default_period.code,
+        default_format=request.form.get("format") or ExportFormat.DOCX.value,
+        next_steps=request.form.get("next_steps", ""),
         formats=list(ExportFormat),
         issued=issued,
         just_issued=request.args.get("issued", type=int),
+        preview=preview,
+        Light=Light,
+        fmt_share=format_share,
         errors=errors,
-    ), (400 if errors else 200)
+    ), status
+
+
+def first_page(blocks) -> list:
+    """The blocks that fill the first A4 page of the Word file, roughly: 22
+    lines of 28 characters at 三号 (the title takes two lines a row of 22)."""
+    lines, shown = 0.0, []
+    for block in blocks:
+        if block.kind == "table":
+            cost = 2 + len(block.rows) * 0.8
+        elif block.kind == "title":
+            cost = -(-len(block.text) // 22) * 1.3
+        else:
+            cost = -(-(len(block.text) + 2) // 28)
+        if lines + cost > 22 and shown:
+            break
+        shown.append(block)
+        lines += cost
+    return shown
+
+
+@bp.get("/archive")
+def archive():
+    """The archive of issued 通报 with their SHA-256, for admins and
+    auditors to check the stored files against (they do not read them)."""
+    rows = report_archive.list_archive(acting_user())
+    return render_template("dashboard/archive.html", issued=rows)
 
 
 @bp.get("/reports/<int:report_id>/download")

@@ -13,6 +13,7 @@ from ..errors import DomainError, NotFound
 from ..models import Plan, PlanStatus, Section, Task, TaskState, TaskUnit, Unit, UnitRole
 from ..policy import authorize, can, home_endpoint, published_plan_ids
 from ..services import plans as plan_service
+from ..services.work import leads_to_confirm
 from ..services import units as unit_service
 from . import acting_user
 from .forms import TaskUnitForm
@@ -55,7 +56,8 @@ def home():
             for tu in task.units:
                 if tu.unit_id == user.unit_id:
                     my_tasks.append((task, tu))
-    unconfirmed = [t for t in tasks if t.lead and not t.lead.is_confirmed]
+    # The same list as the coordinator's 我的待办 (待决定 · 确认牵头单位).
+    unconfirmed = leads_to_confirm() if can(user, "task.assign_units") else []
     return render_template(
         "main/home.html",
         plans=plans,
@@ -98,7 +100,7 @@ def task(task_id: int):
     task = plan_service.get_task(current_user, task_id)
     form = None
     if can(current_user, "task.assign_units", task):
-        form = make_unit_form(bound=True)
+        form = make_unit_form(bound=True, task=task)
         if request.method == "POST":
             if form.validate_on_submit():
                 try:

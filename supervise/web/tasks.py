@@ -16,14 +16,12 @@ from sqlalchemy import select
 from .. import db
 from ..errors import Conflict, InvalidTransition, ValidationError
 from ..models import (
-    AuditEntry,
     ExtensionState,
     Milestone,
-    Report,
     Task,
     Unit,
 )
-from ..policy import authorize, can, visible_reports
+from ..policy import authorize, can
 from ..serialize import decimal_text
 from ..services import plans as plan_service
 from ..services import tasks as task_service
@@ -147,11 +145,19 @@ def task_sections(task: Task, *, page_error: str | None = None, forms: dict[str,
     return ctx
 
 
-def make_unit_form(bound: bool) -> TaskUnitForm:
+def make_unit_form(bound: bool, task: Task | None = None) -> TaskUnitForm:
     form = TaskUnitForm() if bound else TaskUnitForm(formdata=None)
-    form.unit_id.choices = options(
-        (u.id, u.short_name) for u in db.session.scalars(select(Unit).where(Unit.is_active).order_by(Unit.kind, Unit.sort_order))
-    )
+    units = list(db.session.scalars(select(Unit).where(Unit.is_active).order_by(Unit.kind, Unit.sort_order)))
+    own = [tu.unit for tu in task.units] if task is not None else []
+    if own:
+        # The task's own units first: a lead is chosen among them.
+        own_ids = {u.id for u in own}
+        form.unit_id.choices = {
+            "本任务责任单位": options((u.id, u.short_name) for u in own),
+            "其他单位": options((u.id, u.short_name) for u in units if u.id not in own_ids),
+        }
+    else:
+        form.unit_id.choices = options((u.id, u.short_name) for u in units)
     return form
 
 
@@ -160,20 +166,9 @@ def task_context(task: Task, *, unit_form: TaskUnitForm | None = None, page_erro
     """Everything the task page shows; `forms` are the task actions' forms
     as typed, when one of them failed."""
     if unit_form is None and can(acting_user(), "task.assign_units", task):
-        unit_form = make_unit_form(bound=False)
-    history = list(
-        db.session.scalars(
-            select(AuditEntry).where(AuditEntry.task_id == task.id).order_by(AuditEntry.id.desc()).limit(200)
-        )
-    )
-    # Rows about a report the user may not see (another unit's draft) are
-    # left out: their labels would give the draft away.
-    seen = set(db.session.scalars(select(Report.id).where(Report.task_id == task.id, visible_reports(acting_user()))))
-    history = [h for h in history if not (
-        (h.object_type == "reports" and h.object_id not in seen)
-        or (h.object_type == "evidence" and (h.detail or {}).get("report_id") not in (None, *seen)))]
-    return {"task": task, "form": unit_form, "history": history,
-            **task_sections(task, page_error=page_error, forms=forms)}
+        unit_form = make_unit_form(bound=False, task=task)
+    sections = task_sections(task, page_error=page_error, forms=forms)
+    return {"task": task, "form": unit_form, "history": list(sections["view"].history), **sections}
 
 
 def _render(task: Task, *, status: int, page_error: str | None = None, forms: dict[str, Any] | None = None):

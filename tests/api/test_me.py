@@ -16,36 +16,77 @@ def test_me(cast):
     assert data["unread_notifications"] == 0
     report_in_state(cast, "co", "submitted", "2025Q2")
     assert cast.lead.get("/me").get_json()["unread_notifications"] == 1
-    assert cast.auditor.get("/me").get_json()["permissions"] == ["audit.view"]
+    assert cast.auditor.get("/me").get_json()["permissions"] == ["audit.view", "report.archive"]
+
+
+def _all_items(client, **params) -> list[dict]:
+    """Every item of 我的待办, page by page."""
+    items, page = [], 1
+    while True:
+        query = "&".join(f"{k}={v}" for k, v in {**params, "page": page, "per_page": 7}.items())
+        work = client.get(f"/me/work?{query}").get_json()
+        items += work["items"]
+        assert len(work["items"]) <= 7 and work["page"]["number"] == page
+        if page >= work["page"]["pages"]:
+            assert len(items) == work["page"]["items"]
+            return items
+        page += 1
 
 
 def test_my_work_for_liaisons(cast):
     returned = report_in_state(cast, "lead", "returned", "2025Q1")
     contribution = report_in_state(cast, "co", "submitted", "2025Q2")
     work = cast.lead.get("/me/work").get_json()
-    assert [r["id"] for r in work["returned"]] == [returned]
-    assert work["returned"][0]["return_reason"] == "需补充材料"
-    assert [r["id"] for r in work["contributions_to_review"]] == [contribution]
-    # Past periods with nothing filed are owed, in red, oldest first.
-    owed = work["owed"]
-    assert owed and all(o["unit"]["short_name"] == "省经信厅" for o in owed)
-    assert ("2025Q1", 1) not in [(o["period"], o["task"]["number"]) for o in owed]  # returned: listed there
-    q2 = next(o for o in owed if o["period"] == "2025Q2" and o["task"]["number"] == 1)
-    assert q2["kind"] == "lead_report" and q2["light"] == "red" and q2["overdue_working_days"] > 100
-    assert [o["due_on"] for o in owed] == sorted(o["due_on"] for o in owed)
-    assert work["review_queue"] == [] and work["total"] >= len(owed) + 2
-    co_work = cast.co.get("/me/work").get_json()
-    assert co_work["contributions_to_review"] == []
-    assert all(o["kind"] == "contribution" for o in co_work["owed"] if o["task"]["number"] == 1)
+    items = _all_items(cast.lead)
+    assert work["total"] == len(items) == sum(work["counts"].values())
+    # What the lead can act on now comes first: the contribution to review,
+    # then the returned report, then what is due, then what is overdue.
+    groups = [i["group"] for i in items]
+    assert groups == sorted(groups, key=["review", "decide", "returned", "due", "overdue"].index)
+    assert items[0]["group"] == "review" and items[0]["report_id"] == contribution
+    assert items[0]["kind"] == "contribution_review" and items[0]["unit"]["short_name"] == "省科技厅"
+    back = [i for i in items if i["group"] == "returned"]
+    assert [i["report_id"] for i in back] == [returned] and back[0]["note"] == "需补充材料"
+    # Past periods with nothing filed are overdue, in red, the newest period first.
+    overdue = [i for i in items if i["group"] == "overdue"]
+    assert overdue and all(o["unit"]["short_name"] == "省经信厅" and o["light"] == "red" for o in overdue)
+    assert ("2025Q1", 1) not in [(o["period"], o["task"]["number"]) for o in overdue]  # returned: listed there
+    q2 = next(o for o in overdue if o["period"] == "2025Q2" and o["task"]["number"] == 1)
+    assert q2["kind"] == "report_due" and q2["overdue_working_days"] > 100
+    starts = [o["period"] for o in overdue]
+    order = [code for code, _ in [(p["code"], p["label"]) for p in work["choices"]["periods"]]]
+    assert [order.index(c) for c in starts] == sorted(order.index(c) for c in starts)  # newest first
+    assert order == sorted(order, reverse=True)
+    co_items = _all_items(cast.co)
+    assert not any(i["group"] == "review" for i in co_items)
+    assert all(i["kind_label"] == "报送配合单位报送" for i in co_items if i["task"]["number"] == 1)
+
+
+def test_my_work_filters_and_counts(cast):
+    report_in_state(cast, "lead", "returned", "2025Q1")
+    everything = _all_items(cast.lead)
+    work = cast.lead.get("/me/work?period=2025Q2").get_json()
+    assert work["filters"]["period"] == "2025Q2"
+    assert work["page"]["items"] == sum(work["counts"].values()) == len([i for i in everything if i["period"] == "2025Q2"])
+    assert all(i["period"] == "2025Q2" for i in work["items"])
+    returned = cast.lead.get("/me/work?state=returned").get_json()
+    assert [i["group"] for i in returned["items"]] == ["returned"] and returned["counts"] == cast.lead.get("/me/work").get_json()["counts"]
+    unit = everything[0]["unit"]["id"]
+    assert _all_items(cast.lead, unit=unit) == [i for i in everything if i["unit"] and i["unit"]["id"] == unit]
+    assert cast.lead.get(f"/me/work?plan={cast.task.plan_id}").get_json()["total"] == len(everything)
+    assert cast.lead.get("/me/work?plan=999999").get_json()["items"] == []
+    for bad in ("state=late", "page=0", "per_page=500", "plan=abc", "unit=-1"):
+        response = cast.lead.get(f"/me/work?{bad}")
+        assert response.status_code == 400 and response.get_json()["error"] == "validation_error", bad
 
 
 def test_my_work_for_coordinators_is_the_review_queue_oldest_first(cast):
     first = report_in_state(cast, "lead", "submitted", "2025Q1")
     second = report_in_state(cast, "lead", "submitted", "2025Q2")
     report_in_state(cast, "co", "submitted", "2025Q3")  # for the lead, not the coordinators
-    work = cast.coordinator.get("/me/work").get_json()
-    assert [r["id"] for r in work["review_queue"]] == [first, second]
-    assert work["owed"] == [] and work["returned"] == []
+    work = cast.coordinator.get("/me/work?state=review").get_json()
+    assert [r["report_id"] for r in work["items"]] == [first, second]
+    assert {i["group"] for i in _all_items(cast.coordinator)} <= {"review", "decide"}
 
 
 def test_my_work_is_refused_to_roles_without_work(cast):

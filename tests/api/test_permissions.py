@@ -120,6 +120,8 @@ ENDPOINTS: dict[str, tuple[str, Callable[[Cast, Items], str], Callable[[Cast], d
         "GET", lambda c, i: f"/tasks/{c.task.id}/periods", lambda c: {}, {"admin": 403, "auditor": 403}, "co",
     ),
     "my work": ("GET", lambda c, i: "/me/work", lambda c: {}, {"leader": 403, "admin": 403, "auditor": 403}, "co"),
+    "dashboard": ("GET", lambda c, i: "/dashboard", lambda c: {},
+                  {"lead": 403, "co": 403, "other": 403, "admin": 403, "auditor": 403}, "leader"),
     "revoke another's token": (
         "DELETE", lambda c, i: f"/me/tokens/{i.co_token}", lambda c: {}, {r: HIDDEN for r in ROLES if r != "co"}, "co",
     ),
@@ -193,7 +195,7 @@ def test_every_role_is_refused_what_it_may_not_do_and_nothing_changes(cast, item
 # Reads first, then writes on items no later call depends on.
 ALLOWED_ORDER = [
     "read a draft", "download a draft's evidence", "read a submitted version", "compare versions", "list tasks",
-    "list plans", "read a task", "read a task's periods", "my work", "create report", "edit a draft",
+    "list plans", "read a task", "read a task's periods", "my work", "dashboard", "create report", "edit a draft",
     "upload evidence", "submit a draft", "accept a contribution", "approve a report", "reopen a report",
     "revoke another's token",
 ]

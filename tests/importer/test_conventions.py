@@ -163,6 +163,7 @@ def test_numbered_items_nest_and_sections_follow():
     ("各有关区、县级市负责", "各有关区、县级市", []),
     ("各省、自治区、直辖市人民政府负责", "各省、自治区、直辖市人民政府", []),
     ("由省财政厅会同省税务局负责", "省财政厅", ["省税务局"]),
+    ("省发展改革委（省能源局）、省经信厅负责", "省发展改革委（省能源局）", ["省经信厅"]),
     ("省委改革办牵头，省级有关单位配合", "省委改革办", ["省级有关单位"]),
 ])
 def test_tag_forms(content, lead, co):
@@ -262,3 +263,14 @@ def test_when_said_inside_a_tag_and_a_lead_marked_in_angle_brackets():
         ("省发展改革委", ("各市、县〔市、区〕政府",), date(2025, 12, 31), None),
     ]
     assert tasks[0].units[0].confirmed
+
+
+def test_a_paragraph_starting_like_a_closing_one_inside_an_open_item_stays_in_it():
+    doc = FRONT + """二、主要任务
+（一）健全机制。建立联席会议制度。
+各部门要明确专人负责，定期报送进展（市发改委负责）。
+各地各部门要抓好落实。
+"""
+    (task,) = parse_plan(doc).tasks
+    assert (task.number, task.lead) == (1, "市发改委")
+    assert "各部门要明确专人负责" in task.text

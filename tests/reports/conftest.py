@@ -68,8 +68,8 @@ def make_report(task, period, unit_name, kind, state, author, *, text="", values
 
 
 @pytest.fixture
-def scenario(plan, make_user) -> Scenario:
-    coordinator = make_user("coordinator")
+def scenario(plan, people) -> Scenario:
+    coordinator = people.coordinator
     with unit_of_work():
         sess = session()
         plan = sess.get(Plan, plan.id)

@@ -23,24 +23,49 @@ def _chart_data(html: str) -> dict:
     return json.loads(m.group(1))
 
 
+def _target_chart(client, base: str, wanted) -> tuple[dict, str]:
+    """The chart data of one target, from the page of charts that holds it."""
+    for n in range(1, 10):
+        page = client.get(f"{base}&view=targets&page={n}").get_data(as_text=True)
+        found = [t for t in _chart_data(page)["targets"] if wanted(t)]
+        if found:
+            return found[0], page
+    raise AssertionError("no chart for that target")
+
+
 def test_dashboard_shows_lights_targets_lists_and_punctuality(login_as, scenario):
     client, _ = login_as("leader")
-    response = client.get(f"/dashboard/?period=2025Q2&as_of={AS_OF}")
+    base = f"/dashboard/?period=2025Q2&as_of={AS_OF}"
+    response = client.get(base)
     assert response.status_code == 200
     html = response.get_data(as_text=True)
-    for heading in ["按行动:任务状态与红黄绿灯", "按单位", "目标指标与序时进度", "逾期事项", "退回修改", "滞后事项",
-                    "各单位报送及时率"]:
+    # One screen of summary: lights by action, targets against 序时进度, what is late.
+    for heading in ["各行动红黄绿灯", "指标与序时进度", "逾期与滞后"]:
         assert heading in html
-    assert "数据口径与上季度不一致" in html  # returned
-    assert "开通第一条新航线" in html  # overdue milestone
-    assert "二季度未审核" not in html  # submitted but not approved: no figure, no summary
+    text = re.sub(r"<[^>]+>", "", html)
+    assert "1 个工作节点逾期" in text and "1 份报告退回修改" in text
     charts = _chart_data(html)
-    # Each chart's numbers are also in a table on the page.
     sections = charts["sections"]
     assert len(sections) == 5 and sum(s["red"] + s["yellow"] + s["green"] for s in sections) == 22
     for s in sections:
         assert f"<td>{s['name']}</td>" in html
-    parks = next(t for t in charts["targets"] if t["name"] == "8. 省级跨境电商产业园")
+    assert len(html) < 40_000  # the summary, not every table
+    # The rest is one click away.
+    views = {"sections": "按行动:任务状态与红黄绿灯", "units": "按单位", "targets": "目标指标与序时进度",
+             "late": "逾期事项", "punctuality": "各单位报送及时率", "tasks": "任务一览"}
+    for view, heading in views.items():
+        assert f'href="/dashboard/?plan={scenario.plan.id}&amp;period=2025Q2&amp;view={view}&amp;as_of={AS_OF}"' in html
+        page = client.get(f"{base}&view={view}").get_data(as_text=True)
+        assert heading in page, view
+    late = client.get(f"{base}&view=late").get_data(as_text=True)
+    assert "数据口径与上季度不一致" in late  # returned
+    assert "开通第一条新航线" in late  # overdue milestone
+    assert "二季度未审核" not in html + late  # submitted but not approved: no figure, no summary
+    tasks = client.get(f"{base}&view=tasks").get_data(as_text=True)
+    assert "第 1 / 2 页" in tasks and tasks.count('<td class="num">') == 20
+    assert '<td class="num">21</td>' in client.get(f"{base}&view=tasks&page=2").get_data(as_text=True)
+
+    parks, page = _target_chart(client, base, lambda t: t["name"] == "8. 省级跨境电商产业园")
     q1 = parks["periods"].index("2025Q1")
     assert parks["actual"][q1] == 20 and parks["actual"][q1 + 1] is None
     # The straight line from baseline 0 to the target 100 over 2024-2027.
@@ -48,7 +73,29 @@ def test_dashboard_shows_lights_targets_lists_and_punctuality(login_as, scenario
     assert parks["planned"][-1] == pytest.approx(100)
     assert parks["planned"][q1] == pytest.approx(100 * 456 / 1461, abs=0.01)
     row = f"<tr><td>2025Q1</td><td>{format_number(parks['planned'][q1])}</td><td>20</td></tr>"
-    assert row in html
+    assert row in page
+    assert client.get(f"{base}&view=nonsense").status_code == 400
+
+
+def test_a_level_to_reach_by_a_year_is_not_every_year_and_has_no_made_up_baseline(login_as, scenario):
+    """「国际航空货邮吞吐量突破50万吨」: a level in 2027, not 每年; with no
+    baseline in the document its chart has no 序时 line from 0 and it is not
+    judged against 序时进度."""
+    from supervise.models import Target, TargetKind
+
+    air = session().scalar(select(Target).where(Target.text.like("%航空货邮吞吐量%")))
+    assert air.kind is TargetKind.ANNUAL and air.due_year == 2027 and air.baseline_value is None
+    assert air.kind_label == "2027年"
+    client, _ = login_as("leader")
+    page = client.get(f"/dashboard/?period=2025Q2&as_of={AS_OF}&view=targets").get_data(as_text=True)
+    row = page[page.index(f'#target-{air.id}"'):]
+    row = row[:row.index("</tr>")]
+    assert "2027年突破50万吨" in row and "每年" not in row and "未给出" in row
+    chart, _ = _target_chart(client, f"/dashboard/?period=2025Q2&as_of={AS_OF}", lambda t: t["id"] == air.id)
+    assert chart["baseline_known"] is False and set(chart["planned"]) == {None}
+    assert chart["goal"] == float(air.value)
+    plan_page = client.get(f"/plans/{scenario.plan.id}").get_data(as_text=True)
+    assert "每年 · 2027年" not in plan_page
 
 
 def test_dashboard_scripts_are_files_served_by_the_app(login_as, scenario):
@@ -88,9 +135,54 @@ def test_bad_input_gets_a_clear_message(login_as, plan):
     assert session().scalar(select(func.count()).select_from(IssuedReport)) == 0
 
 
+NEXT_STEPS = "各牵头单位要对照分工抓好落实。\n\n逾期单位要说明原因并提出整改措施。"
+ISSUE = {"period": "2025Q2", "format": "docx", "next_steps": NEXT_STEPS, "step": "issue"}
+
+
+def test_issuing_shows_a_preview_and_its_figures_before_confirming(login_as, scenario, app):
+    client, _ = login_as("coordinator")
+    form = {"plan": scenario.plan.id, "period": "2025Q2", "format": "docx", "next_steps": NEXT_STEPS}
+    response = client.post("/dashboard/reports", data={**form, "step": "preview"})
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200 and session().scalar(select(func.count()).select_from(IssuedReport)) == 0
+    # The first page, as the Word file will have it, and the figures it carries.
+    assert "通报首页预览" in html and "2025年第二季度落实情况的督查通报" in html and "一、总体情况" in html
+    assert "通报中的数字" in html and "确认签发并归档" in html and "data-confirm=" in html
+    assert NEXT_STEPS in html.replace("\r", "")  # what was typed is kept for the confirmation
+    # Posting without a step never issues (a stale form, a double click on 预览).
+    assert client.post("/dashboard/reports", data=form).status_code == 200
+    # A Word 通报 is not issued without 下一步工作要求; what was typed stays.
+    response = client.post("/dashboard/reports", data={**form, "next_steps": "  ", "step": "issue"})
+    assert response.status_code == 400 and "请填写下一步工作要求" in response.get_data(as_text=True)
+    assert session().scalar(select(func.count()).select_from(IssuedReport)) == 0
+    response = client.post("/dashboard/reports", data={**form, "step": "issue"})
+    assert response.status_code == 302
+    row = session().scalar(select(IssuedReport))
+    assert row.next_steps == "各牵头单位要对照分工抓好落实。\n逾期单位要说明原因并提出整改措施。"
+    doc = Document(io.BytesIO(client.get(f"/dashboard/reports/{row.id}/download").data))
+    texts = [p.text for p in doc.paragraphs]
+    i = texts.index("六、下一步工作要求")
+    assert texts[i + 1:i + 3] == ["各牵头单位要对照分工抓好落实。", "逾期单位要说明原因并提出整改措施。"]
+
+
+def test_hashes_are_for_the_archive_view_of_admins_and_auditors(login_as, scenario, app):
+    client, _ = login_as("coordinator")
+    assert client.post("/dashboard/reports", data={"plan": scenario.plan.id, **ISSUE}).status_code == 302
+    row = session().scalar(select(IssuedReport))
+    leader, _ = login_as("leader")
+    listing = leader.get("/dashboard/reports").get_data(as_text=True)
+    assert row.filename in listing and row.sha256[:16] not in listing and "SHA-256" not in listing
+    assert leader.get("/dashboard/archive").status_code == 403
+    for role in ("admin", "auditor"):
+        other, _ = login_as(role)
+        archive = other.get("/dashboard/archive").get_data(as_text=True)
+        assert row.sha256 in archive and row.filename in archive and "通报归档" in archive
+        assert other.get(f"/dashboard/reports/{row.id}/download").status_code == 403  # hashes, not the contents
+
+
 def test_issue_from_the_page_archives_and_downloads_byte_for_byte(login_as, scenario, app):
     client, coordinator = login_as("coordinator")
-    response = client.post("/dashboard/reports", data={"plan": scenario.plan.id, "period": "2025Q2", "format": "docx"})
+    response = client.post("/dashboard/reports", data={"plan": scenario.plan.id, **ISSUE})
     assert response.status_code == 302
     row = session().scalar(select(IssuedReport))
     assert row.format is ExportFormat.DOCX and row.issued_by_id == coordinator.id and row.issued_at is not None
@@ -103,7 +195,7 @@ def test_issue_from_the_page_archives_and_downloads_byte_for_byte(login_as, scen
     Document(io.BytesIO(first.data))  # a real Word file
 
     # Later, after the data changed, the archived file is still the one issued.
-    client.post("/dashboard/reports", data={"plan": scenario.plan.id, "period": "2025Q2", "format": "docx"})
+    client.post("/dashboard/reports", data={"plan": scenario.plan.id, **ISSUE})
     again = client.get(f"/dashboard/reports/{row.id}/download")
     assert again.data == first.data
     # A leader downloads the same bytes; a liaison may not.
@@ -111,18 +203,18 @@ def test_issue_from_the_page_archives_and_downloads_byte_for_byte(login_as, scen
     assert leader.get(f"/dashboard/reports/{row.id}/download").data == first.data
     liaison, _ = login_as("liaison", unit="省经信厅")
     assert liaison.get(f"/dashboard/reports/{row.id}/download").status_code == 403
-    assert liaison.post("/dashboard/reports", data={"period": "2025Q2", "format": "csv"}).status_code == 403
+    assert liaison.post("/dashboard/reports", data={**ISSUE, "format": "csv"}).status_code == 403
 
     actions = session().scalars(select(AuditEntry.action).where(AuditEntry.action.like("report.%"))
                                 .order_by(AuditEntry.id)).all()
     assert actions == ["report.issue", "report.download", "report.issue", "report.download", "report.download"]
     listing = client.get("/dashboard/reports").get_data(as_text=True)
-    assert row.filename in listing and row.sha256[:16] in listing
+    assert row.filename in listing and coordinator.name in listing
 
 
 def test_a_tampered_archive_file_is_refused(login_as, scenario, app):
     client, _ = login_as("coordinator")
-    client.post("/dashboard/reports", data={"plan": scenario.plan.id, "period": "2025Q2", "format": "csv"})
+    client.post("/dashboard/reports", data={"plan": scenario.plan.id, **ISSUE, "format": "csv"})
     row = session().scalar(select(IssuedReport))
     path = app.config["ARCHIVE_DIR"] / row.sha256[:2] / f"{row.sha256}.csv"
     path.write_bytes(path.read_bytes() + b"x")

@@ -15,7 +15,8 @@ from sqlalchemy import func, select
 
 from supervise.db import session
 from supervise.models import Section, Task, TaskState, TaskUnit
-from supervise.reports.docx_export import render_docx
+from supervise.reports.bulletin import zh_punct
+from supervise.reports.docx_export import TEXT_WIDTH_MM, render_docx
 from supervise.reports.ledger import BASE_COLUMNS, render_csv, render_xlsx
 from supervise.reports.supervision import build_supervision
 
@@ -44,7 +45,7 @@ def _east_asia(element) -> str | None:
     return fonts.get(qn("w:eastAsia")) if fonts is not None else None
 
 
-def test_word_report_has_the_official_page_and_styles(data):
+def test_word_report_has_the_official_page_and_styles(scenario, data):
     doc = Document(io.BytesIO(render_docx(data)))
     section = doc.sections[0]
     # Word keeps lengths in twentieths of a point: equal to the 0.05 mm.
@@ -74,13 +75,15 @@ def test_word_report_has_the_official_page_and_styles(data):
                 assert _east_asia(run._r) == _east_asia(p.style.element), p.text[:20]
 
     h1 = [p.text for p in paragraphs if p.style.name == "Heading 1"]
-    assert h1 == ["一、总体情况", "二、分行动任务进展情况", "三、目标指标完成情况", "四、逾期、退回及滞后事项",
-                  "五、各单位报送及时率"]
+    assert h1 == ["一、总体情况", "二、任务进展情况", "三、目标指标完成情况", "四、逾期、退回及滞后事项",
+                  "五、各单位报送及时率", "附件"]  # no 六、下一步工作要求 when none was written
     h2 = [p.text for p in paragraphs if p.style.name == "Heading 2"]
-    assert h2[:5] == [f"({n}){s.title}" for n, s in zip("一二三四五", data.plan.sections)]
-    assert h2[5:] == ["(一)逾期事项", "(二)退回修改事项", "(三)滞后事项"]
+    # Only the actions with approved progress get a heading (task 1's is the one approved report).
+    assert h2 == [zh_punct(f"({n}){s.title}") for n, s in zip("一二三四五", data.plan.sections)
+                  if s.id == scenario.tasks[1].section_id] + ["（一）逾期事项", "（二）退回修改事项", "（三）滞后事项"]
     body = [p for p in paragraphs if p.style.name == "Normal" and p.text]
     assert any(p.text.startswith("1. ") for p in body)
+    assert all(p.text.strip() for p in paragraphs)  # no empty paragraphs
 
     # The page number is a PAGE field in the footer.
     footer_xml = section.footer._element.xml
@@ -93,36 +96,52 @@ def test_word_report_figures_match_the_database(scenario, data):
     tasks = session().scalar(select(func.count()).select_from(Task).where(Task.plan_id == scenario.plan.id))
     assert f"{len(scenario.plan.sections)}项行动、{tasks}项任务" in text
     # 22 lead reports owed: one approved, one submitted, one returned, 19 not filed.
-    assert "应报送牵头单位报告22份,审核通过1份,已报送待审核1份,退回修改1份,未报送19份" in text
+    assert zh_punct("应报送牵头单位报告22份,审核通过1份,已报送待审核1份,退回修改1份,未报送19份") in text
     # The approved summary of task 1 is there; the unapproved one of task 8 is not.
     assert "本季度新增应用主体2000家" in text
     assert "二季度未审核" not in text
-    assert "本期进展:暂无审核通过的进展报告。" in text
-    # The returned report, with its reason; the overdue milestone; a task that never reported.
+    # The tasks with no approved progress are named once, not each with a line.
+    assert f"任务2—{tasks}本期暂无审核通过的进展报告。" in text  # a range, not a line per task
+    assert text.count("暂无审核通过的进展报告") == 1
+    # The returned report, with its reason; the overdue milestone; the lead reports not filed, grouped.
     assert "数据口径与上季度不一致" in text
     assert "开通第一条新航线" in text and "应于2025年6月30日前完成" in text
     t2 = scenario.tasks[2]
-    assert f"任务2“{t2.title}”:{t2.lead.unit.short_name}牵头单位报告" in text
+    assert zh_punct(f"{t2.lead.unit.short_name}(任务2") in text  # late lead reports by unit, in one line
+    assert sum(1 for p in doc.paragraphs if "牵头单位报告应于" in p.text) == 1
+    late_contributions = [p.text for p in doc.paragraphs if "配合单位2025年第二季度进展情况" in p.text]
+    assert len(late_contributions) == 1 and "明细见台账" in late_contributions[0]
+    # No line without data: no "完成—" and no dash as a figure in the prose.
+    assert "完成—" not in text and "—," not in text and "—，" not in text
 
-    targets, ranking = doc.tables
+    targets, ranking, annex = doc.tables
+    # The annex lists every task with its light, as the dashboard gives it.
+    lights = {int(r.cells[0].text): r.cells[4].text for r in annex.rows[1:]}
+    assert lights == {row.task.number: row.light.label for row in data.tasks}
     rows = [[c.text for c in r.cells] for r in targets.rows]
-    assert rows[0] == ["序号", "指标", "目标", "最新值", "完成比例", "序时进度", "滞后"]
-    by_name = {r[1]: r for r in rows[1:]}
+    assert rows[0] == ["指标", "目标", "最新值", "完成比例", "序时进度", "评价"]
+    by_name = {zh_punct(r[0]): r for r in rows[1:]}
+    assert all("—" not in r[2] for r in rows[1:])  # only targets with an approved figure
     plan_start, due = date(2024, 1, 1), date(2027, 12, 31)
     elapsed = f"{_share(date(2025, 6, 30), plan_start, due) * 100:.1f}%"
     # Split target: the included Hangzhou 1200 and Ningbo 800, not Wenzhou's 999.
-    assert by_name["1. 跨境电商应用主体"][3:] == ["2000", "40.0%", elapsed, "否"]
-    assert by_name["其中:杭州市政府"][2:5] == ["分解3000家", "1200", "40.0%"]
-    assert by_name["其中:宁波市政府"][2:5] == ["分解2000家", "800", "40.0%"]
-    assert by_name["1. 龙头企业"][3:5] == ["30", "37.5%"]
+    assert by_name["1. 跨境电商应用主体"][2:] == ["2000", "40.0%", elapsed, "正常"]
+    assert by_name[zh_punct("其中:杭州市政府")][1:4] == ["分解3000家", "1200", "40.0%"]
+    assert by_name[zh_punct("其中:宁波市政府")][1:4] == ["分解2000家", "800", "40.0%"]
+    assert by_name["1. 龙头企业"][2:4] == ["30", "37.5%"]
     # Task 8: only the approved Q1 figure counts; it trails the time-proportional progress.
-    assert by_name["8. 省级跨境电商产业园"][3:] == ["20", "20.0%", elapsed, "是"]
-    # A yearly rate is measured against the share of 2025 that has passed.
-    assert by_name["13. 服务对接活动"][5] == f"{_share(date(2025, 6, 30), date(2025, 1, 1), date(2025, 12, 31)) * 100:.1f}%"
+    assert by_name["8. 省级跨境电商产业园"][2:] == ["20", "20.0%", elapsed, "滞后"]
+    # The targets with no approved figure are named once, below the table.
+    no_data = [t for t in data.targets if t.latest is None]
+    assert no_data and zh_punct(f"另有{len(no_data)}项指标本期尚无审核通过的数据:") in text
+    assert zh_punct(f"指标“8. 省级跨境电商产业园”完成20.0%,低于序时进度{elapsed}。") in text
+    # The 滞后 section does not repeat every red task: those with an overdue item are counted, not listed.
+    lagging = text[text.index("（三）滞后事项"):text.index("五、各单位报送及时率")]
+    assert lagging.count("亮红灯") <= 1
 
     header, *ranked = [[c.text for c in r.cells] for r in ranking.rows]
-    assert header[:5] == ["排名", "单位", "本期应报", "本期按时", "本期及时率"]
-    by_unit = {r[1]: r for r in ranked}
+    assert header[:4] == ["单位", "本期应报", "本期按时", "本期及时率"]
+    by_unit = {r[0]: r for r in ranked}
     jxt = by_unit["省经信厅"]
     owed = session().scalar(
         select(func.count()).select_from(TaskUnit).join(Task)
@@ -130,11 +149,49 @@ def test_word_report_figures_match_the_database(scenario, data):
                Task.state.notin_([TaskState.CLOSED, TaskState.SUSPENDED]))
     )
     # Submitted at 23:30 on the due day (Asia/Shanghai): on time.
-    assert jxt[2:5] == [str(owed), "1", f"{100 / owed:.1f}%"]
-    assert by_unit["宁波市政府"][3] == "0"  # submitted a day late
-    assert by_unit["杭州市政府"][3] == "1"
-    rates = [float(r[6].rstrip("%")) if r[6] != "—" else -1 for r in ranked]
+    assert jxt[1:4] == [str(owed), "1", f"{100 / owed:.1f}%"]
+    # Ningbo submitted a day late: it never reported on time, so it is named below the table, not a row of zeros.
+    assert "宁波市政府" not in by_unit and all(r[4].split("/")[0] != "0" for r in ranked)
+    never = next(p.text for p in doc.paragraphs if "尚无按时报送" in p.text)
+    assert "宁波市政府" in never
+    assert by_unit["杭州市政府"][2] == "1"
+    rates = [float(r[5].rstrip("%")) if r[5] != "—" else -1 for r in ranked]
     assert rates == sorted(rates, reverse=True)
+
+
+def test_word_report_columns_fit_their_text(data):
+    """Fixed table layout with widths from the text: the unit names of the
+    punctuality table fit on one line, the tables span the text block."""
+    doc = Document(io.BytesIO(render_docx(data)))
+    for table in doc.tables:
+        grid = [int(col.get(qn("w:w"))) for col in table._tbl.tblGrid.findall(qn("w:gridCol"))]
+        assert abs(sum(grid) / 56.7 - TEXT_WIDTH_MM) < 2  # twentieths of a point -> mm
+        layout = table._tbl.tblPr.find(qn("w:tblLayout"))
+        assert layout is not None and layout.get(qn("w:type")) == "fixed"
+    ranking = doc.tables[1]
+    unit_col = int(ranking._tbl.tblGrid.findall(qn("w:gridCol"))[0].get(qn("w:w"))) / 56.7
+    longest = max(len(r.cells[0].text) for r in ranking.rows[1:])
+    assert unit_col >= longest * 12 * 0.3528  # every name on one line at 小四
+
+
+def test_word_report_without_on_time_reports_has_no_ranking(plan):
+    # The plan as imported: every unit owes reports, nobody has filed one.
+    period = next(p for p in plan.periods if p.code == "2025Q2")
+    data = build_supervision(session(), plan, period, as_of=AS_OF)
+    assert data.punctuality and all(u.overall_rate == 0 for u in data.punctuality)
+    doc = Document(io.BytesIO(render_docx(data)))
+    text = "\n".join(p.text for p in doc.paragraphs)
+    assert "均未按时报送" in text and "排名" not in text
+    assert all(t.rows[0].cells[0].text != "单位" for t in doc.tables)
+
+
+def test_word_report_next_steps_are_its_last_section(data):
+    doc = Document(io.BytesIO(render_docx(data, "加强统筹调度。\n\n逾期单位限期整改。")))
+    paragraphs = [p.text for p in doc.paragraphs]
+    i = paragraphs.index("六、下一步工作要求")
+    assert doc.paragraphs[i].style.name == "Heading 1"
+    assert paragraphs[i + 1:i + 5] == ["加强统筹调度。", "逾期单位限期整改。", "浙江省商务厅", "2025年7月21日"]
+    assert paragraphs[i + 5:] == ["附件", "任务落实情况一览表"]
 
 
 # --- Excel --------------------------------------------------------------------
@@ -234,3 +291,18 @@ def test_csv_guards_cells_that_start_like_a_formula():
         assert csv_text(text) == "'" + text
     assert csv_text("正常文本") == "正常文本"
     assert csv_text(-5) == "-5"  # numbers are numbers
+
+
+def test_word_report_keeps_what_units_wrote_as_written(scenario):
+    """Chinese punctuation in the report's own sentences; a unit's text (the
+    approved summary, a return reason, 下一步工作要求) stays exactly as typed."""
+    from supervise.models import Report, ReportState
+
+    report = session().scalar(select(Report).where(Report.state == ReportState.APPROVED))
+    report.text = "新增品牌 62 个,名单(见附件)"
+    session().flush()
+    data = build_supervision(session(), scenario.plan, scenario.period, as_of=AS_OF)
+    doc = Document(io.BytesIO(render_docx(data, "加强调度,按月报送(含数据)")))
+    text = "\n".join(p.text for p in doc.paragraphs)
+    assert "新增品牌 62 个,名单(见附件)" in text and "加强调度,按月报送(含数据)" in text
+    assert "（一）逾期事项" in text and "各有关单位：" in text

@@ -171,7 +171,7 @@ def _legacy_rows(url: str, n: int) -> list[int]:
 
 def test_the_upgrade_marks_an_epoch_and_old_rows_stay_verifiable(empty_db_url, tmp_path):
     key = secrets.token_hex(32)
-    migrate.upgrade(empty_db_url, "0007")  # the revision before the keyed chain
+    migrate.upgrade(empty_db_url, "20261202_next_steps")  # the revision before the keyed chain
     legacy = _legacy_rows(empty_db_url, 4)
     migrate.upgrade(empty_db_url, "head", audit_key=key)
     app = create_app("testing", DATABASE_URL=empty_db_url, INSTANCE_DIR=tmp_path, AUDIT_KEY=key)

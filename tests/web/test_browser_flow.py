@@ -158,8 +158,14 @@ def test_the_whole_round_in_chromium(live_server, plan, make_user, tmp_path):  #
         coord.goto(f"{base}/dashboard/reports")
         coord.select_option("select[name=period]", "2025Q2")
         coord.select_option("select[name=format]", "docx")
-        coord.click("button:text-is('签发并归档')")
+        coord.fill("textarea[name=next_steps]", "各牵头单位要对照分工抓好落实。")
+        coord.click("button:text-is('预览通报')")  # the first page and the figures, nothing issued yet
+        assert coord.locator("#preview").is_visible() and coord.locator("tr.just-issued").count() == 0
+        dialogs: list[str] = []
+        coord.once("dialog", lambda d: (dialogs.append(d.message), d.accept()))
+        coord.click("button:text-is('确认签发并归档')")
         _ok(coord)
+        assert dialogs and "不能修改或撤回" in dialogs[0]
         with coord.expect_download() as info:
             coord.locator("tr.just-issued a[href$='/download']").click()
         download = info.value

@@ -25,18 +25,43 @@ def _submit(client, task, text="进展"):
 # --- 我的待办 ------------------------------------------------------------------------------
 
 
+def _rows(html: str) -> list[str]:
+    """The list's rows as text, group headings included, in page order."""
+    body = html[html.index("<tbody>", html.index('id="work-list"')):]
+    return [re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", row)).strip() for row in re.findall(r"<tr[^>]*>(.*?)</tr>", body, re.S)]
+
+
 def test_a_liaison_sees_what_is_due_overdue_and_returned(login_as, plan):
     lead, _ = login_as("liaison", unit=LEAD)
     html = page(lead.get("/work"))
     # 省委网信办 leads tasks 3, 5 and 6: reports of earlier quarters are overdue.
-    assert "应报送" in html and "逾期" in html and "任务3. 支持品牌建设和推广" in html
-    assert "2025年第一季度" in html
+    assert "已逾期" in html and "逾期" in html and "任务3. 支持品牌建设和推广" in html
+    assert "2025年第一季度" in page(lead.get("/work?state=overdue&period=2025Q1"))
 
     coord, _ = login_as("coordinator")
     rid = _submit(lead, task_no(plan, 3))
     coord.post(f"/reports/{rid}/return", data={"return-version": report(rid).version, "return-reason": "数据缺口径说明"})
     html = page(lead.get("/work"))
-    assert "被退回待修改" in html and "数据缺口径说明" in html and f'href="/reports/{rid}"' in html
+    rows = _rows(html)
+    # What can be acted on now leads: the returned report is above every overdue row.
+    assert rows[0].startswith("被退回待修改") and "数据缺口径说明" in rows[1] and f'href="/reports/{rid}"' in html
+    assert "被退回待修改 1" in re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html))  # the tab's count
+
+
+def test_my_work_is_paged_and_filtered(login_as, plan):
+    lead, _ = login_as("liaison", unit=LEAD)
+    html = page(lead.get("/work?per_page=5"))
+    assert "第 1 / " in html and 'href="/work?page=2&amp;per_page=5"' in html
+    rows = [r for r in _rows(html) if not re.fullmatch(r"\S+ \d+ 项", r)]  # not the group headings
+    assert len(rows) == 5
+    second = page(lead.get("/work?per_page=5&page=2"))
+    assert "第 2 / " in second and not set(_rows(second)[1:]) & set(rows)
+    # The newest period first.
+    periods = re.findall(r"(\d{4})年第(.)季度", " ".join(rows))
+    assert periods and periods[0] >= periods[-1]
+    only = page(lead.get("/work?period=2025Q1&state=overdue"))
+    assert all("2025年第一季度" in r for r in _rows(only)[1:]) and len(_rows(only)) > 1
+    assert "参数 page" in page(lead.get("/work?page=x"))  # a clear message, the whole list shown
 
 
 def test_the_lead_sees_contributions_to_review(login_as, plan):
@@ -44,7 +69,8 @@ def test_the_lead_sees_contributions_to_review(login_as, plan):
     lead, _ = login_as("liaison", unit=LEAD)
     rid = _submit(co, task_no(plan, 3), "配合材料")
     html = page(lead.get("/work"))
-    assert "待审阅的配合单位报送" in html and f'href="/reports/{rid}"' in html
+    assert _rows(html)[0].startswith("待审核") and "审阅配合单位报送" in _rows(html)[1]
+    assert f'href="/reports/{rid}"' in html
 
 
 def test_the_coordinators_queue_is_oldest_first(login_as, plan):
@@ -53,8 +79,8 @@ def test_the_coordinators_queue_is_oldest_first(login_as, plan):
     second, _ = login_as("liaison", unit="省经信厅")
     older = _submit(first, task_no(plan, 3))
     newer = _submit(second, task_no(plan, 1))
-    html = page(coord.get("/work"))
-    queue = html[html.index('id="review-queue"'):]
+    html = page(coord.get("/work?state=review"))
+    queue = html[html.index('id="work-list"'):]
     assert queue.index(f'href="/reports/{older}"') < queue.index(f'href="/reports/{newer}"')
 
 
@@ -153,3 +179,44 @@ def test_home_and_nav_link_to_work_and_notifications(login_as, plan, role, has_w
     html = page(client.get("/"))
     assert ('href="/work"' in html) is has_work
     assert 'href="/notifications"' in html and 'href="/profile"' in html
+
+
+# --- leads to confirm: the home page and 我的待办 agree; one click confirms -----------------
+
+
+def test_leads_to_confirm_agree_on_home_and_work_and_confirm_in_one_click(login_as, plan):
+    from supervise.models import TaskUnit, UnitRole
+
+    coord, _ = login_as("coordinator")
+    unconfirmed = session().scalars(
+        select(TaskUnit).where(TaskUnit.role == UnitRole.LEAD, TaskUnit.is_confirmed.is_(False))).all()
+    assert unconfirmed, "the 27号 plan names no lead: every proposed lead waits for the coordinator"
+    home = page(coord.get("/"))
+    count = int(re.search(r"待确认牵头单位的任务 <small class=\"muted\">(\d+) 项", home).group(1))
+    work = page(coord.get("/work?state=decide&per_page=100"))
+    assert count == len(unconfirmed) == work.count("确认牵头</button>")
+    task = task_no(plan, 3)
+    proposed = task.lead.unit.short_name
+    response = coord.post(f"/work/leads/{task.id}/confirm", data={"next": "/work?state=decide"})
+    assert response.status_code == 302 and response.headers["Location"].endswith("/work?state=decide")
+    session().expire_all()
+    assert task_no(plan, 3).lead.is_confirmed and task_no(plan, 3).lead.unit.short_name == proposed
+    assert f"已确认任务3由{proposed}牵头" in page(coord.get("/work?state=decide&per_page=100"))
+    home = page(coord.get("/"))
+    assert f"待确认牵头单位的任务 <small class=\"muted\">{count - 1} 项" in home
+    assert page(coord.get("/work?state=decide&per_page=100")).count("确认牵头</button>") == count - 1
+    # Choosing another lead: the task's own units come first in the list.
+    html = page(coord.get(f"/tasks/{task.id}"))
+    select_html = html[html.index('name="unit_id"'):]
+    own = [tu.unit.short_name for tu in task_no(plan, 3).units]
+    assert select_html.index('label="本任务责任单位"') < select_html.index('label="其他单位"')
+    first_options = re.findall(r"<option[^>]*>([^<]+)</option>", select_html[:select_html.index('label="其他单位"')])
+    assert first_options == own
+
+
+def test_a_liaison_cannot_confirm_a_lead(login_as, plan):
+    lead, _ = login_as("liaison", unit=LEAD)
+    task = task_no(plan, 3)
+    assert lead.post(f"/work/leads/{task.id}/confirm").status_code == 403
+    session().expire_all()
+    assert not task_no(plan, 3).lead.is_confirmed

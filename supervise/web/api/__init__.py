@@ -85,4 +85,4 @@ def int_arg(name: str) -> int | None:
     return value
 
 
-from . import lifecycle, me, openapi, reports, tasks  # noqa: E402,F401  (routes register on bp)
+from . import dashboard, lifecycle, me, openapi, reports, tasks  # noqa: E402,F401  (routes register on bp)

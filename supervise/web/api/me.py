@@ -3,15 +3,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import jsonify
+from flask import jsonify, request
 
 from ...policy import permissions
-from ...serialize import extension_dict, iso, milestone_dict, report_summary_dict, task_ref, token_dict, unit_ref
+from ...domain.clock import today
+from ...serialize import iso, task_ref, token_dict, unit_ref
 from ...services import notifications as notification_service
 from ...services import tokens as token_service
-from ...services.work import MyWork, my_work
+from ...services.work import WorkFilters, WorkGroup, WorkItem, WorkView, work_view
 from .. import acting_user, authenticated_by_token
-from ...domain.clock import today
 from . import bp, json_body
 
 
@@ -33,34 +33,52 @@ def me():
 
 @bp.get("/me/work")
 def work():
-    """我的待办: for liaisons what is due, overdue and returned; for
-    coordinators the review queue, oldest waiting first."""
-    return jsonify(_work_dict(my_work(acting_user(), today())))
+    """我的待办: what the caller can act on now first (to review, to decide,
+    returned), then what is due this period, then what is overdue; filtered
+    by plan, period, state (group) and unit, paged. The same rows and counts
+    as the page /work."""
+    filters = WorkFilters.parse(request.args)
+    return jsonify(_work_dict(work_view(acting_user(), today(), filters)))
 
 
-def _work_dict(work: MyWork) -> dict[str, Any]:
+def _work_dict(view: WorkView) -> dict[str, Any]:
+    f = view.filters
     return {
-        "total": work.total,
-        "owed": [
-            {
-                "task": task_ref(item.obligation.task),
-                "period": item.obligation.period.code,
-                "kind": item.obligation.kind.value,
-                "unit": unit_ref(item.obligation.task_unit.unit),
-                "due_on": iso(item.obligation.due_on),
-                "light": item.light.value,
-                "overdue_working_days": item.overdue_days,
-                "report": report_summary_dict(item.obligation.report) if item.obligation.report else None,
-            }
-            for item in work.owed
-        ],
-        "returned": [{**report_summary_dict(r), "return_reason": r.return_reason} for r in work.returned],
-        "contributions_to_review": [report_summary_dict(r) for r in work.contributions_to_review],
-        "milestones_due": [{**milestone_dict(m), "light": light.value} for m, light in work.milestones_due],
-        "review_queue": [report_summary_dict(r) for r in work.review_queue],
-        "closing_requests": [{**task_ref(t), "state": t.state.value} for t in work.closing_requests],
-        "extension_requests": [extension_dict(e) for e in work.extension_requests],
-        "milestones_to_decide": [milestone_dict(m) for m in work.milestones_to_decide],
+        "today": iso(view.today),
+        "total": view.total,
+        "counts": {g.value: view.counts[g] for g in WorkGroup},
+        "filters": {"plan": f.plan_id, "period": f.period, "state": f.group.value if f.group else None,
+                    "unit": f.unit_id},
+        "page": {"number": view.page, "size": f.per_page, "items": view.matching, "pages": view.pages},
+        "items": [_item_dict(item) for item in view.items],
+        "choices": {
+            "plans": [{"id": pid, "document_number": label} for pid, label in view.plans],
+            "periods": [{"code": code, "label": label} for code, label in view.periods],
+            "units": [unit_ref(u) for u in view.units],
+        },
+    }
+
+
+def _item_dict(item: WorkItem) -> dict[str, Any]:
+    return {
+        "group": item.group.value,
+        "group_label": item.group.label,
+        "kind": item.kind,
+        "kind_label": item.kind_label,
+        "task": task_ref(item.task),
+        "plan_id": item.plan_id,
+        "period": item.period_code,
+        "period_label": item.period_label,
+        "unit": unit_ref(item.unit) if item.unit else None,
+        "due_on": iso(item.due_on),
+        "light": item.light.value if item.light else None,
+        "overdue_working_days": item.overdue_days,
+        "since": iso(item.since),
+        "note": item.note,
+        "state_label": item.state_label,
+        "report_id": item.report_id,
+        "milestone_id": item.milestone_id,
+        "extension_id": item.extension_id,
     }
 
 

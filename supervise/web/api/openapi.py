@@ -23,7 +23,7 @@ def ref(name: str) -> dict[str, Any]:
 
 
 def nullable(schema: dict[str, Any]) -> dict[str, Any]:
-    if "$ref" in schema:
+    if "$ref" in schema or "enum" in schema:
         return {"anyOf": [schema, {"type": "null"}]}
     kind = schema["type"]
     return {**schema, "type": [kind, "null"] if isinstance(kind, str) else [*kind, "null"]}
@@ -60,6 +60,7 @@ def enum(values: list[str]) -> dict[str, Any]:
 
 
 LIGHT = enum(["green", "yellow", "red"])
+WORK_GROUPS = ["review", "decide", "returned", "due", "overdue"]
 
 REPORT_SUMMARY: dict[str, Any] = {
     "id": INTEGER, "kind": enum([k.value for k in ReportKind]), "kind_label": STRING,
@@ -210,26 +211,60 @@ SCHEMAS: dict[str, Any] = {
     ),
     "Work": obj(
         {
-            "total": INTEGER,
-            "owed": array(
-                obj(
-                    {
-                        "task": ref("TaskRef"), "period": PERIOD_CODE, "kind": enum([k.value for k in ReportKind]),
-                        "unit": ref("UnitRef"), "due_on": DATE, "light": LIGHT, "overdue_working_days": INTEGER,
-                        "report": nullable(ref("ReportSummary")),
-                    }
-                )
-            ),
-            "returned": array(obj({**REPORT_SUMMARY, "return_reason": nullable(STRING)})),
-            "contributions_to_review": array(ref("ReportSummary")),
-            "milestones_due": array(obj({**MILESTONE, "light": LIGHT})),
-            "review_queue": {**array(ref("ReportSummary")), "description": "待审核的牵头单位报告,等待最久的在前"},
-            "closing_requests": array(obj({"id": INTEGER, "number": INTEGER, "title": STRING,
-                                           "state": enum([s.value for s in TaskState])})),
-            "extension_requests": array(ref("Extension")),
-            "milestones_to_decide": array(ref("Milestone")),
+            "today": DATE,
+            "total": {**INTEGER, "description": "全部待办(不计筛选)"},
+            "counts": {**obj({g: INTEGER for g in WORK_GROUPS}), "description": "按类别计数(已按计划、期次、单位筛选)"},
+            "filters": obj({"plan": nullable(INTEGER), "period": nullable(STRING), "state": nullable(enum(WORK_GROUPS)),
+                            "unit": nullable(INTEGER)}),
+            "page": obj({"number": INTEGER, "size": INTEGER, "items": {**INTEGER, "description": "符合筛选的事项数"},
+                         "pages": INTEGER}),
+            "items": array(ref("WorkItem")),
+            "choices": obj({
+                "plans": array(obj({"id": INTEGER, "document_number": STRING})),
+                "periods": array(obj({"code": PERIOD_CODE, "label": STRING})),
+                "units": array(ref("UnitRef")),
+            }, description="筛选可选值(取自全部待办,期次新的在前)"),
         },
-        description="我的待办",
+        description="我的待办:先列可立即办理的(待审核、待决定、被退回),再列本期应办,最后是逾期;各类中新的期次在前(待审核先到先审)",
+    ),
+    "WorkItem": obj(
+        {
+            "group": enum(WORK_GROUPS), "group_label": STRING,
+            "kind": enum(["lead_report_review", "contribution_review", "closing_request", "extension_request",
+                          "milestone_confirm", "milestone_accept", "lead_confirm", "returned_report", "report_due",
+                          "milestone_due"]),
+            "kind_label": STRING, "task": ref("TaskRef"), "plan_id": INTEGER,
+            "period": nullable(PERIOD_CODE), "period_label": nullable(STRING), "unit": nullable(ref("UnitRef")),
+            "due_on": nullable(DATE), "light": nullable(LIGHT), "overdue_working_days": INTEGER,
+            "since": nullable(DATETIME), "note": STRING, "state_label": STRING,
+            "report_id": nullable(INTEGER), "milestone_id": nullable(INTEGER), "extension_id": nullable(INTEGER),
+        },
+        description="一项待办",
+    ),
+    "Dashboard": obj(
+        {
+            "plan": obj({"id": INTEGER, "document_number": STRING, "title": STRING}),
+            "period": PERIOD_CODE, "as_of": DATE, "tasks": INTEGER,
+            "lights": obj({"green": INTEGER, "yellow": INTEGER, "red": INTEGER}),
+            "reports": {**obj({"owed": INTEGER, "approved": INTEGER, "submitted": INTEGER, "returned": INTEGER,
+                               "missing": INTEGER}), "description": "本期牵头单位报告"},
+            "time_share": {**NUMBER, "description": "计划序时进度(0-1)"},
+            "sections": array(obj({"number": INTEGER, "title": STRING,
+                                   "lights": obj({"green": INTEGER, "yellow": INTEGER, "red": INTEGER})})),
+            "targets": array(obj({
+                "id": INTEGER, "name": STRING, "goal": STRING, "measure": STRING, "latest": nullable(NUMBER),
+                "latest_period": nullable(STRING), "share": nullable(NUMBER),
+                "time_share": {**nullable(NUMBER), "description": "序时进度;基期值未给出时为 null"},
+                "baseline_known": BOOLEAN, "is_behind": {**BOOLEAN, "description": "有审核通过的数值且低于序时进度"},
+            })),
+            "late": obj({
+                "lead_reports": INTEGER, "contributions": INTEGER, "milestones": INTEGER, "returned": INTEGER,
+                "red_tasks": INTEGER,
+                "items": array(obj({"task": ref("TaskRef"), "unit": nullable(ref("UnitRef")), "kind": STRING,
+                                    "title": STRING, "due_on": DATE, "overdue_working_days": INTEGER})),
+            }),
+        },
+        description="督查看板:与页面和季度督查通报同一组数字",
     ),
     "Token": obj(TOKEN),
     "NewToken": obj({**TOKEN, "token": {**STRING, "description": "令牌本身,只在此处出现一次"}}),
@@ -456,8 +491,22 @@ PATHS: dict[str, Any] = {
         "post": op("目标分解(督办员):把任务指标分给各责任单位", "lifecycle", _json(ref("Task")), 400, 403, 404,
                    params=[_id("target_id", "指标编号")], body=_body("TargetSplit"))
     },
+    "/dashboard": {"get": op("督查看板的数字(领导、督办员)", "dashboard", _json(ref("Dashboard")), 400, 403, 404, params=[
+        {"name": "plan", "in": "query", "schema": {**INTEGER, "minimum": 1}, "description": "计划编号,默认最新的计划"},
+        {"name": "period", "in": "query", "schema": {**STRING, "maxLength": 16},
+         "description": "报送期次,默认截至 as_of 已结束的最后一期"},
+        {"name": "as_of", "in": "query", "schema": DATE, "description": "判断红黄绿灯和逾期的日期,默认今天"},
+    ])},
     "/me": {"get": op("当前用户", "me", _json(ref("Me")))},
-    "/me/work": {"get": op("我的待办", "me", _json(ref("Work")), 403)},
+    "/me/work": {"get": op("我的待办", "me", _json(ref("Work")), 400, 403, params=[
+        {"name": "plan", "in": "query", "schema": {**INTEGER, "minimum": 1}, "description": "行动计划编号"},
+        {"name": "period", "in": "query", "schema": {**STRING, "maxLength": 16}, "description": "报送期次,如 2025Q2"},
+        {"name": "state", "in": "query", "schema": enum(WORK_GROUPS),
+         "description": "类别:review 待审核、decide 待决定、returned 被退回、due 本期应办、overdue 已逾期"},
+        {"name": "unit", "in": "query", "schema": {**INTEGER, "minimum": 1}, "description": "单位编号"},
+        {"name": "page", "in": "query", "schema": {**INTEGER, "minimum": 1, "maximum": 100000}},
+        {"name": "per_page", "in": "query", "schema": {**INTEGER, "minimum": 1, "maximum": 100}},
+    ])},
     "/me/tokens": {
         "get": op("我的 API 令牌(只能凭登录会话调用,凭 API 令牌调用时 403)", "me", _json(array(ref("Token"))), 403),
         "post": op("新建 API 令牌(只能凭登录会话调用,凭 API 令牌调用时 403)", "me",
@@ -489,7 +538,7 @@ def document() -> dict[str, Any]:
         },
         "servers": [{"url": "/api/v1"}],
         "security": [{"bearer": []}],
-        "tags": [{"name": n} for n in ("tasks", "reports", "lifecycle", "evidence", "me", "meta")],
+        "tags": [{"name": n} for n in ("tasks", "reports", "lifecycle", "evidence", "dashboard", "me", "meta")],
         "paths": PATHS,
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
