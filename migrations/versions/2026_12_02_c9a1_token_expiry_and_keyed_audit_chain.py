@@ -15,6 +15,8 @@ row from it on with the key, and says how many rows are of the old kind.
 The key is the one of the application running the upgrade (`flask db
 upgrade`), else SUPERVISE_AUDIT_KEY, else the published development key
 (then a production verify reports the epoch row: nothing passes silently).
+A chain whose newest row is keyed already (an upgrade after a downgrade)
+gets no second epoch row.
 
 On PostgreSQL a trigger refuses UPDATE, DELETE and TRUNCATE of
 audit_entries, except the DELETE of rows older than 180 days inside
@@ -100,10 +102,18 @@ def _mark_keyed_epoch(now: datetime) -> None:
     from supervise.audit import EPOCH_ACTION, _row_digest
     from supervise.models import AuditEntry
 
+    from supervise.audit import _legacy_digest
+
     conn = op.get_bind()
     head = conn.execute(sa.text("SELECT id, row_hash FROM audit_entries ORDER BY id DESC LIMIT 1")).first()
     if head is None:
         return  # a new database: every row will be keyed
+    # Only a chain whose newest row is unkeyed needs the epoch row: after a
+    # downgrade and this upgrade again, the rows are keyed already.
+    columns = AuditEntry.__table__.c
+    row = conn.execute(sa.select(*[c for c in columns if c.name != "id"]).where(columns.id == head.id)).mappings().first()
+    if _legacy_digest(AuditEntry(**{k: v for k, v in row.items() if k != "row_hash"})) != head.row_hash:
+        return
     count = conn.execute(sa.text("SELECT count(*) FROM audit_entries")).scalar()
     entry = AuditEntry(
         at=now, actor_id=None, actor_login="migration", actor_unit="", action=EPOCH_ACTION,
