@@ -149,8 +149,8 @@ def _draft_or_404(plan_id: int):
 
 
 def _task_of(plan, task_id: int) -> Task:
-    task = db.session.get(Task, task_id)
-    if task is None or task.plan_id != plan.id:
+    task = plan_service.get_task(acting_user(), task_id)  # 404 for what the user may not see
+    if task.plan_id != plan.id:
         raise NotFound("未找到该任务")
     return task
 

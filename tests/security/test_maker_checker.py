@@ -153,9 +153,9 @@ def test_who_uploaded_evidence_to_a_report_cannot_decide_on_it(plan, make_user):
     assert not can(_fresh(dual), "report.review", session().get(type(report), report.id))
 
 
-def test_a_contribution_cannot_be_accepted_by_who_filed_it(plan, make_user):
+def test_a_contribution_cannot_be_accepted_by_who_filed_it(plan, people):
     """A liaison moved from a co-unit to the lead unit meets their own contribution."""
-    cast = make_cast(plan, make_user)
+    cast = make_cast(plan, people)
     contribution = file_report(cast.co, cast.task, submit=True)
     admin = cast.admin
     with unit_of_work():
