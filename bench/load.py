@@ -119,7 +119,7 @@ def seed(url: str, users: int) -> list[Person]:
         with unit_of_work():
             load_units(ROOT / "seed" / "units.csv")
             load_units(ROOT / "seed" / "counties.csv")
-            plan = import_plan_document(SOURCE_DOC.read_text(encoding="utf-8")).plan
+            plan = import_plan_document(SOURCE_DOC.read_text(encoding="utf-8"), publish=True, first_period="2024Q1").plan
             tasks = [t for t in plan.tasks if any(tu.role is UnitRole.CO for tu in t.units)]
             lead_units: dict[str, list[int]] = defaultdict(list)
             co_units: dict[str, list[int]] = defaultdict(list)

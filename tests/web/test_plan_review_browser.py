@@ -81,6 +81,17 @@ def test_review_publish_and_items_by_hand_in_chromium(app, live_server, make_use
         assert page.locator("button.primary[disabled]").count() == 1  # not yet: names to match
         snap("review")
 
+        # A real Word document of other conventions: its draft, with the parser's warnings.
+        corpus = Path("/work/shared/plans-corpus/docx/gwy-chuangxin-tuiguang-2018.docx")
+        if corpus.exists():
+            page.goto(f"{base}/plans/import")
+            page.set_input_files("input[type=file][name=document]", str(corpus))
+            page.click("button[type=submit].primary")
+            page.wait_for_url("**/review")
+            assert page.locator("article.review-task").count() >= 10
+            snap("review-docx")
+            page.goto(f"{base}/plans/{_stored(Plan, document_number='浙政办发〔2026〕9号').id}/review")
+
         # One click on the closest suggestion for 省数局.
         page.locator(".unit-match:has-text('省数局') .suggest button", has_text="省数据局").click()
         page.wait_for_load_state()
