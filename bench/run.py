@@ -53,6 +53,12 @@ PAGES = [
     Page("我的待办 liaison", "bench_liaison", lambda ids: "/work"),
     Page("我的待办 coordinator", "bench_coordinator", lambda ids: "/work"),
     Page("通报签发页 reports page", "bench_coordinator", lambda ids: f"/dashboard/reports?plan={ids['plan']}"),
+    Page("我的待办 liaison overdue page 2", "bench_liaison", lambda ids: "/work?state=overdue&page=2&per_page=5"),
+    Page("我的待办 coordinator to decide", "bench_coordinator", lambda ids: "/work?state=decide"),
+    Page("督查看板 tasks", "bench_leader", lambda ids: f"/dashboard/?plan={ids['plan']}&view=tasks&page=2"),
+    Page("督查看板 targets", "bench_leader", lambda ids: f"/dashboard/?plan={ids['plan']}&view=targets"),
+    Page("督查看板 late", "bench_leader", lambda ids: f"/dashboard/?plan={ids['plan']}&view=late"),
+    Page("督查看板 units", "bench_leader", lambda ids: f"/dashboard/?plan={ids['plan']}&view=units"),
 ]
 
 
