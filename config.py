@@ -69,6 +69,8 @@ class Config:
     SESSION_IDLE_MINUTES = _env_int("SUPERVISE_SESSION_IDLE_MINUTES", 30)
     SESSION_MAX_HOURS = _env_int("SUPERVISE_SESSION_MAX_HOURS", 12)
     SESSION_PERMANENT = False
+    # API tokens stop working this many days after they are issued.
+    TOKEN_DAYS = max(_env_int("SUPERVISE_TOKEN_DAYS", 90), 1)
     # Login (等保 身份鉴别).
     PASSWORD_MIN_LENGTH = 8
     PASSWORD_HISTORY = 5  # the last N passwords cannot be chosen again

@@ -2,6 +2,8 @@
 
     .venv/bin/python bench/generate.py                 # bench/data/province.sqlite3
     .venv/bin/python bench/generate.py --scale small   # what the tests use
+    .venv/bin/python bench/generate.py --db postgresql://postgres@127.0.0.1:5432/supervise_bench
+                                       # the same data on PostgreSQL (that database is dropped and made anew)
 
 At the province scale: 20 plans of 16 quarters each (2024-2027), 600 tasks,
 139 units (the province's departments, the 11 cities and 90 counties), 1,000
@@ -397,22 +399,47 @@ def generate(url: str, scale: Scale, *, seed: int = 2026) -> dict[str, int]:
         engine.dispose()
 
 
+def recreate_postgresql(url: str) -> None:
+    from sqlalchemy import create_engine
+    from sqlalchemy.engine import make_url
+
+    target = make_url(url)
+    admin = create_engine(target.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{target.database}" WITH (FORCE)'))
+        conn.execute(text(f'CREATE DATABASE "{target.database}"'))
+    admin.dispose()
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scale", choices=sorted(SCALES), default="province")
     parser.add_argument("--out", type=Path, default=DEFAULT_PATH)
     parser.add_argument("--seed", type=int, default=2026)
+    parser.add_argument("--db", default="", help="a PostgreSQL URL instead of the SQLite file --out; "
+                        "the database is dropped and created anew")
     args = parser.parse_args(argv)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    for suffix in ("", "-wal", "-shm"):
-        Path(f"{args.out}{suffix}").unlink(missing_ok=True)
+    if args.db:
+        url = args.db.replace("postgresql://", "postgresql+psycopg://", 1)
+        recreate_postgresql(url)
+        target = url
+    else:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{args.out}{suffix}").unlink(missing_ok=True)
+        url, target = f"sqlite:///{args.out}", args.out
     started = time.perf_counter()
-    counts = generate(f"sqlite:///{args.out}", SCALES[args.scale], seed=args.seed)
+    counts = generate(url, SCALES[args.scale], seed=args.seed)
+    if url.startswith("postgresql"):
+        engine = make_engine(url)
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(text("VACUUM ANALYZE"))  # fresh statistics, as autovacuum would make them
+        engine.dispose()
     elapsed = time.perf_counter() - started
     for name in ("plans", "tasks", "units", "reporting_periods", "users", "task_units", "reports",
                  "report_versions", "report_values", "report_inclusions", "evidence", "milestones"):
         print(f"{name:20} {counts.get(name, 0):>8,}")
-    print(f"built {args.out} in {elapsed:.1f} s")
+    print(f"built {target} in {elapsed:.1f} s")
 
 
 if __name__ == "__main__":

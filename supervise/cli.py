@@ -26,7 +26,7 @@ db_cli = AppGroup("db", help="数据库迁移 (Alembic)")
 @click.argument("revision", default="head")
 def db_upgrade(revision: str) -> None:
     """Migrate the database up to REVISION (default: head)."""
-    migrate.upgrade(current_app.config["DATABASE_URL"], revision)
+    migrate.upgrade(current_app.config["DATABASE_URL"], revision, audit_key=current_app.config.get("AUDIT_KEY"))
     click.echo(f"数据库已迁移到 {revision}")
 
 
@@ -289,16 +289,48 @@ audit_cli = AppGroup("audit", help="审计日志")
 
 
 @audit_cli.command("verify")
-def audit_verify() -> None:
-    """Check the hash chain of the audit log; exit 1 if a row was edited or deleted."""
+@click.option("--anchor", default=None, metavar="ID:HASH",
+              help="flask audit anchor 曾打印的末条记录;校验它仍在且哈希未变(可发现删除最新记录)")
+def audit_verify(anchor: str | None) -> None:
+    """Check the keyed hash chain of the audit log; exit 1 if a row was
+    edited, deleted or re-hashed without the audit key, or the anchor row
+    is gone or changed."""
     from .services import audit
 
-    report = audit.verify()
+    try:
+        parsed = audit.parse_anchor(anchor) if anchor else None
+    except DomainError as exc:
+        _fail(exc)
+    report = audit.verify(parsed)
     if not report.ok:
         for problem in report.problems:
             click.echo(problem, err=True)
         raise click.ClickException(f"审计日志校验失败:{len(report.problems)} 处问题(共 {report.count} 条记录)")
     click.echo(f"审计日志完整:共 {report.count} 条记录,末条 #{report.head_id} {report.head_hash}")
+    if report.legacy_count:
+        click.echo(f"其中 {report.legacy_count} 条为启用审计密钥之前的记录(SHA-256 链接),"
+                   f"由 #{report.epoch_id} 的密钥记录担保")
+    if parsed:
+        click.echo(f"锚点 #{parsed[0]} 仍在且未被改动")
+
+
+@audit_cli.command("anchor")
+def audit_anchor() -> None:
+    """Print the head of the chain (id, hash, time) for an operator to keep
+    outside this system; `audit verify --anchor ID:HASH` checks it later."""
+    from .services import audit
+
+    report = audit.verify()
+    if report.head_id is None:
+        raise click.ClickException("审计日志为空")
+    if not report.ok:
+        for problem in report.problems:
+            click.echo(problem, err=True)
+        raise click.ClickException("审计日志校验失败,不能作为锚点;请先查明原因")
+    click.echo(f"{report.head_id}:{report.head_hash}")
+    click.echo(f"时间 {report.head_at.isoformat()}")
+    click.echo("请将上面两行另行保存(如纸质记录或另一台服务器),"
+               f"日后用 flask audit verify --anchor ID:HASH 校验", err=True)
 
 
 @audit_cli.command("prune")

@@ -243,6 +243,17 @@ def token_dict(token: ApiToken) -> dict[str, Any]:
         "id": token.id,
         "label": token.label,
         "created_at": iso(token.created_at),
+        "expires_at": iso(token.expires_at),
         "last_used_at": iso(token.last_used_at),
         "revoked_at": iso(token.revoked_at),
+        "state": token_state(token),
     }
+
+
+def token_state(token: ApiToken) -> str:
+    """active, expired or revoked."""
+    from .db import utcnow
+
+    if token.revoked_at is not None:
+        return "revoked"
+    return "active" if token.expires_at > utcnow() else "expired"

@@ -14,7 +14,7 @@ from datetime import date
 from zoneinfo import ZoneInfo
 
 from flask import current_app
-from sqlalchemy import insert, select
+from sqlalchemy import func, insert, select, text
 from sqlalchemy.orm import selectinload
 
 from ..db import after_commit, session, utcnow
@@ -335,13 +335,30 @@ def _write_in_app(items: list, now) -> None:
     if not items:
         return
     sess = session()
-    # One batched INSERT … RETURNING for all the notices, in the order given.
-    note_ids = sess.scalars(
-        insert(Notification).returning(Notification.id, sort_by_parameter_order=True),
+    # The notices' ids are taken up front, so that all of them go in as a few
+    # multi-row INSERTs: with RETURNING in parameter order SQLite would insert
+    # them one statement per row (19,000 at province scale).
+    note_ids = _allocate_notification_ids(len(items))
+    sess.execute(
+        insert(Notification),
         [
-            {"user_id": user.id, "kind": f"reminder.{reminder.rule}", "title": subject[:255],
+            {"id": note_id, "user_id": user.id, "kind": f"reminder.{reminder.rule}", "title": subject[:255],
              "body": text_for(context), "link": context["link"], "task_id": reminder.task.id, "created_at": now}
-            for _delivery_id, user, reminder, subject, context in items
+            for note_id, (_delivery_id, user, reminder, subject, context) in zip(note_ids, items)
         ],
-    ).all()
+    )
     mark_delivered_in_app([(item[0], note_id) for item, note_id in zip(items, note_ids)], now)
+
+
+def _allocate_notification_ids(count: int) -> list[int]:
+    """`count` new notification ids: from the table's sequence on PostgreSQL;
+    on SQLite the next ones after the largest, which no one else can take
+    meanwhile (the scan holds SQLite's one write lock: unit_of_work)."""
+    sess = session()
+    if sess.get_bind().dialect.name == "postgresql":
+        return list(sess.scalars(
+            text("SELECT nextval(pg_get_serial_sequence('notifications', 'id')) FROM generate_series(1, :n)"),
+            {"n": count},
+        ))
+    largest = sess.scalar(select(func.coalesce(func.max(Notification.id), 0)))
+    return list(range(largest + 1, largest + 1 + count))

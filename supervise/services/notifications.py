@@ -70,3 +70,18 @@ def mark_read(user: User, notification_ids: Iterable[int] | None = None) -> int:
     if notification_ids is not None:
         query = query.where(Notification.id.in_(list(notification_ids)))
     return session().execute(query.values(read_at=utcnow())).rowcount
+
+
+# Notices that ask someone to act on a report: once it is acted on, they are
+# handled, for everyone they went to (the other coordinators included).
+WAITING_FOR_REVIEW = ("report.submitted", "contribution.submitted")
+WAITING_FOR_REVISION = ("report.returned", "report.reopened")
+
+
+def mark_handled(link: str, kinds: Iterable[str]) -> int:
+    """Mark read every unread notice of `kinds` pointing at `link`: the 通知
+    count drops when what a notice asked for has been done."""
+    query = (update(Notification)
+             .where(Notification.link == link, Notification.kind.in_(list(kinds)), Notification.read_at.is_(None))
+             .values(read_at=utcnow()))
+    return session().execute(query).rowcount

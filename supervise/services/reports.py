@@ -266,6 +266,7 @@ def submit_report(actor: User, report: Report, *, expected_version: int | None =
         workflow.transition(task, "start", actor, detail={"by_report": report.id})
     session().flush()
     link = f"/reports/{report.id}"
+    notifications.mark_handled(link, notifications.WAITING_FOR_REVISION)  # revised and sent again
     label = f"任务{task.number}“{task.title}”{report.period.label}"
     if report.kind is ReportKind.LEAD_REPORT:
         notifications.notify(
@@ -301,6 +302,7 @@ def accept_contribution(actor: User, report: Report, *, expected_version: int | 
     workflow.transition(report, "accept", actor)
     report.decided_at, report.decided_by_id = utcnow(), actor.id
     session().flush()
+    notifications.mark_handled(f"/reports/{report.id}", notifications.WAITING_FOR_REVIEW)  # reviewed
     notifications.notify(
         notifications.liaisons_of(report.unit_id), "contribution.accepted",
         f"牵头单位已采纳您单位报送的任务{report.task.number} {report.period.label}材料",
@@ -315,6 +317,7 @@ def approve_report(actor: User, report: Report, *, expected_version: int | None 
     workflow.transition(report, "approve", actor)
     report.decided_at, report.decided_by_id = utcnow(), actor.id
     session().flush()
+    notifications.mark_handled(f"/reports/{report.id}", notifications.WAITING_FOR_REVIEW)  # reviewed
     notifications.notify(
         notifications.liaisons_of(report.unit_id), "report.approved",
         f"任务{report.task.number} {report.period.label}的进展情况已审核通过",
@@ -333,6 +336,7 @@ def return_report(actor: User, report: Report, reason: Any, *, expected_version:
     report.returned_at = utcnow()
     report.decided_at, report.decided_by_id = report.returned_at, actor.id
     session().flush()
+    notifications.mark_handled(f"/reports/{report.id}", notifications.WAITING_FOR_REVIEW)  # reviewed
     notifications.notify(
         notifications.liaisons_of(report.unit_id), "report.returned",
         f"任务{report.task.number} {report.period.label}的报送被退回,请修改后重新报送",

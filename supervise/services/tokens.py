@@ -6,21 +6,34 @@ from typing import Any
 from sqlalchemy import select
 
 from ..db import session
-from ..errors import InvalidTransition, NotFound, ValidationError
+from ..errors import InvalidTransition, NotFound, PermissionDenied, ValidationError
 from ..models import ApiToken, User
 from ..policy import authorize
 from .users import _token_digest, issue_api_token, revoke_api_token
 
 
-def list_own_tokens(actor: User) -> list[ApiToken]:
+BY_TOKEN_REFUSED = "API 令牌不能用来查看或创建令牌:请登录系统,在“个人设置”页面管理令牌"
+
+
+def _refuse_token_authenticated(by_token: bool) -> None:
+    # A stolen token must not be able to mint a longer-lived successor, nor
+    # to list the others: only someone who logged in (password, and TOTP
+    # where required) manages tokens.
+    if by_token:
+        raise PermissionDenied(BY_TOKEN_REFUSED)
+
+
+def list_own_tokens(actor: User, *, by_token: bool = False) -> list[ApiToken]:
     authorize(actor, "token.manage")
+    _refuse_token_authenticated(by_token)
     return list(session().scalars(select(ApiToken).where(ApiToken.user_id == actor.id).order_by(ApiToken.id.desc())))
 
 
-def issue_own_token(actor: User, label: Any = "") -> tuple[ApiToken, str]:
+def issue_own_token(actor: User, label: Any = "", *, by_token: bool = False) -> tuple[ApiToken, str]:
     """A new token for the caller; the secret is returned once and only its
     hash is kept."""
     authorize(actor, "token.manage")
+    _refuse_token_authenticated(by_token)
     if label is None:
         label = ""
     if not isinstance(label, str):

@@ -23,10 +23,10 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from ..domain.passwords import is_common_password
 from ..db import after_commit, has_write_intent, separate_write, session, utcnow
-from ..errors import NotFound, ValidationError
+from ..errors import NotFound, PermissionDenied, ValidationError
 from ..models import ApiToken, AuditEntry, PasswordHistory, Role, User, UserRole
 from ..policy import Operator, authorize, role_conflicts
-from . import audit
+from . import audit, notifications
 from .units import find_unit
 
 # One message for an unknown login, a wrong password, a locked or a disabled
@@ -37,6 +37,44 @@ LOGIN_FAILED = "用户名或密码错误"
 # server's shell (`flask user …`), which must be passed explicitly.
 # 三权分立 and the exclusive roles are data beside the role map (policy).
 Actor = User | Operator
+
+
+# Accounts that administer, audit, or judge everyone's work. They are made,
+# given roles and have their passwords reset only by an operator on the
+# server (`flask user …`), never from the admin pages: a stolen
+# administrator session cannot mint another administrator or take over a
+# coordinator. Every such change is audited and told to all auditors.
+PRIVILEGED_ROLES = frozenset({Role.ADMIN, Role.AUDITOR, Role.COORDINATOR})
+PRIVILEGED_ONLY_ON_SERVER = (
+    "系统管理员、审计员、督办员账号的创建、角色变更和密码重置只能由运维人员在服务器上用 "
+    "flask user 命令办理(记入审计日志并通知全体审计员),不能在管理页面上操作"
+)
+
+
+def is_privileged(roles: Iterable[Role]) -> bool:
+    return bool(set(roles) & PRIVILEGED_ROLES)
+
+
+def _check_privileged(actor: Actor, roles: Iterable[Role]) -> None:
+    """Only the operator on the server (`policy.SYSTEM`) touches privileged
+    accounts or roles; any account (the admin pages) is refused."""
+    if not isinstance(actor, Operator) and is_privileged(roles):
+        raise PermissionDenied(PRIVILEGED_ONLY_ON_SERVER, field_errors={"roles": PRIVILEGED_ONLY_ON_SERVER})
+
+
+def _tell_auditors(user: User, what: str, actor: Actor) -> None:
+    """An in-app notice to every active auditor about a change of a
+    privileged account."""
+    auditors = session().scalars(
+        select(User).join(UserRole, UserRole.user_id == User.id).where(UserRole.role == Role.AUDITOR, User.is_active)
+    ).all()
+    by = "服务器命令行" if isinstance(actor, Operator) else actor.login
+    roles = "、".join(r.label for r in sorted(user.roles, key=lambda r: r.value)) or "无"
+    notifications.notify(
+        auditors, "security", f"特权账号变更:{user.login} {what}",
+        body=f"账号 {user.login}({user.name},{user.unit.canonical_name},角色:{roles}){what};办理人:{by}。详见审计日志。",
+        link="/audit/",
+    )
 
 
 @dataclass(frozen=True)
@@ -174,18 +212,23 @@ def change_password(user: User, current_password: str, new_password: str, policy
     user.must_change_password = False
     end_sessions(user)
     audit.record(user, "password.change", obj=user, detail={"forced": was_forced})
+    revoke_all_tokens(user, reason="password.change", actor=user)
 
 
 def reset_password(user: User, new_password: str, *, actor: Actor) -> None:
     """An administrator sets a password; the user must change it at next login.
     `actor` SYSTEM is the command line on the server."""
     _check_admin_acts_on_other(actor, user)
+    _check_privileged(actor, user.roles)
     _set_password(user, new_password, LoginPolicy.current())
     user.must_change_password = True
     user.failed_logins = 0
     user.locked_until = None
     end_sessions(user)
     audit.record(actor, "password.reset", obj=user, actor_login="cli", detail={"user": user.login})
+    revoke_all_tokens(user, reason="password.reset", actor=actor)
+    if is_privileged(user.roles):
+        _tell_auditors(user, "的密码已被重置", actor)
 
 
 # -- accounts and roles -----------------------------------------------------
@@ -233,6 +276,7 @@ def create_user(
         raise ValidationError(f"未找到单位“{unit_name}”", field_errors={"unit": "未找到该单位"})
     roles = list(dict.fromkeys(roles))
     _check_duties(roles, field="roles")
+    _check_privileged(actor, roles)
     policy = LoginPolicy.current()
     check_password_strength(password, login, policy)
     user = User(
@@ -254,6 +298,8 @@ def create_user(
         actor_login="" if actor else "cli",
         detail={"login": login, "unit": unit.canonical_name, "roles": sorted(r.value for r in user.roles)},
     )
+    if is_privileged(user.roles):
+        _tell_auditors(user, "已创建", actor)
     return user
 
 
@@ -264,10 +310,14 @@ def grant_role(user: User, role: Role, *, actor: Actor) -> None:
     if role in user.roles:
         return
     _check_duties([*user.roles, role])
+    _check_privileged(actor, [*user.roles, role])
     user.role_grants.append(UserRole(role=role, granted_by_id=actor.id if actor else None))
     end_sessions(user)
     session().flush()
     audit.record(actor, "role.grant", obj=user, actor_login="cli", detail={"user": user.login, "role": role.value})
+    revoke_all_tokens(user, reason="role.grant", actor=actor)
+    if is_privileged([*user.roles, role]):
+        _tell_auditors(user, f"被授予角色“{role.label}”", actor)
 
 
 def revoke_role(user: User, role: Role, *, actor: Actor) -> None:
@@ -275,12 +325,16 @@ def revoke_role(user: User, role: Role, *, actor: Actor) -> None:
     grant = next((g for g in user.role_grants if g.role is role), None)
     if grant is None:
         return
+    _check_privileged(actor, user.roles)
     if len(user.role_grants) == 1:
         raise ValidationError("每个账号至少保留一个角色;如需停用账号,请停用", field_errors={"role": "至少保留一个角色"})
     user.role_grants.remove(grant)
     end_sessions(user)
     session().flush()
     audit.record(actor, "role.revoke", obj=user, actor_login="cli", detail={"user": user.login, "role": role.value})
+    revoke_all_tokens(user, reason="role.revoke", actor=actor)
+    if is_privileged([*user.roles, role]):
+        _tell_auditors(user, f"被收回角色“{role.label}”", actor)
 
 
 def unlock_user(user: User, *, actor: Actor) -> None:
@@ -300,6 +354,10 @@ def set_active(user: User, active: bool, *, actor: Actor) -> None:
     end_sessions(user)
     audit.record(actor, "user.enable" if active else "user.disable", obj=user, actor_login="cli",
                  detail={"user": user.login})
+    if not active:
+        revoke_all_tokens(user, reason="user.disable", actor=actor)
+    if is_privileged(user.roles):
+        _tell_auditors(user, "已启用" if active else "已停用", actor)
 
 
 def update_profile(user: User, *, actor: Actor, name: str, unit_name: str | None, email: str | None,
@@ -337,8 +395,10 @@ def set_roles(user: User, roles: Iterable[Role], *, actor: Actor) -> tuple[list[
     wanted = list(dict.fromkeys(roles))
     if not wanted:
         raise ValidationError("每个账号至少保留一个角色;如需停用账号,请停用", field_errors={"roles": "至少选择一个角色"})
-    _check_duties(wanted, field="roles")
     current = set(user.roles)
+    _check_duties(wanted, field="roles")
+    if set(wanted) != current:
+        _check_privileged(actor, [*current, *wanted])
     granted = [r for r in wanted if r not in current]
     revoked = [r for r in Role if r in current and r not in wanted]
     for role in granted:
@@ -352,6 +412,10 @@ def set_roles(user: User, roles: Iterable[Role], *, actor: Actor) -> tuple[list[
         audit.record(actor, "role.grant", obj=user, actor_login="cli", detail={"user": user.login, "role": role.value})
     for role in revoked:
         audit.record(actor, "role.revoke", obj=user, actor_login="cli", detail={"user": user.login, "role": role.value})
+    if granted or revoked:
+        revoke_all_tokens(user, reason="role.change", actor=actor)
+        if is_privileged([*current, *wanted]):
+            _tell_auditors(user, "的角色已变更", actor)
     return granted, revoked
 
 
@@ -427,6 +491,7 @@ def _fail(user: User | None, login: str, reason: str, policy: LoginPolicy) -> No
         user.locked_until = utcnow() + timedelta(minutes=policy.lock_minutes)
         end_sessions(user)
         audit.record(user, "login.locked", obj=user, detail={"minutes": policy.lock_minutes})
+        revoke_all_tokens(user, reason="login.locked")
 
 
 def check_credentials(login: str, password: str, policy: LoginPolicy | None = None) -> User | None:
@@ -549,11 +614,37 @@ def _token_digest(token: str) -> str:
 def issue_api_token(user: User, *, label: str = "", actor: User | None = None) -> str:
     """A new bearer token; only its hash is stored, so it is shown once."""
     token = "sv_" + secrets.token_urlsafe(32)
-    row = ApiToken(user=user, token_hash=_token_digest(token), label=label[:64])
+    now = utcnow()
+    row = ApiToken(user=user, token_hash=_token_digest(token), label=label[:64], created_at=now,
+                   expires_at=now + timedelta(days=token_days()))
     session().add(row)
     session().flush()
-    audit.record(actor or user, "token.issue", obj=row, detail={"user": user.login, "label": label})
+    audit.record(actor or user, "token.issue", obj=row,
+                 detail={"user": user.login, "label": label, "expires_at": row.expires_at.isoformat()})
     return token
+
+
+def token_days() -> int:
+    from flask import current_app, has_app_context
+
+    return int(current_app.config.get("TOKEN_DAYS", 90)) if has_app_context() else 90
+
+
+def revoke_all_tokens(user: User, *, reason: str, actor: Actor | None = None) -> int:
+    """Every live token of the user stops working: their password, lock,
+    status or roles changed, so what a token was issued under no longer
+    holds. Returns how many were revoked (audited when any)."""
+    now = utcnow()
+    live = list(session().scalars(
+        select(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None), ApiToken.expires_at > now)
+    )) if user.id is not None else []
+    for row in live:
+        row.revoked_at = now
+    if live:
+        audit.record(actor, "token.revoke_all", obj=user,
+                     actor_login="cli" if isinstance(actor, Operator) else "system",
+                     detail={"user": user.login, "reason": reason, "tokens": [row.id for row in live]})
+    return len(live)
 
 
 def revoke_api_token(token_row: ApiToken, *, actor: User) -> None:
@@ -581,9 +672,9 @@ def user_for_token(token: str) -> User | None:
     row = session().scalar(
         select(ApiToken).where(ApiToken.token_hash == _token_digest(token), ApiToken.revoked_at.is_(None))
     )
-    if row is None or not row.user.is_active:
-        return None
     now = utcnow()
+    if row is None or not row.is_usable(now) or not row.user.is_active or is_locked(row.user):
+        return None
     last = row.last_used_at
     if last is None or now - last > TOKEN_TOUCH_INTERVAL:
         # Recorded at most once a minute, and only for a request that

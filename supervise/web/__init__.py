@@ -37,6 +37,11 @@ def acting_user() -> User:
     return current_user._get_current_object()
 
 
+def authenticated_by_token() -> bool:
+    """This request's user came from an `Authorization: Bearer` token."""
+    return bool(g.get("token_user_id"))
+
+
 def is_api_request() -> bool:
     return request.path.startswith("/api/")
 
@@ -257,6 +262,8 @@ def init_web(app: Flask) -> None:
     @app.errorhandler(DomainError)
     def _domain_error(exc: DomainError):
         db.session.rollback()
+        if exc.status == 403:
+            record_refusal(exc.message)
         return _error_response(exc)
 
     @app.errorhandler(StaleDataError)
@@ -272,10 +279,35 @@ def init_web(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException):
         db.session.rollback()
+        if exc.code == 403:
+            record_refusal(_http_message(exc))
         if is_api_request():
             error = "payload_too_large" if exc.code == 413 else exc.name.lower().replace(" ", "_")
             return jsonify(error=error, message=_http_message(exc)), exc.code
         return render_template("errors/error.html", status=exc.code, message=_http_message(exc)), exc.code
+
+
+def record_refusal(message: str) -> None:
+    """A refused attempt to act (403) is audited: who tried what, where.
+    The request's own transaction was rolled back; the row is written and
+    committed on its own. Failing to write it must not turn the 403 into a
+    500."""
+    from flask import current_app
+
+    from ..audit import record
+
+    try:
+        db.switch_to_writing()
+        actor = current_user._get_current_object() if current_user and current_user.is_authenticated else None
+        record(
+            actor, "access.denied", actor_login="" if actor else "anonymous",
+            detail={"method": request.method, "path": request.path[:200], "endpoint": request.endpoint or "",
+                    "message": (message or "")[:200], "by_token": authenticated_by_token()},
+        )
+        db.session.commit()
+    except Exception as exc:  # noqa: BLE001 - the refusal itself is what the user must see
+        db.session.rollback()
+        current_app.logger.warning("could not audit a refused request: %s", exc)
 
 
 MAX_JSON_DEPTH = 32
@@ -400,7 +432,10 @@ def _load_user_from_token(req) -> User | None:
         return None
     from ..services.users import user_for_token
 
-    return user_for_token(header[7:].strip())
+    user = user_for_token(header[7:].strip())
+    if user is not None:
+        g.token_user_id = user.id
+    return user
 
 
 @login_manager.unauthorized_handler

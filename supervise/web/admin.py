@@ -14,7 +14,7 @@ from .. import db
 from ..errors import DomainError, NotFound, PermissionDenied, ValidationError
 from ..models import Plan, Role, SchedulerJob, User
 from ..policy import authorize, can
-from . import acting_user
+from . import acting_user, record_refusal
 from .common import show_errors
 from .forms import MultiCheckboxField, options
 from ..domain import clock
@@ -85,10 +85,30 @@ def new_user():
             )
         except DomainError as exc:
             show_errors(form, exc)
+            status = _refused(exc)
         else:
             flash(f"已创建账号 {user.login},首次登录须修改密码", "success")
             return redirect(url_for("admin.user", user_id=user.id))
-    return render_template("admin/user_new.html", form=form), 400 if form.errors else 200
+    else:
+        status = 400 if form.errors else 200
+    return render_template("admin/user_new.html", form=form, **_privileged_context()), status
+
+
+def _refused(exc: DomainError) -> int:
+    """The status of a form the service refused: 400 for bad input, 403 (and
+    the attempt audited) for what this account may not do. The form is shown
+    again either way, with what was typed."""
+    if exc.status == 403:
+        record_refusal(exc.message)
+        return 403
+    return 400
+
+
+def _privileged_context(user: User | None = None) -> dict:
+    from ..services.users import PRIVILEGED_ONLY_ON_SERVER, PRIVILEGED_ROLES, is_privileged
+
+    return {"privileged": user is not None and is_privileged(user.roles),
+            "privileged_values": [r.value for r in PRIVILEGED_ROLES], "privileged_note": PRIVILEGED_ONLY_ON_SERVER}
 
 
 def _load_user(user_id: int) -> User:
@@ -107,7 +127,7 @@ def _user_page(user: User, status: int = 200, **forms):
     role_form = forms.get("role_form") or RoleForm(formdata=None, data={"roles": [r.value for r in user.roles]})
     return render_template(
         "admin/user.html", user=user, profile=profile, role_form=role_form,
-        password_form=forms.get("password_form") or PasswordResetForm(),
+        password_form=forms.get("password_form") or PasswordResetForm(), **_privileged_context(user),
     ), status
 
 
@@ -157,6 +177,7 @@ def user_roles(user_id: int):
         except DomainError as exc:
             db.session.rollback()
             form.roles.errors.append(exc.message)
+            return _user_page(user, _refused(exc), role_form=form)
         else:
             parts = ([f"授予“{'、'.join(r.label for r in granted)}”"] if granted else []) + (
                 [f"收回“{'、'.join(r.label for r in revoked)}”"] if revoked else [])
@@ -181,6 +202,7 @@ def user_password(user_id: int):
         except DomainError as exc:
             db.session.rollback()
             form.password.errors.append(exc.message)
+            return _user_page(user, _refused(exc), password_form=form)
         else:
             flash("密码已重置,该用户下次登录须修改密码", "success")
             return redirect(url_for("admin.user", user_id=user.id))

@@ -252,6 +252,8 @@ def first_page(blocks) -> list:
             break
         shown.append(block)
         lines += cost
+    while shown and shown[-1].kind in ("h1", "h2"):
+        shown.pop()  # a heading goes over with its text, as Word keeps it
     return shown
 
 

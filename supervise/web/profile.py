@@ -5,6 +5,7 @@ from flask import Blueprint, flash, redirect, render_template, url_for
 from sqlalchemy import select
 
 from .. import db
+from ..serialize import token_state
 from ..errors import ValidationError
 from ..models import ApiToken
 from ..policy import authorize, can
@@ -24,6 +25,8 @@ def _page(*, status: int = 200, new_token: str | None = None, token_form: TokenF
         "profile/index.html",
         user=user,
         tokens=tokens,
+        token_states={t.id: token_state(t) for t in tokens},
+        token_days=user_service.token_days(),
         new_token=new_token,
         may_manage_tokens=can(user, "token.manage"),
         token_form=token_form or TokenForm(formdata=None),

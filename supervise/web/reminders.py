@@ -8,6 +8,11 @@ from flask import Blueprint, current_app, flash, redirect, render_template, url_
 from flask_wtf import FlaskForm
 from wtforms import BooleanField
 
+from .. import db
+from ..domain.clock import today
+from ..models import SchedulerJob
+from ..policy import can
+from ..services.work import WorkFilters, WorkGroup, work_view
 from . import acting_user
 
 bp = Blueprint("reminders", __name__, url_prefix="/reminders")
@@ -24,9 +29,16 @@ def index():
 
     user = acting_user()
     form = ChannelsForm(wants_email=user.wants_email, wants_webhook=user.wants_webhook)
+    # Before the first daily scan the list is empty while work may already be
+    # overdue: say when the scan runs, and what is overdue now (我的待办's count).
+    scan = db.session.get(SchedulerJob, "reminders.scan")
+    overdue = None
+    if can(user, "work.view"):
+        overdue = work_view(user, today(), WorkFilters(group=WorkGroup.OVERDUE, per_page=1)).counts[WorkGroup.OVERDUE]
     return render_template(
         "reminders/index.html", notes=my_reminders(user), form=form,
         email_on=bool(current_app.config.get("SMTP_HOST")), webhook_on=bool(current_app.config.get("WEBHOOK_URL")),
+        scan=scan, scan_at=current_app.config.get("REMINDER_SCAN_AT", "08:30"), overdue=overdue,
     )
 
 

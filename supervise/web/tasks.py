@@ -194,6 +194,49 @@ def _run(task_id: int, key: str, form, action):
     return redirect(url_for("main.task", task_id=task_id))
 
 
+def _upload_keeping_typed(task_id: int, target, ev_key: str, typed_key: str, typed_form, text_field: str,
+                          verb: str):
+    """上传 on a form where a reason or note is typed (申请办结, 申请验收):
+    the text is posted with the file, and the page comes back with it filled
+    in -- after the file is taken (200: the text is not yet submitted, so
+    the page is drawn, not redirected to) and when the file is refused
+    (400/413, with the reason next to the file)."""
+    form = EvidenceForm(prefix=ev_key)
+    typed = typed_form()  # bound to the request: what was typed, not validated (not yet submitted)
+
+    def afresh(task: Task):
+        # The typed text, with the item's current version (it may have moved meanwhile).
+        version = target.version if not isinstance(target, Task) else task.version
+        return typed_form(formdata=None, data={"version": version, text_field: getattr(typed, text_field).data})
+
+    task = _task(task_id)
+    if not form.validate_on_submit():
+        return _render(task, status=400, forms={ev_key: form, typed_key: typed})
+    try:
+        evidence = store_and_attach(form, target)
+    except ValidationError as exc:
+        show_errors(form, exc)  # 400, or 413 for a file over the limit
+        return _render(_task(task_id), status=exc.status, forms={ev_key: form, typed_key: typed})
+    except (Conflict, InvalidTransition) as exc:
+        db.session.rollback()
+        task = _task(task_id)
+        return _render(task, status=409, page_error=exc.message, forms={typed_key: afresh(task)})
+    if not (getattr(typed, text_field).data or "").strip():
+        flash(f"已上传“{evidence.original_name}”", "success")
+        return redirect(url_for("main.task", task_id=task_id))  # nothing typed to keep
+    flash(f"已上传“{evidence.original_name}”,已填写的内容仍在下方,填好后请点击“{verb}”", "success")
+    task = _task(task_id)
+    return _render(task, status=200, forms={typed_key: afresh(task)})
+
+
+def _attach_chosen_file(ev_key: str, target) -> None:
+    """A file chosen in the form but not yet uploaded goes with 申请办结 or
+    申请验收 (the request needs it)."""
+    form = EvidenceForm(prefix=ev_key)
+    if form.file.data and getattr(form.file.data, "filename", ""):
+        store_and_attach(form, target, expected_version=None)
+
+
 def _task(task_id: int) -> Task:
     return plan_service.get_task(acting_user(), task_id)
 
@@ -234,11 +277,11 @@ def milestone_evidence(milestone_id: int):
     m = _milestone(milestone_id)
     authorize(acting_user(), "evidence.upload", m)
 
-    def act(form):
-        evidence = store_and_attach(form, m)
-        return f"已上传“{evidence.original_name}”"
-
-    return _run(m.task_id, f"ms{m.id}-ev", EvidenceForm(prefix=f"ms{m.id}-ev"), act)
+    # 上传 is a button of the form where the note (完成情况) is typed.
+    return _upload_keeping_typed(
+        m.task_id, m, f"ms{m.id}-ev", f"ms{m.id}-done",
+        lambda **kw: MilestoneDoneForm(prefix=f"ms{m.id}-done", **kw), "note", "申请验收",
+    )
 
 
 @bp.post("/milestones/<int:milestone_id>/done")
@@ -247,6 +290,7 @@ def mark_milestone_done(milestone_id: int):
     authorize(acting_user(), "milestone.propose", m)
 
     def act(form):
+        _attach_chosen_file(f"ms{m.id}-ev", m)
         task_service.mark_milestone_done(acting_user(), m, form.note.data or "", expected_version=int(form.version.data))
         return f"节点“{m.title}”已申请验收"
 
@@ -275,11 +319,10 @@ def close_evidence(task_id: int):
     task = _task(task_id)
     authorize(acting_user(), "evidence.upload", task)
 
-    def act(form):
-        evidence = store_and_attach(form, task)
-        return f"已上传办结佐证材料“{evidence.original_name}”"
-
-    return _run(task_id, "close-ev", EvidenceForm(prefix="close-ev"), act)
+    # 上传 is a button of the form where the reason for closing is typed.
+    return _upload_keeping_typed(
+        task_id, task, "close-ev", "close", lambda **kw: ReasonForm(prefix="close", **kw), "reason", "申请办结"
+    )
 
 
 @bp.post("/tasks/<int:task_id>/request-close")
@@ -288,6 +331,7 @@ def request_close(task_id: int):
     authorize(acting_user(), "task.request", task)
 
     def act(form):
+        _attach_chosen_file("close-ev", task)
         task_service.request_close(acting_user(), task, form.reason.data, expected_version=int(form.version.data))
         return "已申请办结,待督办员审核"
 

@@ -6,7 +6,7 @@ from sqlalchemy import select
 from supervise.db import session
 from supervise.models import ApiToken
 
-from .conftest import db_state, report_in_state
+from .conftest import logged_in, db_state, report_in_state
 
 
 def test_me(cast):
@@ -96,14 +96,15 @@ def test_my_work_is_refused_to_roles_without_work(cast):
 
 
 def test_tokens_list_issue_revoke(cast):
-    listed = cast.lead.get("/me/tokens").get_json()
+    lead = logged_in(cast.lead)
+    listed = lead.get("/me/tokens", token=False).get_json()
     assert [t["label"] for t in listed] == ["test"] and listed[0]["revoked_at"] is None
-    response = cast.lead.post("/me/tokens", json={"label": "台账同步脚本"})
+    response = lead.post("/me/tokens", json={"label": "台账同步脚本"}, token=False)
     assert response.status_code == 201
     new = response.get_json()
     assert new["token"].startswith("sv_") and new["label"] == "台账同步脚本"
     # The secret is shown once: stored only as a hash, and never listed again.
-    assert all("token" not in t for t in cast.lead.get("/me/tokens").get_json())
+    assert all("token" not in t for t in lead.get("/me/tokens", token=False).get_json())
     assert new["token"] not in str(db_state())
     assert cast.lead.get("/me", token=new["token"]).get_json()["id"] == cast.lead.user.id
     # Revoked, it no longer opens anything.
@@ -118,16 +119,17 @@ def test_tokens_list_issue_revoke(cast):
 
 def test_tokens_are_ones_own(cast):
     other_token = session().scalar(select(ApiToken.id).where(ApiToken.user_id == cast.co.user.id))
+    lead, leader, auditor = logged_in(cast.lead), logged_in(cast.leader), logged_in(cast.auditor)
     before = db_state()
     assert cast.lead.delete(f"/me/tokens/{other_token}").status_code == 404
     assert cast.lead.delete("/me/tokens/99999").status_code == 404
-    assert cast.lead.post("/me/tokens", json={"label": "x" * 65}).status_code == 400
-    assert cast.lead.post("/me/tokens", json={"label": 5}).status_code == 400
+    assert lead.post("/me/tokens", json={"label": "x" * 65}, token=False).status_code == 400
+    assert lead.post("/me/tokens", json={"label": 5}, token=False).status_code == 400
     assert db_state() == before
     # The working roles manage their own tokens; the auditor and the admin
     # work only on the pages (separation of duties), so they issue none.
-    assert cast.leader.post("/me/tokens").status_code == 201
+    assert leader.post("/me/tokens", token=False).status_code == 201
     before = db_state()
-    assert cast.auditor.post("/me/tokens").status_code == 403
+    assert auditor.post("/me/tokens", token=False).status_code == 403
     assert db_state() == before
 

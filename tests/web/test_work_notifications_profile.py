@@ -220,3 +220,45 @@ def test_a_liaison_cannot_confirm_a_lead(login_as, plan):
     assert lead.post(f"/work/leads/{task.id}/confirm").status_code == 403
     session().expire_all()
     assert not task_no(plan, 3).lead.is_confirmed
+
+
+# --- counts that agree: notices handled, reminders before the first scan ---------------------
+
+
+def test_the_unread_count_drops_when_what_a_notice_asked_for_is_done(login_as, plan):
+    co, _ = login_as("liaison", unit=CO)
+    lead, _ = login_as("liaison", unit=LEAD)
+    coord, _ = login_as("coordinator")
+    coord2, _ = login_as("coordinator")
+    contribution = _submit(co, task_no(plan, 3), "配合材料")
+    lead_rid = _submit(lead, task_no(plan, 5), "牵头报告")
+    assert _unread_badge(page(lead.get("/"))) == 1  # the contribution to accept
+    assert _unread_badge(page(coord.get("/"))) == _unread_badge(page(coord2.get("/"))) == 1  # the report to review
+    # The lead accepts the contribution: its notice is handled, never opened.
+    assert lead.post(f"/reports/{contribution}/accept", data={"version": report(contribution).version, "confirmed": "1"}
+                     ).status_code == 302
+    assert _unread_badge(page(lead.get("/"))) == 0
+    # One coordinator returns the report: handled for both coordinators; the lead is told.
+    coord.post(f"/reports/{lead_rid}/return", data={"return-version": report(lead_rid).version,
+                                                   "return-reason": "补充数据"})
+    assert _unread_badge(page(coord.get("/"))) == _unread_badge(page(coord2.get("/"))) == 0
+    assert _unread_badge(page(lead.get("/"))) == 1
+    # The lead revises and sends it again: the return notice is handled, the coordinators have one new.
+    assert lead.post(f"/reports/{lead_rid}", data={"version": report(lead_rid).version, "text": "已补充",
+                                                  "submit": "1"}).status_code == 302
+    assert _unread_badge(page(lead.get("/"))) == 0
+    assert _unread_badge(page(coord.get("/"))) == 1
+
+
+def test_reminders_before_the_first_scan_say_when_it_runs_and_what_is_overdue(login_as, plan):
+    lead, _ = login_as("liaison", unit=LEAD)
+    html = page(lead.get("/reminders/"))
+    assert "尚未进行过扫描" in html and "每天 08:30" in html
+    overdue = re.search(r"您目前有 <strong>(\d+)</strong> 项逾期事项", html)
+    work = page(lead.get("/work?state=overdue"))
+    count = re.search(r'class="tab-overdue"[^>]*>已逾期 <span class="n">(\d+)</span>', work)
+    assert overdue and count and overdue.group(1) == count.group(1) and int(count.group(1)) > 0
+    assert 'href="/work?state=overdue"' in html
+    leader, _ = login_as("leader")
+    html = page(leader.get("/reminders/"))
+    assert "尚未进行过扫描" in html and "逾期事项" not in html

@@ -11,7 +11,7 @@ from ...serialize import iso, task_ref, token_dict, unit_ref
 from ...services import notifications as notification_service
 from ...services import tokens as token_service
 from ...services.work import WorkFilters, WorkGroup, WorkItem, WorkView, work_view
-from .. import acting_user
+from .. import acting_user, authenticated_by_token
 from . import bp, json_body
 
 
@@ -84,13 +84,15 @@ def _item_dict(item: WorkItem) -> dict[str, Any]:
 
 @bp.get("/me/tokens")
 def tokens():
-    return jsonify([token_dict(t) for t in token_service.list_own_tokens(acting_user())])
+    tokens = token_service.list_own_tokens(acting_user(), by_token=authenticated_by_token())
+    return jsonify([token_dict(t) for t in tokens])
 
 
 @bp.post("/me/tokens")
 def issue_token():
     """A new token; its secret is in this response only."""
-    row, secret = token_service.issue_own_token(acting_user(), json_body("label").get("label", ""))
+    row, secret = token_service.issue_own_token(acting_user(), json_body("label").get("label", ""),
+                                                by_token=authenticated_by_token())
     return jsonify({**token_dict(row), "token": secret}), 201
 
 

@@ -75,8 +75,11 @@ MILESTONE: dict[str, Any] = {
     "reject_reason": nullable(STRING), "completed_at": nullable(DATETIME), "evidence": array({"$ref": "#/components/schemas/Evidence"}),
 }
 TOKEN: dict[str, Any] = {
-    "id": INTEGER, "label": STRING, "created_at": DATETIME, "last_used_at": {"type": ["string", "null"], "format": "date-time"},
+    "id": INTEGER, "label": STRING, "created_at": DATETIME,
+    "expires_at": {**DATETIME, "description": "过期时间(签发后 SUPERVISE_TOKEN_DAYS 天,默认 90 天)"},
+    "last_used_at": {"type": ["string", "null"], "format": "date-time"},
     "revoked_at": {"type": ["string", "null"], "format": "date-time"},
+    "state": {**enum(["active", "expired", "revoked"]), "description": "有效 / 已过期 / 已吊销"},
 }
 
 SCHEMAS: dict[str, Any] = {
@@ -505,8 +508,9 @@ PATHS: dict[str, Any] = {
         {"name": "per_page", "in": "query", "schema": {**INTEGER, "minimum": 1, "maximum": 100}},
     ])},
     "/me/tokens": {
-        "get": op("我的 API 令牌", "me", _json(array(ref("Token"))), 403),
-        "post": op("新建 API 令牌", "me", _json(ref("NewToken"), "已创建;令牌只显示这一次"), 400, 403, status=201,
+        "get": op("我的 API 令牌(只能凭登录会话调用,凭 API 令牌调用时 403)", "me", _json(array(ref("Token"))), 403),
+        "post": op("新建 API 令牌(只能凭登录会话调用,凭 API 令牌调用时 403)", "me",
+                   _json(ref("NewToken"), "已创建;令牌只显示这一次"), 400, 403, status=201,
                    body=_body("TokenCreate", required=False)),
     },
     "/me/tokens/{token_id}": {
