@@ -10,6 +10,7 @@ one; the machines that read the file have these fonts installed.
 """
 from __future__ import annotations
 
+import copy
 import io
 
 from docx import Document
@@ -20,6 +21,7 @@ from docx.enum.text import WD_ALIGN_PARAGRAPH, WD_LINE_SPACING
 from docx.oxml import OxmlElement
 from docx.oxml.ns import qn
 from docx.shared import Mm, Pt, RGBColor
+from docx.table import _Cell
 
 from .bulletin import ISSUER, blocks, document_title
 from .supervision import Supervision
@@ -121,6 +123,26 @@ def _page_number_footer(section) -> None:
     run(" —")
 
 
+_W_R = qn("w:r")
+_W_T = qn("w:t")
+_XML_SPACE = qn("xml:space")
+_SPECIAL = frozenset("\t\r\n")
+
+
+def _set_run_text(tc, text: str) -> None:
+    """Give the one run of a table cell `text`, as `Run.text = text` would."""
+    r = next(tc.iter(_W_R))
+    if _SPECIAL.isdisjoint(text):
+        if text:
+            t = r.makeelement(_W_T)
+            t.text = text
+            if len(text.strip()) < len(text):
+                t.set(_XML_SPACE, "preserve")
+            r.append(t)
+    else:
+        r.text = text  # python-docx turns tabs and line breaks into w:tab and w:cr
+
+
 class _Writer:
     def __init__(self) -> None:
         doc = Document()
@@ -178,13 +200,33 @@ class _Writer:
         tbl_pr.append(layout)
         for column, width in zip(table.columns, widths_mm):
             column.width = Mm(width)
-        # All cells in one pass: Table.rows[i].cells recomputes the grid each time.
-        cells = table._cells
+        # Every cell of a column looks the same but for its text: style the
+        # first header and body cell of each column through python-docx, then
+        # copy those cells' XML for the others and put the text in. Going
+        # through the high-level API for each of 3,000 cells (each call
+        # searches the children of w:tcPr, w:pPr, w:rPr for where to insert)
+        # was most of the time of the province report.
+        trs = table._tbl.tr_lst
         for r, values in enumerate([header] + rows):
+            if r > 1:
+                templates = body_templates
+            else:
+                templates = []
+                for c, text in enumerate(values):
+                    cell = _Cell(trs[r].tc_lst[c], table)
+                    cell.width = Mm(widths_mm[c])
+                    self._cell(cell, "", bold=r == 0)
+                    templates.append(cell._tc)
+                if r == 1:
+                    body_templates = [copy.deepcopy(tc) for tc in templates]
+            tcs = trs[r].tc_lst
             for c, text in enumerate(values):
-                cell = cells[r * cols + c]
-                cell.width = Mm(widths_mm[c])
-                self._cell(cell, text, bold=r == 0)
+                tc = tcs[c]
+                if r > 1:
+                    fresh = copy.deepcopy(templates[c])
+                    tc.getparent().replace(tc, fresh)
+                    tc = fresh
+                _set_run_text(tc, text)
         # Repeat the header row on every page.
         tr_pr = table.rows[0]._tr.get_or_add_trPr()
         repeat = OxmlElement("w:tblHeader")
