@@ -218,6 +218,16 @@ def _maker_rows(user: User, task_id: int, sess) -> list[tuple[str, int | None, s
     return cache[key]
 
 
+def preload_maker_rows(user: User | Operator | None, task: Task) -> None:
+    """Read what `user` made on `task` now, once, if they decide on anything:
+    a page that asks can() about many items then runs the same statements
+    whatever the items' makers."""
+    if isinstance(user, User) and user.id is not None and permissions(user) & CHECKER_ACTIONS:
+        sess = object_session(task)
+        if sess is not None and task.id is not None:
+            _maker_rows(user, task.id, sess)
+
+
 @event.listens_for(AuditEntry, "after_insert")
 def _forget_makers(mapper, connection, target):  # noqa: ARG001
     sess = object_session(target)
@@ -431,6 +441,7 @@ __all__ = [
     "CHECKER_ACTIONS", "DUTIES", "EXCLUSIVE_ROLES", "OPERATOR_PERMISSIONS", "ROLE_PERMISSIONS", "SYSTEM",
     "Operator", "account", "authorize", "authorize_view_report", "can", "can_review_contribution",
     "can_view_evidence", "home_endpoint", "is_lead_liaison", "is_task_liaison", "made_by", "permissions",
+    "preload_maker_rows",
     "published_plan_ids", "review_action", "role_conflicts", "roles_with", "visible_plans", "visible_reports",
     "visible_tasks", "why_not", "true",
 ]

@@ -16,15 +16,20 @@ from ..db import session, unit_of_work
 from ..errors import DomainError
 from ..policy import SYSTEM
 
-scheduler_cli = AppGroup("scheduler", help="调度进程(唯一的定时任务进程)")
+scheduler_cli = AppGroup("scheduler", help="调度进程(可每台服务器一个,每次任务由数据库锁定只执行一次)")
 
 
 @scheduler_cli.command("run")
 def scheduler_run() -> None:
-    """Run the scheduler until SIGTERM or Ctrl+C. Start exactly one."""
+    """Run the scheduler until SIGTERM or Ctrl+C. One per app server may run:
+    each run of a job is claimed in the database, so exactly one process does
+    it and the others log that they skipped it."""
+    import logging
+
     from ..scheduler.registry import JOBS, run_forever
 
     app = current_app._get_current_object()
+    app.logger.setLevel(logging.INFO)  # who ran, who skipped: on stderr (journald)
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())

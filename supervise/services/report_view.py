@@ -13,6 +13,7 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.orm import joinedload, selectinload
 
 from ..db import session
 from ..domain.obligations import contribution_due_on
@@ -21,6 +22,7 @@ from ..models import AuditEntry, Evidence, Report, ReportKind, ReportState, Repo
 from ..policy import MAKER_CHECKER_DENIED, can, review_action, visible_reports, why_not
 from ..workflow import allowed_actions
 from .reports import get_report, included_contributions, lead_report_for, suggested_values
+from .task_view import WITH_UPLOADER, load_people
 
 # What a user may do to a report, as the view names them (workflow actions).
 REPORT_ACTIONS = ("edit", "submit", "accept", "approve", "return", "reopen")
@@ -59,6 +61,16 @@ def report_view(user: User, report_id: int, *, calendar: WorkdayCalendar | None 
     """The report `report_id` as `user` sees it (404 if they may not)."""
     report = get_report(user, report_id)
     sess = session()
+    # The versions and files with who submitted or uploaded them, who
+    # decided, and the report's unit: loaded together rather than each on
+    # first mention (then whether a unit or person is already in the
+    # session would change the number of statements).
+    sess.execute(select(Report).where(Report.id == report.id).options(
+        selectinload(Report.versions).options(joinedload(ReportVersion.submitted_by).lazyload(User.role_grants)),
+        selectinload(Report.evidence).options(WITH_UPLOADER),
+        joinedload(Report.decided_by).lazyload(User.role_grants),
+        joinedload(Report.unit),
+    )).all()
     calendar = calendar or WorkdayCalendar.load(sess)
     is_lead_report = report.kind is ReportKind.LEAD_REPORT
     due_on = report.period.due_on if is_lead_report else contribution_due_on(report.period, calendar)
@@ -104,11 +116,11 @@ def report_view(user: User, report_id: int, *, calendar: WorkdayCalendar | None 
         values={v.target_id: v.value for v in report.values},
         versions=tuple(report.versions),
         submitted_evidence=frozenset(i for v in report.versions for i in v.snapshot.get("evidence", [])),
-        history=tuple(sess.scalars(
+        history=tuple(load_people(sess.scalars(
             select(AuditEntry)
             .where(AuditEntry.object_type == "reports", AuditEntry.object_id == report.id)
             .order_by(AuditEntry.id)
-        )),
+        ).all())),
         contributions=contributions,
         included=included,
         suggestions=suggestions,

@@ -12,7 +12,7 @@ from datetime import date
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload, lazyload, selectinload
 
 from ..db import session
 from ..domain.lights import Light, light_for
@@ -34,7 +34,7 @@ from ..models import (
     Unit,
     User,
 )
-from ..policy import can, visible_reports
+from ..policy import can, preload_maker_rows, visible_reports
 from ..workflow import allowed_actions
 from .plans import get_task
 from .tasks import target_progress
@@ -45,6 +45,18 @@ TASK_ACTIONS = (
     "decide_close", "suspend", "resume", "assign_units",
 )
 INACTIVE = (TaskState.CLOSED, TaskState.SUSPENDED)
+# The pages name who uploaded each file: loaded with the file, not one by one
+# (their roles are not needed to print a name).
+WITH_UPLOADER = joinedload(Evidence.uploaded_by).lazyload(User.role_grants)
+
+
+def load_people(entries: list[AuditEntry]) -> list[AuditEntry]:
+    """The audit rows, with the users who acted in them loaded in one query
+    (always one, even for none), so naming each actor on the page
+    (session.get) finds them in the session instead of reading them one by one."""
+    ids = {e.actor_id for e in entries if e.actor_id is not None}
+    session().scalars(select(User).where(User.id.in_(sorted(ids))).options(lazyload(User.role_grants))).all()
+    return entries
 
 
 @dataclass(frozen=True)
@@ -126,6 +138,10 @@ def task_view(user: User, task_id: int, today: date, *, period_code: str | None 
     with `period_code`, that one period only (400 if the plan has none such)."""
     task = get_task(user, task_id)
     sess = session()
+    # Who made what on the task, read once whatever the milestones, reports
+    # and requests below (each can() of a decision would otherwise read it on
+    # first need, so the statement count would depend on the data).
+    preload_maker_rows(user, task)
     calendar = calendar or WorkdayCalendar.load(sess)
     if period_code:
         periods = [resolve_period(sess, task.plan, period_code)]
@@ -135,7 +151,8 @@ def task_view(user: User, task_id: int, today: date, *, period_code: str | None 
 
     milestones = []
     for m in sess.scalars(select(Milestone).where(Milestone.task_id == task.id)
-                          .options(selectinload(Milestone.evidence)).order_by(Milestone.due_on, Milestone.id)):
+                          .options(selectinload(Milestone.evidence).options(WITH_UPLOADER))
+                          .order_by(Milestone.due_on, Milestone.id)):
         allowed = set(allowed_actions(m))
         mine = set()
         if can(user, "milestone.decide", m):
@@ -148,12 +165,13 @@ def task_view(user: User, task_id: int, today: date, *, period_code: str | None 
 
     extensions = tuple(sess.scalars(
         select(ExtensionRequest).where(ExtensionRequest.task_id == task.id)
+        .options(joinedload(ExtensionRequest.requested_by).lazyload(User.role_grants))
         .order_by(ExtensionRequest.created_at.desc(), ExtensionRequest.id.desc())
     ))
     closing_evidence = tuple(sess.scalars(
         select(Evidence)
         .where(Evidence.task_id == task.id, Evidence.report_id.is_(None), Evidence.milestone_id.is_(None))
-        .order_by(Evidence.uploaded_at)
+        .options(WITH_UPLOADER).order_by(Evidence.uploaded_at)
     ))
     progress = tuple(target_progress(task))
 
@@ -183,8 +201,8 @@ def task_view(user: User, task_id: int, today: date, *, period_code: str | None 
     # left out: their labels would give the draft away.
     seen = set(sess.scalars(select(Report.id).where(Report.task_id == task.id, visible_reports(user))))
     history = tuple(
-        h for h in sess.scalars(
-            select(AuditEntry).where(AuditEntry.task_id == task.id).order_by(AuditEntry.id.desc()).limit(200))
+        h for h in load_people(sess.scalars(
+            select(AuditEntry).where(AuditEntry.task_id == task.id).order_by(AuditEntry.id.desc()).limit(200)).all())
         if not ((h.object_type == "reports" and h.object_id not in seen)
                 or (h.object_type == "evidence" and (h.detail or {}).get("report_id") not in (None, *seen)))
     )

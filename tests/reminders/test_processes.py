@@ -132,6 +132,26 @@ def test_a_job_missed_while_the_scheduler_was_down_runs_once_when_it_is_back(app
     assert row.next_run_at > datetime.now(timezone.utc)
 
 
+def test_each_run_is_claimed_in_the_database_by_one_process(app, ctx):
+    """Several scheduler processes (one per server): the claim of a run
+    matches once; the others skip it until the run is done or its lease
+    ends (tests/deploy/test_two_servers.py races two real processes)."""
+    from supervise.scheduler.registry import _ensure_rows, claim_run, run_job
+
+    _ensure_rows(app)
+    assert claim_run(app, "calendar.sync") is True
+    assert claim_run(app, "calendar.sync") is False  # held by the first
+    assert run_job(app, "calendar.sync") is False  # skipped: nothing run, nothing counted
+    session().rollback()
+    row = session().get(SchedulerJob, "calendar.sync")
+    assert row.last_status == "running" and row.runs == 0
+    assert row.next_run_at > datetime.now(timezone.utc) + timedelta(minutes=5)  # the lease
+    # The runner died and its lease ran out: the run can be claimed again.
+    with unit_of_work():
+        session().get(SchedulerJob, "calendar.sync").next_run_at = datetime.now(timezone.utc) - timedelta(seconds=1)
+    assert claim_run(app, "calendar.sync") is True
+
+
 def test_the_registry_has_stable_unique_ids_and_replaces_jobs(app, ctx):
     from supervise.scheduler.registry import JOBS, build_scheduler
 
