@@ -256,10 +256,10 @@ def copy_rows(source, target, tables: list[str], columns: dict[str, list[str]], 
 
 
 def test_upgrade_from_an_earlier_migration_keeps_every_row_and_evidence_file(
-        installed, archives, fresh_database, plan, make_user, app, tmp_path):
+        installed, archives, fresh_database, plan, people, app, tmp_path):
     prefix = installed["prefix"]
     # Data of every kind the app makes, through its services (at head) …
-    cast = factories.make_cast(plan, make_user)
+    cast = factories.make_cast(plan, people)
     report = factories.file_report(cast.lead, cast.task, text="第二季度进展:已完成")
     factories.upload(cast.lead, report, "佐证材料.pdf", factories.PDF_BYTES)
     factories.upload(cast.lead, report, "现场照片.png", factories.PNG_BYTES + b"upgrade")

@@ -80,7 +80,9 @@ def test_admin_cannot_reset_their_own_password_through_the_admin_path(make_user)
 def test_the_role_map_keeps_duties_apart():
     admin, auditor = ROLE_PERMISSIONS[Role.ADMIN], ROLE_PERMISSIONS[Role.AUDITOR]
     assert not admin & {"audit.view", "report.review", "report.view_all", "report.file", "task.assign_units"}
-    assert auditor == {"audit.view"}
+    # The auditor reads: the audit log, and the archive's list of issued 通报
+    # with their hashes (to check the files, not to read them).
+    assert auditor == {"audit.view", "report.archive"}
     for role in (Role.COORDINATOR, Role.LIAISON, Role.LEADER):
         assert not ROLE_PERMISSIONS[role] & {"audit.view", "user.manage"}
 

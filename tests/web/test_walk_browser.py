@@ -186,25 +186,29 @@ def _ok(page) -> None:
 
 
 def _issue_step(walk: Walk, coord, period: str) -> None:
-    """签发 (issue 12 point 10, by i12b): choose the period and format, then
-    whatever preview and confirmation the page offers, checked like any page."""
+    """签发 (issue 12 point 10): choose the period and format, write the
+    下一步工作要求, preview the 通报 (checked like any page), then confirm in
+    the dialog that says what follows."""
     coord.goto(f"{walk.base}/dashboard/reports")
     walk.check(coord, "coordinator 督查通报")
     coord.select_option("select[name=period]", period)
-    if coord.locator("select[name=format]").count():
-        coord.select_option("select[name=format]", "docx")
+    coord.select_option("select[name=format]", "docx")
+    coord.fill("textarea[name=next_steps]", "各牵头单位要对照任务分工,按期报送进展。")
     with coord.expect_navigation():
-        coord.locator("button[type=submit]:has-text('签发')").first.click()
+        coord.locator("button[name=step][value=preview]").click()
     coord.wait_for_load_state()
-    # A preview / confirmation step, when there is one: check it, then confirm.
-    for _ in range(2):
-        confirm = coord.locator("button[type=submit]:has-text('确认签发'), button[type=submit]:has-text('确认')")
-        if coord.locator(".flash-success").count() or not confirm.count():
-            break
-        walk.check(coord, "coordinator 签发确认")
-        with coord.expect_navigation():
-            confirm.first.click()
-        coord.wait_for_load_state()
+    walk.check(coord, "coordinator 签发预览")
+    asked: list[str] = []
+
+    def answer(dialog) -> None:
+        asked.append(dialog.message)
+        dialog.accept()
+
+    coord.once("dialog", answer)
+    with coord.expect_navigation():
+        coord.locator("button[name=step][value=issue]").click()
+    coord.wait_for_load_state()
+    assert asked and "不能修改或撤回" in asked[0], asked
     _ok(coord)
     walk.check(coord, "coordinator 通报已签发")
 
