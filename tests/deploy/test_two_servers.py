@@ -7,7 +7,8 @@ SECRET_KEY / SUPERVISE_AUDIT_KEY:
 - a session cookie from a login on one, and an API token, work on both;
 - two scheduler processes, one per server, run the daily scan at the same
   moment: the database claim lets exactly one do the work, and the row of
-  `scheduler_jobs` says which.
+  `scheduler_jobs` says which; then two `flask scheduler run` started at
+  once with the scan overdue run it once between them.
 
 PostgreSQL only: two servers never share an SQLite file."""
 from __future__ import annotations
@@ -44,6 +45,9 @@ def _env(url: str, instance: Path, shared: Path, keys: dict[str, str], node: str
     env.update(SUPERVISE_CONFIG="development", DATABASE_URL=url, SUPERVISE_INSTANCE=str(instance),
                SUPERVISE_EVIDENCE_DIR=str(shared / "evidence"), SUPERVISE_ARCHIVE_DIR=str(shared / "archive"),
                SUPERVISE_NODE_NAME=node, FLASK_DEBUG="0", **keys)
+    # Development configuration (it takes SECRET_KEY from the environment, as
+    # production does): nothing may leave the machine, whatever this shell has.
+    env.update(SMTP_HOST="", SUPERVISE_WEBHOOK_URL="", SUPERVISE_WEBHOOK_SECRET="")
     return env
 
 
@@ -200,6 +204,43 @@ def test_two_servers_share_evidence_sessions_tokens_and_one_scheduler_does_each_
             assert deliveries[0] > 0 and f"站内 {deliveries[0]} 条" in row.last_result, (row.last_result, deliveries)
         else:
             assert deliveries[0] == 0
+
+        # The real thing: `flask scheduler run` on both servers, started at
+        # once while the scan is overdue (it fell due while they were down).
+        # Both hand it to APScheduler at start; it is run once.
+        engine = create_engine(url)
+        with engine.begin() as conn:
+            conn.execute(text("UPDATE scheduler_jobs SET next_run_at = now() - interval '1 hour' "
+                              "WHERE id = 'reminders.scan'"))
+        schedulers = [subprocess.Popen([sys.executable, "-m", "flask", "--app", "wsgi", "scheduler", "run"], cwd=ROOT,
+                                       env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                      for env in (env_a, env_b)]
+        procs.extend(schedulers)
+        try:
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:
+                with engine.connect() as conn:
+                    runs, status = conn.execute(text("SELECT runs, last_status FROM scheduler_jobs "
+                                                     "WHERE id = 'reminders.scan'")).one()
+                if runs >= 2 and status == "ok":
+                    break
+                time.sleep(0.2)
+            time.sleep(3.0)  # time for a second run, if one were (wrongly) coming
+            with engine.connect() as conn:
+                row = conn.execute(text("SELECT runs, last_status, last_result, next_run_at > now() AS ahead "
+                                        "FROM scheduler_jobs WHERE id = 'reminders.scan'")).one()
+        finally:
+            engine.dispose()
+        logs = []
+        for proc in schedulers:
+            proc.send_signal(signal.SIGTERM)
+            out, err = proc.communicate(timeout=30)
+            assert proc.returncode == 0, err[-2000:]
+            logs.append(err)
+        assert row.runs == 2 and row.last_status == "ok" and row.ahead, row
+        ran = [i for i, err in enumerate(logs) if "调度任务 reminders.scan 由 " in err]
+        assert len(ran) == 1, logs
+        assert row.last_result.startswith(f"[{('server-a', 'server-b')[ran[0]]}#{schedulers[ran[0]].pid}]"), row
     finally:
         for proc in procs:
             if proc.poll() is None:
