@@ -30,6 +30,7 @@ from ..models import (
     ReportState,
     Task,
     TaskState,
+    TaskUnit,
     User,
     UserRole,
 )
@@ -123,8 +124,16 @@ def due_reminders(as_of: date, calendar: WorkdayCalendar) -> list[Reminder]:
             if contribution_due_on(p, calendar) <= horizon
             and working_days_overdue(p.due_on, as_of, calendar) <= rules.chase_limit_working_days + 1
         ]
-        for ob in obligations(sess, periods, calendar):
-            reminders.extend(_obligation_reminders(ob, as_of, calendar, rules, people))
+        owed = obligations(sess, periods, calendar)
+        # Each task's lead unit from the rows just loaded (in position order,
+        # as Task.lead takes it): Task.lead would lazy-load every task's units,
+        # one statement per task.
+        leads: dict[int, TaskUnit] = {}
+        for ob in owed:
+            if ob.kind is ReportKind.LEAD_REPORT:
+                leads.setdefault(ob.task.id, ob.task_unit)
+        for ob in owed:
+            reminders.extend(_obligation_reminders(ob, as_of, calendar, rules, people, leads))
         reminders.extend(_milestone_reminders(plan, as_of, calendar, rules, people))
     return reminders
 
@@ -144,7 +153,8 @@ def _base_context(task: Task, unit, item_label: str, due_on: date, **extra) -> d
 
 
 def _obligation_reminders(
-    ob: Obligation, as_of: date, calendar: WorkdayCalendar, rules: ReminderRules, people: _People
+    ob: Obligation, as_of: date, calendar: WorkdayCalendar, rules: ReminderRules, people: _People,
+    leads: dict[int, TaskUnit],
 ) -> list[Reminder]:
     if ob.is_done:
         return []
@@ -176,7 +186,7 @@ def _obligation_reminders(
             # lead's report is due) is chased, and the lead unit is told once.
             result.append(Reminder("contribution_late", step, key, task, owners,
                                    {**ctx, "rule": "contribution_late", "audience": "owner"}))
-            lead = task.lead
+            lead = leads.get(task.id)
             if lead is not None:
                 # Step 0 whatever the day: the lead is told once, even when
                 # the first scan after a pause finds the chase at a later step.
