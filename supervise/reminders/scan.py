@@ -261,7 +261,7 @@ def _insert_statement():
         from sqlalchemy.dialects.sqlite import insert
     else:  # pragma: no cover - the system runs on SQLite or PostgreSQL
         raise RuntimeError(f"unsupported database {dialect}")
-    return insert(Delivery).on_conflict_do_nothing(index_elements=list(KEY))
+    return insert(Delivery.__table__).on_conflict_do_nothing(index_elements=list(KEY))
 
 
 def _existing_keys(item_keys: set[str]) -> set[tuple]:
@@ -350,7 +350,7 @@ def _write_in_app(items: list, now) -> None:
     # them one statement per row (19,000 at province scale).
     note_ids = _allocate_notification_ids(len(items))
     sess.execute(
-        insert(Notification),
+        insert(Notification.__table__),
         [
             {"id": note_id, "user_id": user.id, "kind": f"reminder.{reminder.rule}", "title": subject[:255],
              "body": text_for(context), "link": context["link"], "task_id": reminder.task.id, "created_at": now}
