@@ -14,6 +14,7 @@ from typing import Any
 from .models import (
     ExtensionState,
     MilestoneState,
+    PlanStatus,
     ReportState,
     TaskState,
     User,
@@ -118,6 +119,7 @@ STATE_LABELS: dict[str, str] = {
     **{s.value: s.label for s in TaskState},
     **{s.value: s.label for s in MilestoneState},
     **{s.value: s.label for s in ReportState},
+    **{s.value: s.label for s in PlanStatus},  # draft: 草稿 as a report's
     ExtensionState.PENDING.value: "待审批",
     ExtensionState.GRANTED.value: "已同意",
     ExtensionState.REFUSED.value: "未同意",

@@ -2,18 +2,27 @@
 the table's state, every other pair is refused and changes nothing."""
 from __future__ import annotations
 
+from datetime import date
+
 import pytest
+from sqlalchemy import select
 
 from supervise import workflow
-from supervise.errors import InvalidTransition
+from supervise.db import session, unit_of_work
+from supervise.errors import InvalidTransition, PermissionDenied, ValidationError
 from supervise.models import (
+    AuditEntry,
     ExtensionRequest,
     ExtensionState,
     Milestone,
     MilestoneState,
+    Plan,
+    PlanStatus,
+    ReportingFrequency,
     Report,
     ReportKind,
     ReportState,
+    Section,
     Task,
     TaskState,
 )
@@ -24,6 +33,7 @@ MACHINES = [
     (lambda s: Report(kind=ReportKind.CONTRIBUTION, state=s), ReportState, workflow.CONTRIBUTION_TRANSITIONS),
     (lambda s: Milestone(state=s), MilestoneState, workflow.MILESTONE_TRANSITIONS),
     (lambda s: ExtensionRequest(state=s), ExtensionState, workflow.EXTENSION_TRANSITIONS),
+    (lambda s: Plan(status=s), PlanStatus, workflow.PLAN_TRANSITIONS),
 ]
 
 
@@ -43,7 +53,7 @@ def test_every_state_action_pair(make, state, action, table):
         with pytest.raises(InvalidTransition) as exc:
             workflow.next_state(item, action)
         assert "不能执行" in exc.value.message
-        assert item.state is state
+        assert workflow.machine_for(item).state_of(item) is state
     else:
         assert workflow.next_state(item, action) is expected
         assert action in workflow.allowed_actions(item)
@@ -61,7 +71,7 @@ def test_approved_report_is_locked_except_reopen():
 
 def test_every_state_can_be_reached_and_left_or_is_final():
     finals = {TaskState.CLOSED, ReportState.ACCEPTED, ReportState.APPROVED, MilestoneState.COMPLETED,
-              ExtensionState.GRANTED, ExtensionState.REFUSED}
+              ExtensionState.GRANTED, ExtensionState.REFUSED, PlanStatus.PUBLISHED}
     for make, states, table in MACHINES:
         targets = set(table.values()) | {list(states)[0]}
         for state in states:
@@ -72,3 +82,50 @@ def test_every_state_can_be_reached_and_left_or_is_final():
                 continue
             assert state in targets, state
             assert leaves or state in finals, state
+
+
+@pytest.fixture
+def draft_plan(make_task):
+    """A quarterly 2025 draft with one task whose lead is settled: ready to publish."""
+    with unit_of_work() as sess:
+        plan = Plan(document_number="测试〔2025〕7号", title="草稿计划", issuing_office="测试",
+                    period_start=date(2025, 1, 1), period_end=date(2025, 12, 31),
+                    reporting_frequency=ReportingFrequency.QUARTERLY, status=PlanStatus.DRAFT)
+        sess.add(plan)
+        sess.add(Section(plan=plan, number=1, title="测试行动"))
+    make_task(plan=plan)
+    session().expire_all()  # Plan.tasks is view-only: read it afresh
+    return plan.id
+
+
+def _publish_entries(plan_id: int) -> list[AuditEntry]:
+    return list(session().scalars(select(AuditEntry).where(AuditEntry.action == "plan.publish",
+                                                           AuditEntry.object_id == plan_id)))
+
+
+def test_publishing_a_plan_is_a_transition_audited_once(draft_plan, make_user):
+    from supervise.services.plans import publish_plan
+
+    coordinator = make_user("coordinator")
+    with unit_of_work() as sess:
+        publish_plan(coordinator, sess.get(Plan, draft_plan), first_period="2025Q3", today=date(2025, 8, 1))
+    plan = session().get(Plan, draft_plan)
+    assert plan.status is PlanStatus.PUBLISHED and [p.code for p in plan.periods] == ["2025Q3", "2025Q4"]
+    [entry] = _publish_entries(draft_plan)
+    assert (entry.from_state, entry.to_state, entry.actor_id) == ("draft", "published", coordinator.id)
+    assert entry.detail["first_period"] == "2025Q3" and entry.detail["tasks"] == 1
+    # The machine has no way back or round again: a second publish is refused and writes nothing.
+    assert workflow.allowed_actions(plan) == set()
+    with pytest.raises(ValidationError, match="该计划已发布"), unit_of_work() as sess:
+        publish_plan(coordinator, sess.get(Plan, draft_plan))
+    assert len(_publish_entries(draft_plan)) == 1
+
+
+def test_only_who_manages_plans_may_publish(draft_plan, make_user):
+    from supervise.services.plans import publish_plan
+
+    for role in ("liaison", "leader"):
+        with pytest.raises(PermissionDenied), unit_of_work() as sess:
+            publish_plan(make_user(role, unit="省经信厅"), sess.get(Plan, draft_plan), today=date(2025, 8, 1))
+    plan = session().get(Plan, draft_plan)
+    assert plan.status is PlanStatus.DRAFT and plan.periods == [] and _publish_entries(draft_plan) == []

@@ -10,6 +10,7 @@ from typing import Any
 from flask import current_app
 from sqlalchemy import select
 
+from .. import workflow
 from ..db import session, utcnow
 from ..domain.clock import today as local_today
 from ..domain.periods import InvalidPeriod, parse_period
@@ -403,7 +404,7 @@ def _publish(
     """Publish a draft: units owe reports from `first_period` (the current
     period by default) on, nothing before; they are told of their tasks.
     The caller has authorized `plan.manage`."""
-    if plan.status is PlanStatus.PUBLISHED:
+    if "publish" not in workflow.allowed_actions(plan):
         raise ValidationError("该计划已发布", field_errors={"first_period": "已发布"})
     problems = publishing_problems(plan)
     if problems:
@@ -411,18 +412,17 @@ def _publish(
                               field_errors={"first_period": "尚有未确定的内容"})
     today = today or local_today()
     code = _checked_first_period(plan, first_period) or default_first_period(plan, today)
-    plan.status = PlanStatus.PUBLISHED
-    plan.first_period = code
+    plan.first_period = code  # in the plan's own frequency: rebuild_periods keeps it
     plan.published_at = utcnow()
+    workflow.transition(plan, "publish", actor,
+                        detail={"document_number": plan.document_number, "first_period": code,
+                                "tasks": len(plan.tasks)})
     for task in plan.tasks:
         task.original_deadline = task.deadline
         for tu in task.units:
             if tu.role is UnitRole.LEAD and task.source is not TaskSource.PLAN:
                 tu.is_confirmed = True
     rebuild_periods(plan)
-    audit.record(actor, "plan.publish", obj=plan,
-                 detail={"document_number": plan.document_number, "first_period": plan.first_period,
-                         "tasks": len(plan.tasks)})
     _notify_units_of_plan(plan)
     return plan
 

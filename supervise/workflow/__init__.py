@@ -1,6 +1,6 @@
-"""The state machines. Every state change of a task, report, contribution,
-milestone or extension request goes through `transition()`, driven by the
-tables below, and writes one audit row.
+"""The state machines. Every state change of a plan, task, report,
+contribution, milestone or extension request goes through `transition()`,
+driven by the tables below, and writes one audit row.
 
 A table maps (state, action) to the next state. Anything not in the table is
 refused with InvalidTransition (HTTP 409) and changes nothing.
@@ -17,6 +17,8 @@ from ..models import (
     ExtensionState,
     Milestone,
     MilestoneState,
+    Plan,
+    PlanStatus,
     Report,
     ReportKind,
     ReportState,
@@ -25,10 +27,17 @@ from ..models import (
     User,
 )
 
+P = PlanStatus
 T = TaskState
 R = ReportState
 M = MilestoneState
 E = ExtensionState
+
+# A draft owes nothing and is seen by coordinators only; publishing it is
+# final (a published plan is changed task by task, never unpublished).
+PLAN_TRANSITIONS: dict[tuple[PlanStatus, str], PlanStatus] = {
+    (P.DRAFT, "publish"): P.PUBLISHED,
+}
 
 TASK_TRANSITIONS: dict[tuple[TaskState, str], TaskState] = {
     (T.NOT_STARTED, "start"): T.IN_PROGRESS,  # the first report is submitted
@@ -80,6 +89,7 @@ ACTION_LABELS = {
     "suspend": "暂缓", "resume": "恢复", "edit": "修改", "submit": "报送", "approve": "审核通过",
     "return": "退回", "reopen": "重新打开", "accept": "采纳", "confirm": "确认", "mark_done": "申请验收",
     "accept_done": "验收通过", "reject_done": "验收不通过", "grant": "同意延期", "refuse": "不同意延期",
+    "publish": "发布",
 }
 
 
@@ -88,8 +98,14 @@ ACTION_LABELS = {
 class Machine:
     name: str  # used in audit rows: "task", "report", "contribution", ...
     table: dict[tuple[Any, str], Any]
+    # The attribute holding the state: a plan's is `status`, as its column is named.
+    attribute: str = "state"
+
+    def state_of(self, item: Any) -> Any:
+        return getattr(item, self.attribute)
 
 
+PLAN = Machine("plan", PLAN_TRANSITIONS, attribute="status")
 TASK = Machine("task", TASK_TRANSITIONS)
 LEAD_REPORT = Machine("report", LEAD_REPORT_TRANSITIONS)
 CONTRIBUTION = Machine("contribution", CONTRIBUTION_TRANSITIONS)
@@ -98,6 +114,8 @@ EXTENSION = Machine("extension", EXTENSION_TRANSITIONS)
 
 
 def machine_for(item: Any) -> Machine:
+    if isinstance(item, Plan):
+        return PLAN
     if isinstance(item, Task):
         return TASK
     if isinstance(item, Report):
@@ -110,17 +128,19 @@ def machine_for(item: Any) -> Machine:
 
 
 def allowed_actions(item: Any) -> set[str]:
-    table = machine_for(item).table
-    return {action for (state, action) in table if state == item.state}
+    machine = machine_for(item)
+    current = machine.state_of(item)
+    return {action for (state, action) in machine.table if state == current}
 
 
 def next_state(item: Any, action: str):
     machine = machine_for(item)
+    current = machine.state_of(item)
     try:
-        return machine.table[(item.state, action)]
+        return machine.table[(current, action)]
     except KeyError:
         label = ACTION_LABELS.get(action, action)
-        state_label = getattr(item.state, "label", item.state.value)
+        state_label = getattr(current, "label", current.value)
         raise InvalidTransition(f"当前状态为“{state_label}”,不能执行“{label}”操作") from None
 
 
@@ -141,12 +161,13 @@ def transition(
         raise ValidationError(
             f"“{ACTION_LABELS.get(action, action)}”需要填写原因", field_errors={"reason": "请填写原因"}
         )
-    old_state = item.state
-    item.state = new_state
+    machine = machine_for(item)
+    old_state = machine.state_of(item)
+    setattr(item, machine.attribute, new_state)
     task_id = item.id if isinstance(item, Task) else getattr(item, "task_id", None)
     audit.record(
         actor,
-        f"{machine_for(item).name}.{action}",
+        f"{machine.name}.{action}",
         obj=item,
         task_id=task_id,
         from_state=old_state.value,

@@ -9,12 +9,13 @@ from pathlib import Path
 import pytest
 
 from supervise import labels
-from supervise.models import ExtensionState, MilestoneState, ReportState, TaskState
+from supervise.models import ExtensionState, MilestoneState, PlanStatus, ReportState, TaskState
 from supervise.workflow import (
     CONTRIBUTION_TRANSITIONS,
     EXTENSION_TRANSITIONS,
     LEAD_REPORT_TRANSITIONS,
     MILESTONE_TRANSITIONS,
+    PLAN_TRANSITIONS,
     TASK_TRANSITIONS,
 )
 
@@ -43,7 +44,7 @@ def test_every_event_the_code_records_has_a_label():
 
 @pytest.mark.parametrize("machine,table", [
     ("task", TASK_TRANSITIONS), ("report", LEAD_REPORT_TRANSITIONS), ("contribution", CONTRIBUTION_TRANSITIONS),
-    ("milestone", MILESTONE_TRANSITIONS), ("extension", EXTENSION_TRANSITIONS),
+    ("milestone", MILESTONE_TRANSITIONS), ("extension", EXTENSION_TRANSITIONS), ("plan", PLAN_TRANSITIONS),
 ])
 def test_every_transition_and_state_reads_in_chinese(machine, table):
     for (state, action), new_state in table.items():
@@ -55,10 +56,12 @@ def test_every_transition_and_state_reads_in_chinese(machine, table):
 
 
 def test_states_jobs_and_triggers():
-    for enum in (TaskState, ReportState, MilestoneState, ExtensionState):
+    for enum in (TaskState, ReportState, MilestoneState, ExtensionState, PlanStatus):
         for state in enum:
             assert CJK.search(labels.state_label(state.value)), state
     assert labels.event_label("report.approve") == "牵头单位报告 · 审核通过"
+    assert labels.event_label("plan.publish") == "发布计划"
+    assert labels.state_label("published") == "已发布" and labels.state_label("draft") == "草稿"
     assert labels.event_label("no.such_thing") == "其他操作"
     assert labels.trigger_label("cron[hour='8', minute='30']") == "每天 08:30"
     assert labels.trigger_label("cron[day='1', hour='3', minute='0']") == "每月 1 日 03:00"
