@@ -95,6 +95,8 @@ def plan_dict(plan: Plan) -> dict[str, Any]:
         "id": plan.id,
         "document_number": plan.document_number,
         "title": plan.title,
+        "status": plan.status.value,
+        "first_period": plan.first_period,
         "issuing_office": plan.issuing_office,
         "issued_on": plan.issued_on.isoformat() if plan.issued_on else None,
         "period_start": plan.period_start.isoformat(),

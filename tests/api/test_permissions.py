@@ -113,6 +113,8 @@ ENDPOINTS: dict[str, tuple[str, Callable[[Cast, Items], str], Callable[[Cast], d
     ),
     "list tasks": ("GET", lambda c, i: "/tasks", lambda c: {}, {"admin": 403, "auditor": 403}, "other"),
     "list plans": ("GET", lambda c, i: "/plans", lambda c: {}, {"admin": 403, "auditor": 403}, "leader"),
+    "read a plan": ("GET", lambda c, i: f"/plans/{c.task.plan_id}", lambda c: {}, {"admin": 403, "auditor": 403},
+                    "other"),
     "read a task": (
         "GET", lambda c, i: f"/tasks/{c.task.id}", lambda c: {}, {"admin": 403, "auditor": 403}, "other",
     ),
@@ -195,7 +197,7 @@ def test_every_role_is_refused_what_it_may_not_do_and_nothing_changes(cast, item
 # Reads first, then writes on items no later call depends on.
 ALLOWED_ORDER = [
     "read a draft", "download a draft's evidence", "read a submitted version", "compare versions", "list tasks",
-    "list plans", "read a task", "read a task's periods", "my work", "dashboard", "create report", "edit a draft",
+    "list plans", "read a plan", "read a task", "read a task's periods", "my work", "dashboard", "create report", "edit a draft",
     "upload evidence", "submit a draft", "accept a contribution", "approve a report", "reopen a report",
     "revoke another's token",
 ]

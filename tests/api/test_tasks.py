@@ -1,8 +1,10 @@
-"""GET /plans, /tasks, /tasks/<id>, /tasks/<id>/periods."""
+"""GET /plans, /plans/<id>, /tasks, /tasks/<id>, /tasks/<id>/periods."""
 from __future__ import annotations
 
+from datetime import date
+
 from supervise.db import unit_of_work, session
-from supervise.models import Task, User
+from supervise.models import Plan, PlanStatus, ReportingFrequency, Section, Task, User
 from supervise.services import tasks as task_service
 
 from .conftest import report_in_state
@@ -53,6 +55,29 @@ def test_admin_and_auditor_read_no_tasks(cast):
 def test_plans(cast, plan):
     plans = cast.leader.get("/plans").get_json()
     assert [p["document_number"] for p in plans] == [plan.document_number]
+    assert plans[0]["status"] == "published" and plans[0]["first_period"] == plan.first_period == "2024Q1"
+    # One plan reads as it does in the list, for anyone who may see it.
+    for client in (cast.leader, cast.other, cast.coordinator):
+        assert client.get(f"/plans/{plan.id}").get_json() == plans[0]
+    assert cast.leader.get(f"/plans/{plan.id + 1000}").status_code == 404
+
+
+def test_a_draft_plan_is_read_only_by_those_who_manage_plans(cast, plan):
+    with unit_of_work() as sess:
+        draft = Plan(document_number="浙政办发〔2026〕9号", title="数字贸易提升行动方案", issuing_office="省政府办公厅",
+                     period_start=date(2026, 1, 1), period_end=date(2028, 12, 31),
+                     reporting_frequency=ReportingFrequency.QUARTERLY, status=PlanStatus.DRAFT)
+        sess.add(draft)
+        sess.add(Section(plan=draft, number=1, title="实施平台建设行动"))
+    answer = cast.coordinator.get(f"/plans/{draft.id}")
+    assert answer.status_code == 200
+    assert answer.get_json()["status"] == "draft" and answer.get_json()["first_period"] is None
+    for client in (cast.lead, cast.co, cast.other, cast.leader):
+        response = client.get(f"/plans/{draft.id}")
+        assert response.status_code == 404 and response.get_json()["error"] == "not_found"
+    # The lists hold published plans only, for coordinators too (a draft is not work yet).
+    for client in (cast.coordinator, cast.leader):
+        assert [p["id"] for p in client.get("/plans").get_json()] == [plan.id]
 
 
 def test_task_detail_has_units_roles_targets_state_and_milestones(cast):

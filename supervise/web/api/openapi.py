@@ -10,7 +10,7 @@ from typing import Any
 
 from flask import jsonify
 
-from ...models import MilestoneState, ReportKind, ReportState, TaskState, UnitRole
+from ...models import MilestoneState, PlanStatus, ReportKind, ReportState, TaskState, UnitRole
 from ...services.report_view import REPORT_ACTIONS
 from ...services.task_view import TASK_ACTIONS
 from . import bp
@@ -268,8 +268,14 @@ SCHEMAS: dict[str, Any] = {
     ),
     "Token": obj(TOKEN),
     "NewToken": obj({**TOKEN, "token": {**STRING, "description": "令牌本身,只在此处出现一次"}}),
-    "Plan": {"type": "object", "required": ["id", "document_number", "title", "sections"],
-             "properties": {"id": INTEGER, "document_number": STRING, "title": STRING, "sections": array({"type": "object"})}},
+    "Plan": {"type": "object", "required": ["id", "document_number", "title", "status", "first_period", "sections"],
+             "properties": {
+                 "id": INTEGER, "document_number": STRING, "title": STRING,
+                 "status": {**enum([s.value for s in PlanStatus]),
+                            "description": "draft:草稿(仅计划管理者可见,不需报送);published:已发布"},
+                 "first_period": {**nullable(PERIOD_CODE), "description": "首个报送期次;草稿为 null"},
+                 "sections": array({"type": "object"}),
+             }},
     # Request bodies
     "ReportCreate": obj(
         {
@@ -397,7 +403,11 @@ def _milestone_action(summary: str, body: str) -> dict[str, Any]:
 
 
 PATHS: dict[str, Any] = {
-    "/plans": {"get": op("行动计划列表", "tasks", _json(array(ref("Plan"))), 403)},
+    "/plans": {"get": op("行动计划列表", "tasks", _json(array(ref("Plan"))), 403, description="只列已发布的计划")},
+    "/plans/{plan_id}": {
+        "get": op("行动计划详情", "tasks", _json(ref("Plan")), 403, 404, params=[_id("plan_id", "计划编号")],
+                  description="草稿只有计划管理者可读,其他人得到 404")
+    },
     "/tasks": {
         "get": op(
             "任务列表", "tasks", _json(array(ref("TaskSummary"))), 400, 403,

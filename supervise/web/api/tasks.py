@@ -1,4 +1,4 @@
-"""Plans and tasks: GET /plans, /tasks, /tasks/<id>, /tasks/<id>/periods."""
+"""Plans and tasks: GET /plans, /plans/<id>, /tasks, /tasks/<id>, /tasks/<id>/periods."""
 from __future__ import annotations
 
 from typing import Any
@@ -32,6 +32,12 @@ from . import bp, int_arg
 @bp.get("/plans")
 def plans():
     return jsonify([plan_dict(p) for p in plan_service.list_plans(acting_user())])
+
+
+@bp.get("/plans/<int:plan_id>")
+def plan(plan_id: int):
+    """A draft only for those who may see it (policy), as on the plan's page."""
+    return jsonify(plan_dict(plan_service.get_plan(acting_user(), plan_id)))
 
 
 @bp.get("/tasks")
