@@ -8,7 +8,11 @@
 At the province scale: 20 plans of 16 quarters each (2024-2027), 600 tasks,
 139 units (the province's departments, the 11 cities and 90 counties), 1,000
 users, about 46,000 reports with 150,000 submitted versions, 100,000
-evidence records (metadata; 40 files shared), 1,800 milestones. The database
+evidence records (metadata; 40 files shared), 1,800 milestones; and at every
+scale one draft plan, imported from a plan document and not yet reviewed (22
+tasks with their source text, warnings and three unit names the directory
+does not know: the review page's work), after the rest so the published
+data's ids are the same with or without it. The database
 is migrated with Alembic and then filled with executemany core inserts, one
 transaction, ids given up front; the ORM is not used row by row.
 
@@ -359,20 +363,147 @@ def build(engine: Engine, scale: Scale, *, seed: int = 2026, today: date = BENCH
             "uploaded_at": created + timedelta(minutes=n),
         })
 
+    # Last, so the published plans' ids and random draws stay as they were.
+    _unit_alias_rows(rows, ids, scale.use_counties)
+    # Its rows have columns the published plans' leave to their defaults:
+    # inserted as a batch of their own.
+    draft = _draft_plan(rows, ids, today)
+
     with engine.begin() as conn:
-        for table in Base.metadata.sorted_tables:
-            batch = rows.get(table.name) or []
-            for start in range(0, len(batch), 20_000):
-                conn.execute(insert(table), batch[start:start + 20_000])
+        for batches in (rows, draft):
+            for table in Base.metadata.sorted_tables:
+                batch = batches.get(table.name) or []
+                for start in range(0, len(batch), 20_000):
+                    conn.execute(insert(table), batch[start:start + 20_000])
         if engine.dialect.name == "postgresql":
             # Ids were given; move each sequence past them.
             for table in Base.metadata.sorted_tables:
-                if rows.get(table.name) and "id" in table.c:
+                if (rows.get(table.name) or draft.get(table.name)) and "id" in table.c:
                     conn.execute(text(
                         f"SELECT setval(pg_get_serial_sequence('{table.name}', 'id'), "
                         f"(SELECT max(id) FROM {table.name}))"
                     ))
-    return {name: len(batch) for name, batch in rows.items() if batch}
+    counts = {name: len(batch) + len(draft.get(name, [])) for name, batch in rows.items()}
+    # The draft is the same at every scale: its share said apart.
+    counts.update({f"draft plan {name}": len(batch) for name, batch in draft.items()})
+    return {name: count for name, count in counts.items() if count}
+
+
+# The plan document a coordinator imports and has not yet published: the
+# seed plan (27号) under a new number, with three units written in ways the
+# directory does not know, as a real document brings them (the review page
+# asks the coordinator to match them).
+DRAFT_PLAN_DOCUMENT = ROOT / "seed" / "plans" / "zhejiang-cbec-action-plan-2024.md"
+DRAFT_DOCUMENT_NUMBER = "浙政办发〔2026〕9号"
+DRAFT_UNKNOWN_NAMES = {"省邮政管理局": "省邮政快递行业协会", "民航浙江安全监管局": "浙江民航地区管理机构",
+                       "省贸促会": "省国际贸易促进中心"}
+
+
+def draft_plan_text() -> str:
+    text = DRAFT_PLAN_DOCUMENT.read_text(encoding="utf-8").replace("浙政办发〔2024〕27号", DRAFT_DOCUMENT_NUMBER)
+    for known, unknown in DRAFT_UNKNOWN_NAMES.items():
+        text = text.replace(known, unknown)
+    return text
+
+
+def _unit_alias_rows(rows: dict[str, list[dict]], ids: _Ids, use_counties: bool) -> None:
+    """The directory's names as `flask seed` loads them (services/units.py
+    load_units): canonical name, short name and aliases, each once."""
+    from supervise.importer.units import load_unit_seeds, normalise_unit_name
+
+    unit_of = {u["canonical_name"]: u["id"] for u in rows["units"]}
+    taken: set[str] = set()
+    files = [ROOT / "seed" / "units.csv"] + ([ROOT / "seed" / "counties.csv"] if use_counties else [])
+    for path in files:
+        for seed in load_unit_seeds(path):
+            for name in (seed.canonical_name, seed.short_name, *seed.aliases):
+                key = normalise_unit_name(name)
+                if key and key not in taken:
+                    taken.add(key)
+                    rows["unit_aliases"].append({"id": ids.next("unit_aliases"), "unit_id": unit_of[seed.canonical_name],
+                                                 "alias": key})
+
+
+def _draft_plan(directory: dict[str, list[dict]], ids: _Ids, today: date) -> dict[str, list[dict]]:
+    """A draft plan as services/plans.py import_parsed_plan leaves it: the
+    document's text, its sections, tasks (with their source text, warnings
+    and the names left to match), units (a collective's cities as co-units),
+    targets and fiscal measures; no periods, it owes nothing yet."""
+    from supervise.importer import parse_plan
+    from supervise.importer.units import normalise_unit_name
+    from supervise.models import PlanStatus
+
+    text = draft_plan_text()
+    parsed = parse_plan(text)
+    unit_of = {a["alias"]: a["unit_id"] for a in directory["unit_aliases"]}
+    cities = [u["id"] for u in directory["units"] if u["kind"] is UnitKind.CITY_GOVERNMENT]
+    rows: dict[str, list[dict]] = {name: [] for name in ("plans", "sections", "tasks", "task_units", "targets",
+                                                         "fiscal_measures")}
+    plan_id = ids.next("plans")
+    rows["plans"].append({
+        "id": plan_id, "document_number": parsed.document_number, "title": parsed.title,
+        "issuing_office": parsed.issuing_office or "", "issued_on": parsed.issued_on,
+        "period_start": parsed.period_start, "period_end": parsed.period_end,
+        "reporting_frequency": ReportingFrequency.QUARTERLY, "report_due_working_days": 5,
+        "notes": "\n".join(parsed.notes), "source_text": text,
+        "source_sha256": hashlib.sha256(text.encode("utf-8")).hexdigest(), "created_at": _utc(today, 10),
+        "status": PlanStatus.DRAFT, "source_filename": DRAFT_PLAN_DOCUMENT.name,
+        "warnings": list(parsed.warnings) or None,
+    })
+
+    def target_row(task_id: int | None, t, position: int) -> dict:
+        return {"id": ids.next("targets"), "plan_id": plan_id, "task_id": task_id, "position": position,
+                "text": t.text, "subject": t.subject, "value": t.value, "measure": t.measure,
+                "comparator": t.comparator, "kind": TargetKind(t.kind), "due_year": t.year,
+                "baseline_year": t.baseline_year, "baseline_value": None, "threshold": t.threshold}
+
+    for section_number, parsed_section in enumerate(parsed.sections, start=1):
+        section_id = ids.next("sections")
+        rows["sections"].append({"id": section_id, "plan_id": plan_id, "number": section_number,
+                                 "title": (parsed_section.title or "主要任务")[:120]})
+        for pt in parsed_section.tasks:
+            task_id = ids.next("tasks")
+            deadline = pt.deadline or parsed.period_end
+            pending: list[dict] = []
+            seen: set[int] = set()
+            position = 0
+
+            def add(unit_id: int, role: UnitRole, confirmed: bool, via: str | None) -> None:
+                nonlocal position
+                if unit_id in seen:
+                    return
+                seen.add(unit_id)
+                position += 1
+                rows["task_units"].append({"id": ids.next("task_units"), "task_id": task_id, "unit_id": unit_id,
+                                           "role": role, "position": position, "is_confirmed": confirmed,
+                                           "via_collective": via})
+
+            for ref in pt.units:
+                if ref.collective:
+                    for city in cities:
+                        add(city, UnitRole.CO, False, ref.name)
+                elif normalise_unit_name(ref.name) in unit_of:
+                    add(unit_of[normalise_unit_name(ref.name)], UnitRole(ref.role), ref.confirmed, None)
+                elif all(p["name"] != ref.name for p in pending):
+                    pending.append({"name": ref.name, "role": ref.role, "confirmed": bool(ref.confirmed)})
+            rows["tasks"].append({
+                "id": task_id, "plan_id": plan_id, "section_id": section_id, "number": pt.number,
+                "title": (pt.title or pt.text[:60])[:255], "text": pt.text, "source_text": pt.source_text or pt.text,
+                "deadline": deadline, "original_deadline": deadline, "starts_on": pt.starts_on,
+                "state": TaskState.NOT_STARTED, "version": 1, "warnings": list(pt.warnings) or None,
+                "pending_units": pending or None, "created_at": _utc(today, 10), "updated_at": _utc(today, 10),
+            })
+            for target_position, t in enumerate(pt.targets, start=1):
+                rows["targets"].append(target_row(task_id, t, target_position))
+    for target_position, t in enumerate(parsed.targets, start=1):
+        rows["targets"].append(target_row(None, t, target_position))
+    for m in parsed.measures:
+        rows["fiscal_measures"].append({
+            "id": ids.next("fiscal_measures"), "plan_id": plan_id, "group_number": m.group_number,
+            "group_title": m.group, "number": m.number, "title": m.title, "text": m.text,
+            "cap_amount": m.cap_amount, "subsidy_rate": m.subsidy_rate,
+        })
+    return rows
 
 
 def _report(rid, task, period, tu, kind, state, author_id, first, reason) -> dict:

@@ -74,6 +74,7 @@ PAGES = [
     Page("报告页 report page", "bench_coordinator", lambda ids: f"/reports/{ids['report']}"),
     Page("API /me/work liaison", "bench_liaison", lambda ids: "/api/v1/me/work", api=True),
     Page("API /tasks/{id}", "bench_coordinator", lambda ids: f"/api/v1/tasks/{ids['task']}", api=True),
+    Page("计划审核页 plan review page", "bench_coordinator", lambda ids: f"/plans/{ids['draft']}/review"),
 ]
 
 
@@ -134,16 +135,17 @@ def make_app(url: str, instance: Path, *, tune_gc: bool = False) -> Flask:
 
 
 def sample_ids(app: Flask) -> dict:
-    """A plan in the middle of the data, its task with the most units, and
-    that task's latest submitted report."""
+    """A published plan in the middle of the data, its task with the most
+    units, that task's latest submitted report, and the draft plan (the
+    imported document waiting for review)."""
     from sqlalchemy import func
 
     from supervise.db import session
-    from supervise.models import Plan, Report, Task, TaskUnit
+    from supervise.models import Plan, PlanStatus, Report, Task, TaskUnit
 
     with app.app_context():
         sess = session()
-        plan_ids = sess.scalars(select(Plan.id).order_by(Plan.id)).all()
+        plan_ids = sess.scalars(select(Plan.id).where(Plan.status == PlanStatus.PUBLISHED).order_by(Plan.id)).all()
         plan_id = plan_ids[len(plan_ids) // 2]
         task_id = sess.scalar(
             select(Task.id).join(TaskUnit).where(Task.plan_id == plan_id).group_by(Task.id)
@@ -153,7 +155,8 @@ def sample_ids(app: Flask) -> dict:
             select(Report.id).where(Report.task_id == task_id, Report.submitted_at.is_not(None))
             .order_by(Report.submitted_at.desc(), Report.id.desc()).limit(1)
         )
-        return {"plan": plan_id, "task": task_id, "report": report_id}
+        draft_id = sess.scalar(select(Plan.id).where(Plan.status == PlanStatus.DRAFT).order_by(Plan.id).limit(1))
+        return {"plan": plan_id, "task": task_id, "report": report_id, "draft": draft_id}
 
 
 def logged_in_client(app: Flask, login: str):
