@@ -13,6 +13,7 @@ from difflib import SequenceMatcher
 from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import joinedload, selectinload
 
 from ..db import session
 from ..domain.clock import today as local_today
@@ -87,32 +88,87 @@ def _core(name: str) -> str:
 def suggest_units(name: str, limit: int = 5) -> list[Unit]:
     """The directory's units whose names, short names or aliases come closest
     to `name` (best first)."""
-    key = normalise_unit_name(name)
-    if not key:
-        return []
-    best: dict[int, tuple[float, Unit]] = {}
-    for alias in session().scalars(select(UnitAlias).join(Unit).where(Unit.is_active)):
-        candidate = alias.alias
-        score = SequenceMatcher(None, key, candidate).ratio()
-        core_key, core_candidate = _core(key), _core(candidate)
-        # Without 浙江省/国家/省…, a little less sure: 国家X and 省X differ.
-        score = max(score, 0.85 * SequenceMatcher(None, core_key, core_candidate).ratio())
-        if len(core_key) >= 2 and (core_key in candidate or core_candidate in key):
-            score = max(score, 0.75)
-        if score >= 0.45 and score > best.get(alias.unit_id, (0.0, None))[0]:
-            best[alias.unit_id] = (score, alias.unit)
-    ranked = sorted(best.values(), key=lambda pair: (-pair[0], pair[1].sort_order, pair[1].id))
-    return [unit for _score, unit in ranked[:limit]]
+    return suggest_units_for([name], limit)[name]
+
+
+_MIN_SCORE = 0.45
+
+
+def suggest_units_for(names: Iterable[str], limit: int = 5, *,
+                      directory: list[Unit] | None = None) -> dict[str, list[Unit]]:
+    """`suggest_units` for several names, reading the directory's aliases
+    once (one statement whatever the names, and one for the units suggested
+    unless the active units, `directory`, are at hand).
+
+    Each alias is scored against a name by SequenceMatcher's ratio, exactly
+    as before; its cheap upper bounds (real_quick_ratio, quick_ratio) skip
+    the full ratio where it could not make the alias a suggestion, so the
+    suggestions are the same for a fraction of the time."""
+    names = list(dict.fromkeys(names))
+    if not names:
+        return {}
+    rows = session().execute(
+        select(UnitAlias.alias, UnitAlias.unit_id).join(Unit).where(Unit.is_active).order_by(UnitAlias.id)
+    ).all()
+    # One matcher per alias, the alias as its second sequence (the one a
+    # SequenceMatcher prepares), reused for every name.
+    aliases = [(unit_id, candidate, _core(candidate), SequenceMatcher(None, "", candidate),
+                SequenceMatcher(None, "", _core(candidate))) for candidate, unit_id in rows]
+    ranked_ids: dict[str, list[tuple[float, int]]] = {}
+    for name in names:
+        key = normalise_unit_name(name)
+        best: dict[int, float] = {}
+        if key:
+            core_key = _core(key)
+            for unit_id, candidate, core_candidate, whole, core in aliases:
+                floor = max(_MIN_SCORE, best.get(unit_id, 0.0))
+                contains = len(core_key) >= 2 and (core_key in candidate or core_candidate in key)
+                if contains and 0.75 >= floor:
+                    pass  # may qualify on containment alone: score it in full
+                else:
+                    whole.set_seq1(key)
+                    core.set_seq1(core_key)
+                    if (max(whole.real_quick_ratio(), 0.85 * core.real_quick_ratio()) < floor
+                            or max(whole.quick_ratio(), 0.85 * core.quick_ratio()) < floor):
+                        continue  # its score cannot reach the floor
+                whole.set_seq1(key)
+                core.set_seq1(core_key)
+                score = whole.ratio()
+                # Without 浙江省/国家/省…, a little less sure: 国家X and 省X differ.
+                score = max(score, 0.85 * core.ratio())
+                if contains:
+                    score = max(score, 0.75)
+                if score >= _MIN_SCORE and score > best.get(unit_id, 0.0):
+                    best[unit_id] = score
+        ranked_ids[name] = [(score, unit_id) for unit_id, score in best.items()]
+    if directory is None:
+        wanted = {unit_id for pairs in ranked_ids.values() for _score, unit_id in pairs}
+        directory = list(session().scalars(select(Unit).where(Unit.id.in_(sorted(wanted)))))
+    units = {u.id: u for u in directory}
+    result = {}
+    for name, pairs in ranked_ids.items():
+        ranked = sorted(((score, units[unit_id]) for score, unit_id in pairs),
+                        key=lambda pair: (-pair[0], pair[1].sort_order, pair[1].id))
+        result[name] = [unit for _score, unit in ranked[:limit]]
+    return result
 
 
 def draft_review(user: User, plan: Plan, today: date | None = None) -> DraftReview:
     authorize(user, "plan.manage", plan)
     today = today or local_today()
+    # The tasks with what the page shows of each (units, targets, section),
+    # a statement per relation rather than per task.
+    session().scalars(select(Plan).where(Plan.id == plan.id).options(
+        selectinload(Plan.tasks).options(selectinload(Task.units), selectinload(Task.targets),
+                                         joinedload(Task.section)),
+    )).all()
     names: dict[str, list[int]] = {}
     for task in plan.tasks:
         for pending in task.pending_units or []:
             names.setdefault(pending["name"], []).append(task.number)
-    pending = [PendingName(name, numbers, suggest_units(name)) for name, numbers in names.items()]
+    directory = directory_units()
+    suggestions = suggest_units_for(names, directory=directory)
+    pending = [PendingName(name, numbers, suggestions[name]) for name, numbers in names.items()]
     spans = period_spans(plan.period_start, plan.period_end, plan.reporting_frequency)
     return DraftReview(
         plan=plan,
@@ -121,7 +177,7 @@ def draft_review(user: User, plan: Plan, today: date | None = None) -> DraftRevi
         problems=publishing_problems(plan) if plan.is_draft else [],
         period_choices=[(s.code, period_label(s.code)) for s in spans],
         default_period=default_first_period(plan, today) if spans else "",
-        directory=directory_units(),
+        directory=directory,
     )
 
 
