@@ -9,6 +9,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.orm import joinedload, selectinload
 
 from .. import workflow
 from ..db import session, utcnow
@@ -48,6 +49,17 @@ def get_report(actor: User, report_id: int) -> Report:
     if report is None:
         raise NotFound("未找到该报告,或您无权查看")
     authorize_view_report(actor, report)
+    return report
+
+
+def get_report_with_versions(actor: User, report_id: int) -> Report:
+    """`get_report`, its submitted versions loaded with who submitted each
+    (one statement whatever their number and submitters), for the pages
+    that show versions."""
+    report = get_report(actor, report_id)
+    session().scalars(select(Report).where(Report.id == report.id).options(
+        selectinload(Report.versions).options(joinedload(ReportVersion.submitted_by).lazyload(User.role_grants)),
+    )).all()
     return report
 
 
@@ -553,7 +565,8 @@ def compare_side_by_side(report: Report, older: ReportVersion, newer: ReportVers
     old_ids, new_ids = list(older.snapshot.get("evidence", [])), list(newer.snapshot.get("evidence", []))
     files = {e.id: e for e in session().scalars(select(Evidence).where(Evidence.id.in_(set(old_ids) | set(new_ids))))}
     old_cited, new_cited = set(older.snapshot.get("included", [])), set(newer.snapshot.get("included", []))
-    cited = {r.id: r for r in session().scalars(select(Report).where(Report.id.in_(old_cited | new_cited)))}
+    cited = {r.id: r for r in session().scalars(select(Report).where(Report.id.in_(old_cited | new_cited))
+                                                .options(joinedload(Report.unit)))}
     return SideBySide(
         older=older, newer=newer, text_changed=(older.text or "") != (newer.text or ""),
         old_text=old_text, new_text=new_text, values=values,

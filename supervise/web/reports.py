@@ -419,7 +419,7 @@ def download(evidence_id: int):
 
 @bp.get("/reports/<int:report_id>/versions/<int:number>")
 def version(report_id: int, number: int):
-    report = _report(report_id)
+    report = report_service.get_report_with_versions(acting_user(), report_id)
     shown = report_service.version_of(report, number)
     targets = {t.id: t for t in report.task.targets}
     evidence = {e.id: e for e in db.session.scalars(select(Evidence).where(Evidence.id.in_(shown.snapshot.get("evidence", []))))}
@@ -428,7 +428,7 @@ def version(report_id: int, number: int):
 
 @bp.get("/reports/<int:report_id>/compare")
 def compare(report_id: int):
-    report = _report(report_id)
+    report = report_service.get_report_with_versions(acting_user(), report_id)
     numbers = [v.number for v in report.versions]
     if len(numbers) < 2:
         raise ValidationError("该报告只有一个报送版本,无可比较")

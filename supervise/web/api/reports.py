@@ -123,7 +123,7 @@ def reopen_report(report_id: int):
 @bp.get("/reports/<int:report_id>/versions/<int:number>")
 def report_version(report_id: int, number: int):
     """A submitted version, exactly as it was submitted."""
-    report = report_service.get_report(acting_user(), report_id)
+    report = report_service.get_report_with_versions(acting_user(), report_id)
     return jsonify(report_version_dict(report_service.version_of(report, number), with_text=True))
 
 
