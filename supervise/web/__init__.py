@@ -289,22 +289,25 @@ def init_web(app: Flask) -> None:
 
 def record_refusal(message: str) -> None:
     """A refused attempt to act (403) is audited: who tried what, where.
-    The request's own transaction was rolled back; the row is written and
-    committed on its own. Failing to write it must not turn the 403 into a
-    500."""
+    Nothing else of the refused request is kept: its transaction is rolled
+    back here (a view that catches the refusal may not have), and the row is
+    written in a short transaction of its own (`db.separate_write()`), so no
+    view commits. Failing to write it must not turn the 403 into a 500."""
     from flask import current_app
+    from sqlalchemy import inspect
 
     from ..audit import record
 
     try:
-        db.switch_to_writing()
-        actor = current_user._get_current_object() if current_user and current_user.is_authenticated else None
-        record(
-            actor, "access.denied", actor_login="" if actor else "anonymous",
-            detail={"method": request.method, "path": request.path[:200], "endpoint": request.endpoint or "",
-                    "message": (message or "")[:200], "by_token": authenticated_by_token()},
-        )
-        db.session.commit()
+        acting = current_user._get_current_object() if current_user else None
+        # The id without a refresh: after the rollback the object is expired.
+        actor_id = inspect(acting).identity[0] if isinstance(acting, User) else None
+        detail = {"method": request.method, "path": request.path[:200], "endpoint": request.endpoint or "",
+                  "message": (message or "")[:200], "by_token": authenticated_by_token()}
+        db.session.rollback()
+        with db.separate_write() as sess:
+            actor = sess.get(User, actor_id) if actor_id is not None else None
+            record(actor, "access.denied", actor_login="" if actor else "anonymous", detail=detail, sess=sess)
     except Exception as exc:  # noqa: BLE001 - the refusal itself is what the user must see
         db.session.rollback()
         current_app.logger.warning("could not audit a refused request: %s", exc)

@@ -150,3 +150,40 @@ def test_the_same_requests_work_for_those_who_may_take_them(login_as, world):
         url, data = actions[name]
         response = _post(client, url, data)
         assert response.status_code == 302, (name, response.get_data(as_text=True)[:500])
+
+
+def _refusals(path: str) -> list[AuditEntry]:
+    session().rollback()
+    return list(session().scalars(select(AuditEntry).where(AuditEntry.action == "access.denied",
+                                                           AuditEntry.detail["path"].as_string() == path)))
+
+
+def test_a_refusal_is_audited_on_its_own_and_nothing_else_of_the_request_is_kept(app, login_as):
+    """record_refusal writes in a transaction of its own: what the refused
+    request wrote before it was refused (a view that caught the refusal and
+    shows its form again, as the admin pages do) is rolled back, not
+    committed with the row."""
+    from supervise.models import Notification
+    from supervise.services import notifications
+    from supervise.web import acting_user, record_refusal
+
+    def write_then_refuse():
+        notifications.notify([acting_user()], "test.refused", "被拒绝的请求写下的通知")
+        session().flush()
+        record_refusal("不能这样做")
+        return "refused", 403
+
+    app.add_url_rule("/refused-after-writing", "refused_after_writing", write_then_refuse, methods=["POST"])
+    client, user = login_as("liaison", unit=CO)
+    assert client.post("/refused-after-writing").status_code == 403
+    [row] = _refusals("/refused-after-writing")
+    assert (row.actor_id, row.actor_login, row.detail["method"], row.detail["message"]) == (
+        user.id, user.login, "POST", "不能这样做")
+    assert session().scalar(select(Notification.id).where(Notification.kind == "test.refused")) is None
+
+    # A refusal raised by a service, on a reading request and on a writing one.
+    assert client.get("/dashboard/").status_code == 403
+    assert [r.actor_id for r in _refusals("/dashboard/")] == [user.id]
+    admin_page = client.post("/admin/users/new", data={"login": "x1", "unit": "浙江省商务厅", "roles": ["liaison"]})
+    assert admin_page.status_code == 403
+    assert [r.detail["method"] for r in _refusals("/admin/users/new")] == ["POST"]
