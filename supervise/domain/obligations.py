@@ -6,12 +6,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
+from typing import NamedTuple
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload
 
-from ..models import Report, ReportingPeriod, ReportKind, ReportState, Task, TaskState, TaskUnit, UnitRole
+from ..models import Report, ReportingPeriod, ReportKind, ReportState, Task, TaskState, TaskUnit, Unit, UnitRole
 from .workdays import WorkdayCalendar
 
 # A contribution is due this many working days before the lead's report, so
@@ -121,4 +122,70 @@ def obligations(
                     report=reports.get((task.id, period.id, task_unit.unit_id)),
                 )
             )
+    return result
+
+
+class OwedRow(NamedTuple):
+    """One obligation as plain values (what `obligations()` answers as ORM
+    objects), for a job that goes through every plan at once, like the
+    daily reminder scan, where building tens of thousands of ORM objects
+    would be most of its time."""
+
+    plan_id: int
+    task_id: int
+    task_number: str
+    task_title: str
+    unit_id: int
+    unit_short_name: str
+    period: ReportingPeriod
+    kind: ReportKind
+    due_on: date
+    report_state: ReportState | None
+    report_returned_at: datetime | None
+    report_updated_at: datetime | None
+
+    @property
+    def is_done(self) -> bool:
+        return self.report_state is not None and self.report_state in DONE_STATES[self.kind]
+
+
+def owed_rows(session: Session, periods: Iterable[ReportingPeriod], calendar: WorkdayCalendar) -> list[OwedRow]:
+    """Every report owed for the given periods, the same obligations in the
+    same order as `obligations(session, periods, calendar)` (same rule: tasks
+    suspended or closed owe nothing, the lead owes the report by the period's
+    date, a co-responsible unit its contribution by `contribution_due_on`),
+    selected as columns: two statements whatever the number of plans."""
+    periods = list(periods)
+    if not periods:
+        return []
+    plan_ids = {p.plan_id for p in periods}
+    rows = session.execute(
+        select(Task.plan_id, Task.id, Task.number, Task.title, TaskUnit.unit_id, Unit.short_name, TaskUnit.role)
+        .join(Task, Task.id == TaskUnit.task_id)
+        .join(Unit, Unit.id == TaskUnit.unit_id)
+        .where(Task.plan_id.in_(plan_ids), Task.state.notin_(list(NOT_OWING_TASK_STATES)))
+        .order_by(Task.plan_id, Task.number, TaskUnit.position)
+    ).all()
+    by_plan: dict[int, list] = {}
+    for row in rows:
+        by_plan.setdefault(row[0], []).append(row)
+    reports = {
+        (task_id, period_id, unit_id): (state, returned_at, updated_at)
+        for task_id, period_id, unit_id, state, returned_at, updated_at in session.execute(
+            select(Report.task_id, Report.period_id, Report.unit_id, Report.state, Report.returned_at,
+                   Report.updated_at).where(Report.period_id.in_([p.id for p in periods]))
+        )
+    }
+    no_report = (None, None, None)
+    result = []
+    for period in periods:
+        contribution_due = contribution_due_on(period, calendar)
+        for plan_id, task_id, number, title, unit_id, short_name, role in by_plan.get(period.plan_id, ()):
+            is_lead = role is UnitRole.LEAD
+            result.append(OwedRow(
+                plan_id, task_id, number, title, unit_id, short_name, period,
+                ReportKind.LEAD_REPORT if is_lead else ReportKind.CONTRIBUTION,
+                period.due_on if is_lead else contribution_due,
+                *reports.get((task_id, period.id, unit_id), no_report),
+            ))
     return result

@@ -83,10 +83,21 @@ def facts(c: dict) -> list[tuple[str, str]]:
 
 
 def text_for(c: dict) -> str:
-    lines = [f"{c.get('recipient', '')}:" if c.get("recipient") else "", headline(c), ""]
+    return addressed(c.get("recipient"), text_body(c))
+
+
+def text_body(c: dict) -> str:
+    """The text after the greeting: the same for every recipient of a
+    reminder, so a scan builds it once per reminder."""
+    lines = [headline(c), ""]
     lines += [f"{label}:{value}" for label, value in facts(c)]
     lines += ["", f"请登录督查督办系统办理:{absolute_link(c)}", "", "(督查督办系统自动发送,请勿直接回复)"]
-    return "\n".join(lines).lstrip("\n")
+    return "\n".join(lines)
+
+
+def addressed(recipient: str | None, body: str) -> str:
+    """The text to one recipient: a greeting line, when the name is known, then the body."""
+    return (f"{recipient}:\n{body}" if recipient else body).lstrip("\n")
 
 
 def html_for(c: dict) -> str:

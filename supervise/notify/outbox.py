@@ -7,9 +7,9 @@ sent, or failed with the next try after a growing pause, or abandoned after
 the last try (coordinators see those on the delivery log). One failure never
 holds up the others: each delivery is tried on its own, with a timeout.
 
-A delivery's state changes here only: the scan records new deliveries
-(pending, the model's default) and hands in-app ones to
-`mark_delivered_in_app`."""
+A delivery's state is decided here only: the scan records new deliveries
+with the columns of `pending_delivery`, or of `delivered_in_app` for the
+in-app ones."""
 from __future__ import annotations
 
 import contextvars
@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import and_, bindparam, or_, select, update
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session
 
 from ..db import declare_write_intent, engine, session, utcnow
@@ -155,18 +155,18 @@ def deliver(ids: list[int] | None = None) -> list[Outcome]:
     return [outcome for outcome in results if outcome is not None]
 
 
-def mark_delivered_in_app(pairs: list[tuple[int, int]], now: datetime) -> None:
-    """In-app deliveries are delivered at once, in the scan's own transaction:
-    (delivery id, notification id) pairs are SENT with their notice."""
-    if not pairs:
-        return
-    session().execute(
-        update(Delivery.__table__)
-        .where(Delivery.__table__.c.id == bindparam("delivery_id"))
-        .values(state=DeliveryState.SENT.value, sent_at=now, attempts=1, notification_id=bindparam("note_id"),
-                next_attempt_at=None),
-        [{"delivery_id": delivery_id, "note_id": note_id} for delivery_id, note_id in pairs],
-    )
+def pending_delivery(now: datetime) -> dict:
+    """The state columns of a new e-mail or webhook delivery: waiting to be
+    sent (`deliver`), due at once."""
+    return {"state": DeliveryState.PENDING, "attempts": 0, "next_attempt_at": now, "sent_at": None,
+            "notification_id": None}
+
+
+def delivered_in_app(notification_id: int, now: datetime) -> dict:
+    """The state columns of an in-app delivery: delivered at once, in the
+    scan's own transaction, with its notice (the scan inserts it so)."""
+    return {"state": DeliveryState.SENT, "attempts": 1, "next_attempt_at": None, "sent_at": now,
+            "notification_id": notification_id}
 
 
 def deliver_after_commit(ids: list[int]) -> Callable[[], None]:

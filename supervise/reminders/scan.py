@@ -10,12 +10,13 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
+from functools import cached_property
 from datetime import date
 from zoneinfo import ZoneInfo
 
 from flask import current_app
-from sqlalchemy import func, insert, select, text
-from sqlalchemy.orm import selectinload
+from sqlalchemy import delete, func, insert, select, text
+from sqlalchemy.orm import defer, selectinload
 
 from ..db import after_commit, session, utcnow
 from ..models import (
@@ -26,19 +27,22 @@ from ..models import (
     Notification,
     Plan,
     PlanStatus,
+    ReportingPeriod,
     ReportKind,
     ReportState,
     Task,
     TaskState,
     TaskUnit,
+    Unit,
+    UnitRole,
     User,
     UserRole,
 )
-from ..domain.obligations import Obligation, contribution_due_on, obligations
+from ..domain.obligations import OwedRow, contribution_due_on, owed_rows
 from ..policy import permissions
 from ..domain.workdays import WorkdayCalendar, working_days_overdue
-from ..notify.messages import subject_for, text_for
-from ..notify.outbox import deliver_after_commit, mark_delivered_in_app
+from ..notify.messages import addressed, subject_for, text_body
+from ..notify.outbox import deliver_after_commit, delivered_in_app, pending_delivery
 from ..domain.reminder_rules import ReminderRules, rules_for
 
 
@@ -49,9 +53,18 @@ class Reminder:
     rule: str
     step: int
     item_key: str
-    task: Task
+    task_id: int
     recipients: list[User]
     context: dict
+
+    @cached_property
+    def subject(self) -> str:
+        # The same for every recipient: the words name the item, not the reader.
+        return subject_for(self.context)
+
+    @cached_property
+    def text_body(self) -> str:
+        return text_body(self.context)
 
 
 @dataclass
@@ -108,128 +121,178 @@ class _People:
 
 
 def due_reminders(as_of: date, calendar: WorkdayCalendar) -> list[Reminder]:
-    """Every reminder the rules call for on `as_of` (before de-duplication)."""
+    """Every reminder the rules call for on `as_of` (before de-duplication),
+    plan by plan: first what the units owe, then the milestones."""
     sess = session()
     people = _People()
     reminders: list[Reminder] = []
     plans = list(sess.scalars(
-        select(Plan).options(selectinload(Plan.periods)).where(Plan.status == PlanStatus.PUBLISHED).order_by(Plan.id)
+        select(Plan).options(selectinload(Plan.periods), defer(Plan.source_text))
+        .where(Plan.status == PlanStatus.PUBLISHED).order_by(Plan.id)
     ))
+    rules_of: dict[int, ReminderRules] = {}
+    horizon_of: dict[int, date] = {}
+    periods: list[ReportingPeriod] = []
     for plan in plans:
-        rules = rules_for(plan)
-        horizon = calendar.add_working_days(as_of, rules.notice_working_days + 1)
-        periods = [
+        rules = rules_of[plan.id] = rules_for(plan)
+        horizon = horizon_of[plan.id] = calendar.add_working_days(as_of, rules.notice_working_days + 1)
+        periods.extend(
             p
             for p in plan.periods
             if contribution_due_on(p, calendar) <= horizon
             and working_days_overdue(p.due_on, as_of, calendar) <= rules.chase_limit_working_days + 1
-        ]
-        owed = obligations(sess, periods, calendar)
-        # Each task's lead unit from the rows just loaded (in position order,
-        # as Task.lead takes it): Task.lead would lazy-load every task's units,
-        # one statement per task.
-        leads: dict[int, TaskUnit] = {}
+        )
+    # What is owed in every plan at once, as plain rows (in each plan's order).
+    owed_by_plan: dict[int, list[OwedRow]] = defaultdict(list)
+    for ob in owed_rows(sess, periods, calendar):
+        owed_by_plan[ob.plan_id].append(ob)
+    milestones_by_plan = _milestones_due(plans, horizon_of)
+    for plan in plans:
+        rules, owed = rules_of[plan.id], owed_by_plan.get(plan.id, [])
+        # Each task's lead unit (the first lead in position order, as
+        # Task.lead takes it) from the rows just loaded.
+        leads: dict[int, int] = {}
         for ob in owed:
             if ob.kind is ReportKind.LEAD_REPORT:
-                leads.setdefault(ob.task.id, ob.task_unit)
+                leads.setdefault(ob.task_id, ob.unit_id)
         for ob in owed:
-            reminders.extend(_obligation_reminders(ob, as_of, calendar, rules, people, leads))
-        reminders.extend(_milestone_reminders(plan, as_of, calendar, rules, people))
+            reminders.extend(_obligation_reminders(plan, ob, as_of, calendar, rules, people, leads))
+        reminders.extend(_milestone_reminders(plan, milestones_by_plan.get(plan.id, []), as_of, calendar, rules,
+                                              people))
     return reminders
 
 
-def _base_context(task: Task, unit, item_label: str, due_on: date, **extra) -> dict:
+def _base_context(plan: Plan, task_id: int, task_number: str, task_title: str, unit_short_name: str,
+                  item_label: str, due_on: date, **extra) -> dict:
     return {
-        "plan": task.plan.document_number,
-        "task_id": task.id,
-        "task_number": task.number,
-        "task_title": task.title,
+        "plan": plan.document_number,
+        "task_id": task_id,
+        "task_number": task_number,
+        "task_title": task_title,
         "item": item_label,
-        "unit": unit.short_name if unit is not None else "",
+        "unit": unit_short_name,
         "due_on": due_on.isoformat(),
-        "link": f"/tasks/{task.id}",
+        "link": f"/tasks/{task_id}",
         **extra,
     }
 
 
 def _obligation_reminders(
-    ob: Obligation, as_of: date, calendar: WorkdayCalendar, rules: ReminderRules, people: _People,
-    leads: dict[int, TaskUnit],
+    plan: Plan, ob: OwedRow, as_of: date, calendar: WorkdayCalendar, rules: ReminderRules, people: _People,
+    leads: dict[int, int],
 ) -> list[Reminder]:
     if ob.is_done:
         return []
-    task, unit = ob.task, ob.task_unit.unit
-    key = f"report:{task.id}:{ob.period.id}:{unit.id}"
+    task_id, unit_id = ob.task_id, ob.unit_id
+    key = f"report:{task_id}:{ob.period.id}:{unit_id}"
     item = f"{ob.period.label}进展情况({ob.kind.label})"
-    context = _base_context(task, unit, item, ob.due_on, period=ob.period.label, kind=ob.kind.value)
-    owners = people.liaisons(unit.id)
-    if ob.report is not None and ob.report.state is ReportState.RETURNED:
+    context = _base_context(plan, task_id, ob.task_number, ob.task_title, ob.unit_short_name, item, ob.due_on,
+                            period=ob.period.label, kind=ob.kind.value)
+    owners = people.liaisons(unit_id)
+    if ob.report_state is ReportState.RETURNED:
         # A returned item runs on the return's clock, not the period's.
-        returned_at = ob.report.returned_at or ob.report.updated_at
+        returned_at = ob.report_returned_at or ob.report_updated_at
         returned_on = returned_at.astimezone(ZoneInfo("Asia/Shanghai")).date()
         step = rules.returned_step(returned_on, as_of, calendar)
         if step is None:
             return []
         ctx = {**context, "rule": "returned", "audience": "owner", "returned_on": returned_on.isoformat(),
                "waited_working_days": calendar.working_days_between(returned_on, as_of)}
-        return [Reminder("returned", step, f"{key}:r{int(returned_at.timestamp())}", task, owners, ctx)]
+        return [Reminder("returned", step, f"{key}:r{int(returned_at.timestamp())}", task_id, owners, ctx)]
     result = []
     overdue = working_days_overdue(ob.due_on, as_of, calendar)
     for rule, step in rules.timing(ob.due_on, as_of, calendar):
         ctx = {**context, "overdue_working_days": overdue,
                "until_working_days": calendar.working_days_between(as_of, ob.due_on)}
         if rule == "escalation":
-            result.append(Reminder(rule, step, key, task, people.escalation(unit.id),
+            result.append(Reminder(rule, step, key, task_id, people.escalation(unit_id),
                                    {**ctx, "rule": rule, "audience": "escalation"}))
         elif rule == "overdue" and ob.kind is ReportKind.CONTRIBUTION:
             # A contribution not in by its date (two working days before the
             # lead's report is due) is chased, and the lead unit is told once.
-            result.append(Reminder("contribution_late", step, key, task, owners,
+            result.append(Reminder("contribution_late", step, key, task_id, owners,
                                    {**ctx, "rule": "contribution_late", "audience": "owner"}))
-            lead = leads.get(task.id)
-            if lead is not None:
+            lead_unit_id = leads.get(task_id)
+            if lead_unit_id is not None:
                 # Step 0 whatever the day: the lead is told once, even when
                 # the first scan after a pause finds the chase at a later step.
-                result.append(Reminder("contribution_late", 0, key, task, people.liaisons(lead.unit_id),
+                result.append(Reminder("contribution_late", 0, key, task_id, people.liaisons(lead_unit_id),
                                        {**ctx, "rule": "contribution_late", "audience": "lead",
                                         "lead_due_on": ob.period.due_on.isoformat()}))
         else:
-            result.append(Reminder(rule, step, key, task, owners, {**ctx, "rule": rule, "audience": "owner"}))
+            result.append(Reminder(rule, step, key, task_id, owners, {**ctx, "rule": rule, "audience": "owner"}))
     return result
 
 
-def _milestone_reminders(
-    plan: Plan, as_of: date, calendar: WorkdayCalendar, rules: ReminderRules, people: _People
-) -> list[Reminder]:
-    milestones = session().scalars(
-        select(Milestone)
+@dataclass(frozen=True)
+class _MilestoneRow:
+    id: int
+    title: str
+    due_on: date
+    task_id: int
+    task_number: str
+    task_title: str
+    lead_unit_id: int
+    lead_short_name: str
+
+
+def _milestones_due(plans: list[Plan], horizon_of: dict[int, date]) -> dict[int, list[_MilestoneRow]]:
+    """The confirmed milestones of live tasks due by each plan's horizon, by
+    plan, in order of date, with each task's lead unit (the first lead in
+    position order, as Task.lead takes it); a task without a lead has none.
+    Two statements for all plans."""
+    if not plans:
+        return {}
+    sess = session()
+    rows = sess.execute(
+        select(Task.plan_id, Milestone.id, Milestone.title, Milestone.due_on, Task.id, Task.number, Task.title)
         .join(Task, Task.id == Milestone.task_id)
         .where(
-            Task.plan_id == plan.id,
+            Task.plan_id.in_([plan.id for plan in plans]),
             Task.state.notin_([TaskState.SUSPENDED, TaskState.CLOSED]),
             Milestone.state == MilestoneState.CONFIRMED,
-            Milestone.due_on <= calendar.add_working_days(as_of, rules.notice_working_days + 1),
+            Milestone.due_on <= max(horizon_of.values()),
         )
         .order_by(Milestone.due_on, Milestone.id)
-    )
+    ).all()
+    if not rows:
+        return {}
+    leads: dict[int, tuple[int, str]] = {}
+    for task_id, unit_id, short_name in sess.execute(
+        select(TaskUnit.task_id, TaskUnit.unit_id, Unit.short_name)
+        .join(Unit, Unit.id == TaskUnit.unit_id)
+        .where(TaskUnit.task_id.in_({row[4] for row in rows}), TaskUnit.role == UnitRole.LEAD)
+        .order_by(TaskUnit.task_id, TaskUnit.position)
+    ):
+        leads.setdefault(task_id, (unit_id, short_name))
+    by_plan: dict[int, list[_MilestoneRow]] = defaultdict(list)
+    for plan_id, milestone_id, title, due_on, task_id, number, task_title in rows:
+        lead = leads.get(task_id)
+        if lead is not None and due_on <= horizon_of[plan_id]:
+            by_plan[plan_id].append(_MilestoneRow(milestone_id, title, due_on, task_id, number, task_title, *lead))
+    return by_plan
+
+
+def _milestone_reminders(
+    plan: Plan, milestones: list[_MilestoneRow], as_of: date, calendar: WorkdayCalendar, rules: ReminderRules,
+    people: _People,
+) -> list[Reminder]:
     result = []
     for milestone in milestones:
-        task = milestone.task
-        lead = task.lead
-        if lead is None:
-            continue
         # A new due date (an extension) makes a new item: its notices start afresh.
         key = f"milestone:{milestone.id}:{milestone.due_on.isoformat()}"
-        context = _base_context(task, lead.unit, f"节点「{milestone.title}」", milestone.due_on, kind="milestone")
+        context = _base_context(plan, milestone.task_id, milestone.task_number, milestone.task_title,
+                                milestone.lead_short_name, f"节点「{milestone.title}」", milestone.due_on,
+                                kind="milestone")
         overdue = working_days_overdue(milestone.due_on, as_of, calendar)
         for rule, step in rules.timing(milestone.due_on, as_of, calendar):
             ctx = {**context, "rule": rule, "overdue_working_days": overdue,
                    "until_working_days": calendar.working_days_between(as_of, milestone.due_on)}
             if rule == "escalation":
-                result.append(Reminder(rule, step, key, task, people.escalation(lead.unit_id),
+                result.append(Reminder(rule, step, key, milestone.task_id, people.escalation(milestone.lead_unit_id),
                                        {**ctx, "audience": "escalation"}))
             else:
-                result.append(Reminder(rule, step, key, task, people.liaisons(lead.unit_id),
+                result.append(Reminder(rule, step, key, milestone.task_id, people.liaisons(milestone.lead_unit_id),
                                        {**ctx, "audience": "owner"}))
     return result
 
@@ -286,84 +349,92 @@ def run_scan(as_of: date, *, dry_run: bool = False) -> ScanResult:
     result = ScanResult(as_of=as_of, is_workday=calendar.is_workday(as_of))
     if not result.is_workday:
         return result
-    now = utcnow()
-    candidates = []  # (row, line, reminder) for every recipient × channel the rules ask for today
+    # Every recipient × channel the rules ask for today, as its delivery key
+    # first: what a delivery says is built only for the keys not yet recorded
+    # (none, when the scan runs again the same day).
+    channels_of: dict[int, list[Channel]] = {}
+    candidates = []  # (key, user, reminder)
     for reminder in due_reminders(as_of, calendar):
         for user in reminder.recipients:
-            context = {**reminder.context, "recipient": user.name}
-            subject = subject_for(context)
-            for channel in channels_for(user):
-                row = {
-                    "recipient_id": user.id, "item_key": reminder.item_key, "rule": reminder.rule,
-                    "step": reminder.step, "channel": channel,
-                    "task_id": reminder.task.id, "as_of": as_of.isoformat(), "subject": subject,
-                    "context": context, "attempts": 0, "next_attempt_at": now, "created_at": now,
-                }
-                line = ScanLine(user, channel, reminder.rule, reminder.step, subject, False)
-                candidates.append((row, line, reminder))
-    existing = _existing_keys({row["item_key"] for row, _line, _r in candidates})
-    fresh = []
-    for row, line, reminder in candidates:
-        line.is_new = tuple(row[k] for k in KEY) not in existing
+            channels = channels_of.get(user.id)
+            if channels is None:
+                channels = channels_of[user.id] = channels_for(user)
+            for channel in channels:
+                candidates.append(((user.id, reminder.item_key, reminder.rule, reminder.step, channel), user, reminder))
+    existing = _existing_keys({key[1] for key, _user, _reminder in candidates})
+    fresh = []  # (key, line, user, reminder)
+    for key, user, reminder in candidates:
+        line = ScanLine(user, key[4], reminder.rule, reminder.step, reminder.subject, key not in existing)
         result.lines.append(line)
         if line.is_new:
-            existing.add(tuple(row[k] for k in KEY))  # a key twice in one scan is one delivery
-            fresh.append((row, line, reminder))
+            existing.add(key)  # a key twice in one scan is one delivery
+            fresh.append((key, line, user, reminder))
     if dry_run or not fresh:
         return result
-    sess.execute(_insert_statement(), [row for row, _line, _r in fresh])
-    # What this scan inserted carries its own `now`; rows another scan won the
-    # race for are not ours and are not sent from here.
-    ids = {
+    now = utcnow()
+    # In-app reminders are delivered at once, in the scan's own transaction:
+    # each delivery is written SENT with its notice, so the notices go in
+    # first. Their ids are taken up front, so that all of them go in as a few
+    # multi-row INSERTs (with RETURNING in parameter order SQLite would
+    # insert them one statement per row).
+    in_app = [(key, user, reminder) for key, _line, user, reminder in fresh if key[4] is Channel.IN_APP]
+    note_ids = _allocate_notification_ids(len(in_app))
+    if in_app:
+        sess.execute(
+            insert(Notification.__table__),
+            [
+                {"id": note_id, "user_id": user.id, "kind": f"reminder.{reminder.rule}",
+                 "title": reminder.subject[:255], "body": addressed(user.name, reminder.text_body),
+                 "link": reminder.context["link"], "task_id": reminder.task_id, "created_at": now}
+                for note_id, (_key, user, reminder) in zip(note_ids, in_app)
+            ],
+        )
+    note_of = {key: note_id for note_id, (key, _user, _reminder) in zip(note_ids, in_app)}
+    rows = []
+    for key, _line, user, reminder in fresh:
+        row = {
+            "recipient_id": user.id, "item_key": reminder.item_key, "rule": reminder.rule,
+            "step": reminder.step, "channel": key[4], "task_id": reminder.task_id, "as_of": as_of.isoformat(),
+            "subject": reminder.subject, "context": {**reminder.context, "recipient": user.name},
+            **pending_delivery(now),
+        }
+        if key in note_of:
+            row.update(delivered_in_app(note_of[key], now))
+        rows.append(row)
+    # What this scan inserted comes back; rows another scan won the race for
+    # are not ours and are not sent from here (nor their notices kept).
+    table = Delivery.__table__
+    ours = {
         (r, k, rule, step, channel): delivery_id
         for delivery_id, r, k, rule, step, channel in sess.execute(
-            select(Delivery.id, Delivery.recipient_id, Delivery.item_key, Delivery.rule, Delivery.step,
-                   Delivery.channel).where(Delivery.created_at == now, Delivery.as_of == as_of.isoformat())
+            _insert_statement().returning(table.c.id, table.c.recipient_id, table.c.item_key, table.c.rule,
+                                          table.c.step, table.c.channel),
+            rows,
         )
     }
-    in_app = []
-    for row, line, reminder in fresh:
-        delivery_id = ids.get(tuple(row[k] for k in KEY))
-        line.delivery_id = delivery_id
-        if delivery_id is None:
+    lost_notes = []
+    for key, line, _user, _reminder in fresh:
+        line.delivery_id = ours.get(key)
+        if line.delivery_id is None:
             line.is_new = False
-            continue
-        if row["channel"] is Channel.IN_APP:
-            in_app.append((delivery_id, line.recipient, reminder, row["subject"], row["context"]))
-        else:
-            result.outbox.append(delivery_id)
-    _write_in_app(in_app, now)
+            if key in note_of:
+                lost_notes.append(note_of[key])
+        elif key[4] is not Channel.IN_APP:
+            result.outbox.append(line.delivery_id)
+    for i in range(0, len(lost_notes), _CHUNK):
+        sess.execute(delete(Notification.__table__).where(Notification.__table__.c.id.in_(lost_notes[i:i + _CHUNK])))
     sess.flush()
     if result.outbox:
         after_commit(deliver_after_commit(list(result.outbox)))
     return result
 
 
-def _write_in_app(items: list, now) -> None:
-    """In-app reminders are delivered at once: the notification and the
-    delivery's SENT state are written in the scan's own transaction."""
-    if not items:
-        return
-    sess = session()
-    # The notices' ids are taken up front, so that all of them go in as a few
-    # multi-row INSERTs: with RETURNING in parameter order SQLite would insert
-    # them one statement per row (19,000 at province scale).
-    note_ids = _allocate_notification_ids(len(items))
-    sess.execute(
-        insert(Notification.__table__),
-        [
-            {"id": note_id, "user_id": user.id, "kind": f"reminder.{reminder.rule}", "title": subject[:255],
-             "body": text_for(context), "link": context["link"], "task_id": reminder.task.id, "created_at": now}
-            for note_id, (_delivery_id, user, reminder, subject, context) in zip(note_ids, items)
-        ],
-    )
-    mark_delivered_in_app([(item[0], note_id) for item, note_id in zip(items, note_ids)], now)
-
-
 def _allocate_notification_ids(count: int) -> list[int]:
     """`count` new notification ids: from the table's sequence on PostgreSQL;
     on SQLite the next ones after the largest, which no one else can take
     meanwhile (the scan holds SQLite's one write lock: unit_of_work)."""
+    if not count:
+        return []
     sess = session()
     if sess.get_bind().dialect.name == "postgresql":
         return list(sess.scalars(
