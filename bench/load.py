@@ -689,7 +689,8 @@ class Population:
             return
         new = target - len(active)
         for i in range(new):
-            person = self.world.people[len(self.threads)]
+            # People stopped in a lower step are not restarted: their accounts are reused by new ones.
+            person = self.world.people[len(self.threads) % len(self.world.people)]
             stop = threading.Event()
             thread = threading.Thread(target=self._live, args=(person, stop), daemon=True)
             self.threads.append((thread, stop))
@@ -1106,7 +1107,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--worker-class", default="gthread", choices=["gthread", "sync"])
     parser.add_argument("--p95-ms", type=float, default=P95_BUDGET_MS)
     parser.add_argument("--find-max", action="store_true", help="step the people up to the largest number held")
-    parser.add_argument("--start", type=int, default=50, help="--find-max: people of the first step")
+    parser.add_argument("--start", type=int, default=25, help="--find-max: people of the first step")
     parser.add_argument("--limit", type=int, default=1000, help="--find-max: never more people than this")
     parser.add_argument("--resolution", type=int, default=10, help="--find-max: stop when the gap is this small")
     parser.add_argument("--time-limit", type=float, default=170, help="--find-max: seconds for all the steps")
