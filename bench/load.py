@@ -181,7 +181,8 @@ def prepare(url: str, scale: str | None, max_people: int, seed_value: int) -> Wo
     from bench.generate import SCALES, generate
     from supervise import create_app
     from supervise.db import session, unit_of_work
-    from supervise.models import Plan, Report, ReportVersion, Role, Task, TaskState, TaskUnit, UnitRole, User, UserRole
+    from supervise.models import (Plan, PlanStatus, Report, ReportVersion, Role, Task, TaskState, TaskUnit, UnitRole,
+                                   User, UserRole)
     from supervise.services.users import issue_api_token
 
     if scale is not None:
@@ -191,11 +192,13 @@ def prepare(url: str, scale: str | None, max_people: int, seed_value: int) -> Wo
     with app.app_context():
         sess = session()
         open_states = (TaskState.IN_PROGRESS, TaskState.NOT_STARTED)
+        # Tasks of published plans only: a draft plan is seen by coordinators alone and owes nothing.
+        published = Task.plan_id.in_(select(Plan.id).where(Plan.status == PlanStatus.PUBLISHED))
         lead_tasks: dict[int, list[int]] = defaultdict(list)
         co_tasks: dict[int, list[int]] = defaultdict(list)
         for task_id, unit_id, role in sess.execute(
             select(TaskUnit.task_id, TaskUnit.unit_id, TaskUnit.role).join(Task)
-            .where(Task.state.in_(open_states)).order_by(TaskUnit.id)
+            .where(Task.state.in_(open_states), published).order_by(TaskUnit.id)
         ):
             (lead_tasks if role is UnitRole.LEAD else co_tasks)[unit_id].append(task_id)
         accounts: dict[str, list[Account]] = defaultdict(list)
@@ -220,8 +223,8 @@ def prepare(url: str, scale: str | None, max_people: int, seed_value: int) -> Wo
                 recent[unit_id].append(report_id)
             if len(all_recent) < 2_000:
                 all_recent.append(report_id)
-        plans = list(sess.scalars(select(Plan.id).order_by(Plan.id)))
-        tasks = list(sess.scalars(select(Task.id).where(Task.state.in_(open_states)).order_by(Task.id)))
+        plans = list(sess.scalars(select(Plan.id).where(Plan.status == PlanStatus.PUBLISHED).order_by(Plan.id)))
+        tasks = list(sess.scalars(select(Task.id).where(Task.state.in_(open_states), published).order_by(Task.id)))
         baseline = sess.scalar(select(func.coalesce(func.max(ReportVersion.id), 0)))
 
         people: list[Person] = []
