@@ -846,6 +846,7 @@ class Window:
     cpu: dict
     pg: dict
     p95_budget_ms: float = P95_BUDGET_MS
+    think_mean: float = 3.0  # seconds, the mean pause between a person's requests
 
     @property
     def ms(self) -> list[float]:
@@ -874,6 +875,15 @@ class Window:
         line = (f"cpu (cores of {c['cores']}): gunicorn workers {c['workers']:.2f}, postgres backends "
                 f"{c['postgres']:.2f}, load generator {c['generator']:.2f}, whole machine busy "
                 f"{c['machine'] * c['cores']:.2f}; load average {c['load'][0]:.1f} {c['load'][1]:.1f} {c['load'][2]:.1f}")
+        rate = len(self.records) / self.seconds
+        if rate:
+            # Load-independent as far as CPU time is: what one request costs, and
+            # how many people the cores would carry if they did nothing else.
+            per_request = (c["workers"] + c["postgres"]) / rate
+            line += (f"\ncpu per request: gunicorn {c['workers'] / rate * 1000:.0f} ms + postgres "
+                     f"{c['postgres'] / rate * 1000:.0f} ms; {c['cores']} cores would be full at "
+                     f"{c['cores'] / per_request:.0f} req/s ≈ {c['cores'] / per_request * self.think_mean:.0f} people "
+                     f"pausing {self.think_mean:g} s on average (a ceiling: p95 ≤ 300 ms needs idle headroom)")
         if self.pg:
             waits = "; ".join(f"{k} ×{v}" for k, v in sorted(self.pg["waits"].items(), key=lambda kv: -kv[1])[:6]) or "none"
             line += (f"\npg_stat_activity ({self.pg['samples']} samples): connections {self.pg['connections']}, "
@@ -897,6 +907,7 @@ class Window:
 
 def measure(population: Population, shared: Shared, monitor: Monitor, seconds: float,
             budget_ms: float) -> Window:
+    """The figures of the next `seconds`, with the people as they are."""
     before = monitor.snapshot()
     monitor.start_sampling()
     started = time.monotonic()
@@ -906,7 +917,8 @@ def measure(population: Population, shared: Shared, monitor: Monitor, seconds: f
     after = monitor.snapshot()
     with shared.lock:
         records = [r for r in shared.records if started <= r.ended < ended]
-    return Window(population.active, ended - started, records, cpu_between(before, after), pg, budget_ms)
+    return Window(population.active, ended - started, records, cpu_between(before, after), pg, budget_ms,
+                  sum(population.think) / 2)
 
 
 # --- the checks -----------------------------------------------------------------
