@@ -180,6 +180,39 @@ def test_hashes_are_for_the_archive_view_of_admins_and_auditors(login_as, scenar
         assert other.get(f"/dashboard/reports/{row.id}/download").status_code == 403  # hashes, not the contents
 
 
+def _issued_rows(html: str) -> list[list[str]]:
+    """The cells of the issued-通报 table, as text."""
+    body = re.search(r"<table class=\"grid\">\s*<thead>.*?</thead>\s*<tbody>(.*?)</tbody>", html, re.S).group(1)
+    return [[re.sub(r"<[^>]+>|\s+", " ", cell).strip() for cell in re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)]
+            for row in re.findall(r"<tr[^>]*>(.*?)</tr>", body, re.S)]
+
+
+def test_the_issue_page_and_the_archive_list_the_same_issued_reports(login_as, scenario, app):
+    """One table (templates/dashboard/_issued.html) on both pages, each with its own columns."""
+    from supervise.db import unit_of_work
+    from supervise.policy import SYSTEM
+    from supervise.services import report_archive
+
+    client, coordinator = login_as("coordinator")
+    admin, _ = login_as("admin")
+    for html in (client.get("/dashboard/reports").get_data(as_text=True),
+                 admin.get("/dashboard/archive").get_data(as_text=True)):
+        assert '<p class="muted">尚未签发。</p>' in html and "<table class=\"grid\">" not in html
+    assert client.post("/dashboard/reports", data={"plan": scenario.plan.id, **ISSUE}).status_code == 302
+    with unit_of_work():
+        period = next(p for p in scenario.plan.periods if p.code == "2025Q2")
+        report_archive.issue_report(SYSTEM, scenario.plan, period, ExportFormat.CSV)
+    by_page, by_cli = session().scalars(select(IssuedReport).order_by(IssuedReport.id)).all()
+
+    listing = _issued_rows(client.get("/dashboard/reports").get_data(as_text=True))
+    archive = _issued_rows(admin.get("/dashboard/archive").get_data(as_text=True))
+    assert [r[2] for r in listing] == [r[5] for r in archive] == ["命令行(系统管理员)", f"{coordinator.name}({coordinator.unit.short_name})"]
+    assert [r[1].split(" ")[0] for r in listing] == [r[3] for r in archive] == [by_cli.filename, by_page.filename]
+    assert "下一步工作要求" in listing[1][1] and [r[0] for r in listing] == ["2025年第二季度"] * 2
+    assert [r[0] for r in archive] == [f"#{by_cli.id}", f"#{by_page.id}"]
+    assert [r[7] for r in archive] == [by_cli.sha256, by_page.sha256]
+
+
 def test_issue_from_the_page_archives_and_downloads_byte_for_byte(login_as, scenario, app):
     client, coordinator = login_as("coordinator")
     response = client.post("/dashboard/reports", data={"plan": scenario.plan.id, **ISSUE})
