@@ -9,47 +9,21 @@ Slow (a browser, about 10-20 s): marked `slow`."""
 from __future__ import annotations
 
 import re
-import shutil
-from pathlib import Path
 
 import docx
-import pytest
 
-from supervise.models import Report, ReportState
+from supervise.models import ReportState
 
-from ..conftest import PASSWORD
-from supervise.db import session
-
+from .browser import CHROMIUM, CHROMIUM_ARGS, NEEDS_CHROMIUM, log_in, report_id_of, stored_report
 from .conftest import PDF, task_no
 
-CHROMIUM = next((p for p in ("/usr/bin/chromium", shutil.which("chromium") or "", shutil.which("chromium-browser") or "")
-                 if p and Path(p).exists()), None)
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
-
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(CHROMIUM is None, reason="no Chromium on this machine: apt-get install -y chromium fonts-noto-cjk"),
-]
+pytestmark = NEEDS_CHROMIUM
 
 # Task 3 (支持品牌建设和推广): 省委网信办 leads, 省商务厅 contributes. Today is
 # pinned by tests/web/conftest.py to 2025-07-03: 2025Q2 is due.
 LEAD, CO = "省委网信办", "省商务厅"
 CHINESE_NAME = "2025年第二季度 品牌培育台账(终稿).pdf"
 APPROVED_TEXT = "本季度全省新增省级出口知名品牌 62 个,名单见附件。"
-
-
-def report(report_id: int):
-    """The report as stored now (the server committed it in another thread)."""
-    session().rollback()
-    session().expire_all()
-    return session().get(Report, report_id)
-
-
-def _report_id(page) -> int:
-    match = re.search(r"/reports/(\d+)$", page.url)
-    assert match, page.url
-    return int(match.group(1))
 
 
 def _ok(page):
@@ -80,12 +54,7 @@ def test_the_whole_round_in_chromium(live_server, plan, make_user, tmp_path):  #
             page.on("pageerror", lambda e: problems.append(f"{user.login}: {e}"))
             page.on("response", lambda r: problems.append(f"{user.login}: {r.status} {r.url}")
                     if r.status >= 400 and not r.url.endswith("/favicon.ico") else None)
-            page.goto(f"{base}/login")
-            page.fill("input[name=login]", user.login)
-            page.fill("input[name=password]", PASSWORD)
-            page.click("button[type=submit]")
-            page.wait_for_load_state()
-            assert "/login" not in page.url, page.content()[:2000]
+            log_in(page, base, user.login)
             return page
 
         # The co-unit's liaison starts its contribution for 2025Q2 from the task page.
@@ -93,7 +62,7 @@ def test_the_whole_round_in_chromium(live_server, plan, make_user, tmp_path):  #
         co.goto(f"{base}/tasks/{task.id}")
         co.locator("form:has(input[name=period][value='2025Q2']) button[type=submit]").click()
         co.wait_for_url(re.compile(r"/reports/\d+$"))
-        contribution_id = _report_id(co)
+        contribution_id = report_id_of(co)
         co.fill("textarea[name=text]", "新认定省级出口知名品牌 35 个。")
         co.fill(f"input[name=value_{target.id}]", "35")
         co.click("input[type=submit][name=save]")
@@ -105,8 +74,8 @@ def test_the_whole_round_in_chromium(live_server, plan, make_user, tmp_path):  #
         assert co.get_by_text(CHINESE_NAME).count() >= 1
         co.click("input[type=submit][name=submit]")
         _ok(co)
-        assert report(contribution_id).state is ReportState.SUBMITTED
-        [evidence] = report(contribution_id).evidence
+        assert stored_report(contribution_id).state is ReportState.SUBMITTED
+        [evidence] = stored_report(contribution_id).evidence
         assert evidence.original_name == CHINESE_NAME
 
         # The lead's liaison accepts it, files the task's report including it, and submits.
@@ -115,11 +84,11 @@ def test_the_whole_round_in_chromium(live_server, plan, make_user, tmp_path):  #
         lead.click("button:text-is('采纳…')")
         lead.click("button:text-is('确认采纳')")
         _ok(lead)
-        assert report(contribution_id).state is ReportState.ACCEPTED
+        assert stored_report(contribution_id).state is ReportState.ACCEPTED
         lead.goto(f"{base}/tasks/{task.id}")
         lead.locator("form:has(input[name=period][value='2025Q2']) button[type=submit]").click()
         lead.wait_for_url(re.compile(r"/reports/\d+$"))
-        lead_id = _report_id(lead)
+        lead_id = report_id_of(lead)
         assert lead_id != contribution_id
         lead.check(f"input[name=include][value='{contribution_id}']")
         lead.click("button:text-is('保存引用')")
@@ -128,7 +97,7 @@ def test_the_whole_round_in_chromium(live_server, plan, make_user, tmp_path):  #
         lead.fill(f"input[name=value_{target.id}]", "60")
         lead.click("input[type=submit][name=submit]")
         _ok(lead)
-        assert report(lead_id).state is ReportState.SUBMITTED
+        assert stored_report(lead_id).state is ReportState.SUBMITTED
 
         # The coordinator returns it with a reason.
         coord = session_of(coord_user)
@@ -136,7 +105,7 @@ def test_the_whole_round_in_chromium(live_server, plan, make_user, tmp_path):  #
         coord.fill("textarea[name='return-reason']", "请补充品牌名单")
         coord.click("button:text-is('退回')")
         _ok(coord)
-        assert report(lead_id).state is ReportState.RETURNED
+        assert stored_report(lead_id).state is ReportState.RETURNED
 
         # The lead sees the reason, revises and resubmits.
         lead.goto(f"{base}/reports/{lead_id}")
@@ -145,14 +114,14 @@ def test_the_whole_round_in_chromium(live_server, plan, make_user, tmp_path):  #
         lead.fill(f"input[name=value_{target.id}]", "62")
         lead.click("input[type=submit][name=submit]")
         _ok(lead)
-        assert report(lead_id).state is ReportState.SUBMITTED
+        assert stored_report(lead_id).state is ReportState.SUBMITTED
 
         # The coordinator approves.
         coord.goto(f"{base}/reports/{lead_id}")
         coord.click("button:text-is('审核通过…')")
         coord.click("button:text-is('确认审核通过')")
         _ok(coord)
-        assert report(lead_id).state is ReportState.APPROVED
+        assert stored_report(lead_id).state is ReportState.APPROVED
 
         # ... and issues the quarterly report for 2025Q2 in Word, then downloads it.
         coord.goto(f"{base}/dashboard/reports")

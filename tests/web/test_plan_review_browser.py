@@ -11,22 +11,17 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import pytest
 from sqlalchemy import select
 
 from supervise.db import session
 from supervise.models import Plan, PlanStatus, Task, TaskSource
 
-from ..conftest import PASSWORD
 from ..test_plan_drafts import DRAFT_DOC
-from .test_browser_flow import CHROMIUM, CHROMIUM_ARGS
+from .browser import CHROMIUM, CHROMIUM_ARGS, DESK, NEEDS_CHROMIUM, PHONE, log_in
 
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(CHROMIUM is None, reason="no Chromium on this machine: apt-get install -y chromium fonts-noto-cjk"),
-]
+pytestmark = NEEDS_CHROMIUM
 
-SIZES = {"desktop": (1366, 768), "phone": (390, 844)}
+SIZES = {"desktop": DESK, "phone": PHONE}
 
 
 def _stored(model, **where):
@@ -65,11 +60,7 @@ def test_review_publish_and_items_by_hand_in_chromium(app, live_server, make_use
                 assert overflow <= 1, (name, size, overflow)
             page.set_viewport_size({"width": 1366, "height": 768})
 
-        page.goto(f"{base}/login")
-        page.fill("input[name=login]", coordinator.login)
-        page.fill("input[name=password]", PASSWORD)
-        page.click("button[type=submit]")
-        page.wait_for_load_state()
+        log_in(page, base, coordinator.login)
 
         # Upload: a draft, and its review page.
         page.goto(f"{base}/plans/import")

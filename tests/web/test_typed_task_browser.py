@@ -10,10 +10,12 @@ from sqlalchemy import select
 from supervise.db import session
 from supervise.models import Milestone
 
-from ..conftest import PASSWORD
+from .browser import CHROMIUM, CHROMIUM_ARGS, DESK, NEEDS_CHROMIUM, PHONE, log_in, press
 from .conftest import PDF, page as html_of, task_no
 from .test_typed_task_work import LEAD, NOTE, REASON, _in_progress
-from .test_walk_browser import CHROMIUM, CHROMIUM_ARGS, DESK, PHONE, _artifacts, _press, pytestmark  # noqa: F401
+from .test_walk_browser import _artifacts
+
+pytestmark = NEEDS_CHROMIUM
 
 
 def test_typed_text_survives_upload_on_the_task_page(live_server, app, plan, login_as, make_user, tmp_path):
@@ -38,17 +40,14 @@ def test_typed_text_survives_upload_on_the_task_page(live_server, app, plan, log
             context = browser.new_context(viewport={"width": width, "height": height}, locale="zh-CN")
             page = context.new_page()
             page.set_default_timeout(20_000)
-            page.goto(f"{live_server.url}/login")
-            page.fill("input[name=login]", "typed_lead")
-            page.fill("input[name=password]", PASSWORD)
-            _press(page, "button[type=submit]")
+            log_in(page, live_server.url, "typed_lead")
             page.goto(f"{live_server.url}/tasks/{task.id}")
             page.screenshot(path=str(shots / f"task_before_{width}.png"), full_page=True)
 
             # 申请办结: reason typed, file chosen, 上传.
             page.fill("textarea[name=close-reason]", REASON)
             page.set_input_files("input[name=close-ev-file]", str(upload))
-            _press(page, "form:has(textarea[name=close-reason]) button:text-is('上传')")
+            press(page, "form:has(textarea[name=close-reason]) button:text-is('上传')")
             assert page.input_value("textarea[name=close-reason]") == REASON
             assert page.locator(".flash-success").count() == 1
 
@@ -56,7 +55,7 @@ def test_typed_text_survives_upload_on_the_task_page(live_server, app, plan, log
             note = f"textarea[name=ms{m.id}-done-note]"
             page.fill(note, NOTE)
             page.set_input_files(f"input[name=ms{m.id}-ev-file]", str(upload))
-            _press(page, f"form:has({note}) button:text-is('上传')")
+            press(page, f"form:has({note}) button:text-is('上传')")
             assert page.input_value(note) == NOTE
             # The reason typed for closing was not in that form: the page is drawn afresh for it.
             page.screenshot(path=str(shots / f"task_after_upload_{width}.png"), full_page=True)

@@ -20,31 +20,18 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 from pathlib import Path
-
-import pytest
-from sqlalchemy import select
 
 from supervise import labels
 from supervise.db import session
-from supervise.models import ExtensionState, MilestoneState, Report, ReportState, Role, TaskState, User
+from supervise.models import ExtensionState, MilestoneState, ReportState, Role, TaskState, User
 from supervise.scheduler.registry import JOBS
 
-from ..conftest import PASSWORD
+from .browser import CHROMIUM, CHROMIUM_ARGS, DESK, NEEDS_CHROMIUM, PHONE, log_in, press, report_id_of, stored_report
 from .conftest import PDF, task_no
 
-CHROMIUM = next((p for p in ("/usr/bin/chromium", shutil.which("chromium") or "", shutil.which("chromium-browser") or "")
-                 if p and Path(p).exists()), None)
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--lang=zh-CN"]
+pytestmark = NEEDS_CHROMIUM
 
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(CHROMIUM is None, reason="no Chromium on this machine: apt-get install -y chromium fonts-noto-cjk"),
-]
-
-DESK, PHONE = (1366, 768), (390, 844)
 # Task 3 (支持品牌建设和推广): 省委网信办 leads, 省商务厅 contributes. Today is
 # pinned by tests/web/conftest.py to 2025-07-03: 2025Q2 is due.
 LEAD, CO = "省委网信办", "省商务厅"
@@ -100,18 +87,6 @@ def _artifacts(tmp_path: Path) -> Path:
     return folder
 
 
-def _db_report(report_id: int) -> Report:
-    session().rollback()
-    session().expire_all()
-    return session().get(Report, report_id)
-
-
-def _report_id(page) -> int:
-    match = re.search(r"/reports/(\d+)$", page.url)
-    assert match, page.url
-    return int(match.group(1))
-
-
 class Walk:
     """Visits pages and checks each at both sizes; collects every finding, so
     one run lists all of them."""
@@ -132,11 +107,7 @@ class Walk:
         page.on("response", lambda r: self.findings.append(f"{who}: HTTP {r.status} {r.url}")
                 if r.status >= 400 else None)
         if login:
-            page.goto(f"{self.base}/login")
-            page.fill("input[name=login]", login)
-            page.fill("input[name=password]", PASSWORD)
-            _press(page, "button[type=submit]")
-            assert "/login" not in page.url, page.content()[:2000]
+            log_in(page, self.base, login)
         return page
 
     def check(self, page, name: str, *, logins_shown: bool = False) -> None:
@@ -172,13 +143,6 @@ class Walk:
         page.goto(self.base + path)
         page.wait_for_load_state()
         self.check(page, name, **kw)
-
-
-def _press(page, selector: str) -> None:
-    """Click a button that sends a form, and wait for the page it leads to."""
-    with page.expect_navigation():
-        page.click(selector)
-    page.wait_for_load_state()
 
 
 def _ok(page) -> None:
@@ -249,9 +213,9 @@ def test_every_role_walks_its_main_path_at_desk_and_phone_width(live_server, app
         walk.check(co, "co home")
         walk.goto(co, "/work", "co 我的待办")
         walk.goto(co, f"/tasks/{task.id}", "co task")
-        _press(co, "form:has(input[name=period][value='2025Q2']) button[type=submit]")
+        press(co, "form:has(input[name=period][value='2025Q2']) button[type=submit]")
         co.wait_for_url(re.compile(r"/reports/\d+$"))
-        contribution_id = _report_id(co)
+        contribution_id = report_id_of(co)
         typed = "新认定省级出口知名品牌 35 个,名单见附件。"
         co.fill("textarea[name=text]", typed)
         co.fill(f"input[name=value_{target.id}]", "35")
@@ -265,15 +229,15 @@ def test_every_role_walks_its_main_path_at_desk_and_phone_width(live_server, app
         assert co.url == before and co.input_value("textarea[name=text]") == typed
         assert co.evaluate("document.querySelector('input[type=file]').validationMessage").startswith("文件“超大台账.pdf”")
         co.set_input_files("input[type=file][name=file]", str(upload))
-        _press(co, "button:text-is('上传')")  # point 2: the typed text goes with the file
+        press(co, "button:text-is('上传')")  # point 2: the typed text goes with the file
         _ok(co)
         assert co.input_value("textarea[name=text]") == typed
         assert co.input_value(f"input[name=value_{target.id}]") == "35"
         assert co.get_by_text("品牌培育台账.pdf").count() >= 1
         walk.check(co, "co contribution after upload")
-        _press(co, "input[type=submit][name=submit]")
+        press(co, "input[type=submit][name=submit]")
         _ok(co)
-        assert _db_report(contribution_id).state is ReportState.SUBMITTED
+        assert stored_report(contribution_id).state is ReportState.SUBMITTED
         walk.goto(co, "/notifications", "co 通知")
         walk.goto(co, "/reminders/", "co 催办提醒")
         walk.goto(co, "/profile", "co 个人设置", logins_shown=True)
@@ -283,30 +247,30 @@ def test_every_role_walks_its_main_path_at_desk_and_phone_width(live_server, app
         walk.check(lead, "lead home")
         walk.goto(lead, "/work", "lead 我的待办")
         walk.goto(lead, f"/reports/{contribution_id}", "lead reviews the contribution")
-        _press(lead, "button:text-is('采纳…')")
+        press(lead, "button:text-is('采纳…')")
         assert "锁定" in lead.inner_text("main")
         walk.check(lead, "lead confirms 采纳")
-        _press(lead, "button:text-is('确认采纳')")
+        press(lead, "button:text-is('确认采纳')")
         _ok(lead)
-        assert _db_report(contribution_id).state is ReportState.ACCEPTED
+        assert stored_report(contribution_id).state is ReportState.ACCEPTED
         assert lead.locator(".next-step").count() == 1  # point 8: a pointer to the lead's report
         walk.check(lead, "lead after 采纳")
-        _press(lead, ".next-step button[type=submit]")
+        press(lead, ".next-step button[type=submit]")
         lead.wait_for_url(re.compile(r"/reports/\d+$"))
-        lead_id = _report_id(lead)
+        lead_id = report_id_of(lead)
         assert lead_id != contribution_id
         assert "建议值" in lead.inner_text("main")  # point 8: the co-unit's figure offered
         lead_text = "本季度全省新增品牌 60 个。"
         lead.fill("textarea[name=text]", lead_text)
         lead.check(f"input[name=include][value='{contribution_id}']")
-        _press(lead, "button:text-is('保存引用')")  # point 2: the typed text goes with the citation
+        press(lead, "button:text-is('保存引用')")  # point 2: the typed text goes with the citation
         _ok(lead)
         assert lead.input_value("textarea[name=text]") == lead_text
         assert lead.is_checked(f"input[name=include][value='{contribution_id}']")
         assert lead.get_by_text("品牌培育台账.pdf").count() >= 1  # the cited evidence on the lead's report
         walk.check(lead, "lead report with citation")
         lead.fill(f"input[name=value_{target.id}]", "60")
-        _press(lead, "input[type=submit][name=submit]")
+        press(lead, "input[type=submit][name=submit]")
         _ok(lead)
 
         # --- the coordinator returns it; the lead revises ------------------------------------
@@ -320,25 +284,25 @@ def test_every_role_walks_its_main_path_at_desk_and_phone_width(live_server, app
         no = coord.locator("button.decide-no").bounding_box()
         assert abs(yes["height"] - no["height"]) < 2 and abs(yes["width"] - no["width"]) < 2  # point 7
         coord.fill("textarea[name='return-reason']", "请补充品牌名单")
-        _press(coord, "button:text-is('退回')")
+        press(coord, "button:text-is('退回')")
         _ok(coord)
-        assert _db_report(lead_id).state is ReportState.RETURNED
+        assert stored_report(lead_id).state is ReportState.RETURNED
         lead.goto(f"{base}/reports/{lead_id}")
         lead.fill("textarea[name=text]", "本季度全省新增品牌 62 个,名单见附件。")
         lead.fill(f"input[name=value_{target.id}]", "62")
-        _press(lead, "input[type=submit][name=submit]")
+        press(lead, "input[type=submit][name=submit]")
         _ok(lead)
         walk.goto(lead, f"/reports/{lead_id}/compare?from=1&to=2", "lead compares versions")
 
         # --- the coordinator approves (asked once more) and issues the 通报 ------------------------
         coord.goto(f"{base}/reports/{lead_id}")
-        _press(coord, "button:text-is('审核通过…')")
+        press(coord, "button:text-is('审核通过…')")
         follows = coord.inner_text("main")
-        assert "锁定" in follows and "重新打开" in follows and _db_report(lead_id).state is ReportState.SUBMITTED
+        assert "锁定" in follows and "重新打开" in follows and stored_report(lead_id).state is ReportState.SUBMITTED
         walk.check(coord, "coordinator confirms 审核通过")
-        _press(coord, "button:text-is('确认审核通过')")
+        press(coord, "button:text-is('确认审核通过')")
         _ok(coord)
-        assert _db_report(lead_id).state is ReportState.APPROVED
+        assert stored_report(lead_id).state is ReportState.APPROVED
         walk.check(coord, "coordinator approved report")
         walk.goto(coord, "/dashboard/", "coordinator 督查看板")
         _issue_step(walk, coord, "2025Q2")
@@ -363,11 +327,13 @@ def test_every_role_walks_its_main_path_at_desk_and_phone_width(live_server, app
         assert admin.input_value("select[name=unit]") == unit_name  # point 1
         assert admin.is_checked("input[type=checkbox][name=roles][value=liaison]")
         admin.fill("input[name=phone]", "13900001111")
-        _press(admin, "button:text-is('保存')")
+        press(admin, "button:text-is('保存')")
         _ok(admin)
         session().rollback()
         saved = session().get(User, co_user.id)
         assert saved.unit.canonical_name == unit_name and saved.phone == "13900001111"
+        walk.goto(admin, "/dashboard/archive", "admin 通报归档")  # the 通报 the coordinator issued, with its hash
+        assert admin.locator("code.hash").count() == 1
         walk.goto(admin, "/admin/calendar", "admin 工作日历")
         walk.goto(admin, "/admin/scheduler", "admin 调度与发送")
 
