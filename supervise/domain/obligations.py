@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import NamedTuple
 
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session, joinedload
 
 from ..models import Report, ReportingPeriod, ReportKind, ReportState, Task, TaskState, TaskUnit, Unit, UnitRole
@@ -128,8 +128,8 @@ def obligations(
 class OwedRow(NamedTuple):
     """One obligation as plain values (what `obligations()` answers as ORM
     objects), for a job that goes through every plan at once, like the
-    daily reminder scan, where building tens of thousands of ORM objects
-    would be most of its time."""
+    daily reminder scan, where building thousands of ORM objects would be
+    most of its time."""
 
     plan_id: int
     task_id: int
@@ -149,43 +149,67 @@ class OwedRow(NamedTuple):
         return self.report_state is not None and self.report_state in DONE_STATES[self.kind]
 
 
-def owed_rows(session: Session, periods: Iterable[ReportingPeriod], calendar: WorkdayCalendar) -> list[OwedRow]:
-    """Every report owed for the given periods, the same obligations in the
-    same order as `obligations(session, periods, calendar)` (same rule: tasks
-    suspended or closed owe nothing, the lead owes the report by the period's
-    date, a co-responsible unit its contribution by `contribution_due_on`),
-    selected as columns: two statements whatever the number of plans."""
+def outstanding_rows(
+    session: Session, periods: Iterable[ReportingPeriod], calendar: WorkdayCalendar
+) -> list[OwedRow]:
+    """The reports owed for the given periods and not done yet: what
+    `obligations(session, periods, calendar)` answers with `is_done` false,
+    in the same order, by the same rule (tasks suspended or closed owe
+    nothing; the lead owes the report by the period's date, a
+    co-responsible unit its contribution by `contribution_due_on`;
+    `DONE_STATES` says what is done), selected as plain columns with the
+    done ones left out in SQL: one statement whatever the number of plans."""
     periods = list(periods)
     if not periods:
         return []
-    plan_ids = {p.plan_id for p in periods}
+    is_lead = TaskUnit.role == UnitRole.LEAD
+    done = or_(
+        and_(is_lead, Report.state.in_(DONE_STATES[ReportKind.LEAD_REPORT])),
+        and_(~is_lead, Report.state.in_(DONE_STATES[ReportKind.CONTRIBUTION])),
+    )
     rows = session.execute(
-        select(Task.plan_id, Task.id, Task.number, Task.title, TaskUnit.unit_id, Unit.short_name, TaskUnit.role)
+        select(Task.plan_id, Task.id, Task.number, Task.title, TaskUnit.unit_id, Unit.short_name, TaskUnit.role,
+               ReportingPeriod.id, Report.state, Report.returned_at, Report.updated_at)
+        .select_from(TaskUnit)
         .join(Task, Task.id == TaskUnit.task_id)
         .join(Unit, Unit.id == TaskUnit.unit_id)
-        .where(Task.plan_id.in_(plan_ids), Task.state.notin_(list(NOT_OWING_TASK_STATES)))
+        .join(ReportingPeriod, and_(ReportingPeriod.plan_id == Task.plan_id,
+                                    ReportingPeriod.id.in_([p.id for p in periods])))
+        .outerjoin(Report, and_(Report.task_id == Task.id, Report.period_id == ReportingPeriod.id,
+                                Report.unit_id == TaskUnit.unit_id))
+        .where(Task.state.notin_(list(NOT_OWING_TASK_STATES)), or_(Report.id.is_(None), ~done))
         .order_by(Task.plan_id, Task.number, TaskUnit.position)
     ).all()
-    by_plan: dict[int, list] = {}
+    by_period: dict[int, list] = {}
     for row in rows:
-        by_plan.setdefault(row[0], []).append(row)
-    reports = {
-        (task_id, period_id, unit_id): (state, returned_at, updated_at)
-        for task_id, period_id, unit_id, state, returned_at, updated_at in session.execute(
-            select(Report.task_id, Report.period_id, Report.unit_id, Report.state, Report.returned_at,
-                   Report.updated_at).where(Report.period_id.in_([p.id for p in periods]))
-        )
-    }
-    no_report = (None, None, None)
+        by_period.setdefault(row[7], []).append(row)
     result = []
     for period in periods:
         contribution_due = contribution_due_on(period, calendar)
-        for plan_id, task_id, number, title, unit_id, short_name, role in by_plan.get(period.plan_id, ()):
-            is_lead = role is UnitRole.LEAD
+        for plan_id, task_id, number, title, unit_id, short_name, role, _period_id, state, returned_at, updated_at \
+                in by_period.get(period.id, ()):
+            lead = role is UnitRole.LEAD
             result.append(OwedRow(
                 plan_id, task_id, number, title, unit_id, short_name, period,
-                ReportKind.LEAD_REPORT if is_lead else ReportKind.CONTRIBUTION,
-                period.due_on if is_lead else contribution_due,
-                *reports.get((task_id, period.id, unit_id), no_report),
+                ReportKind.LEAD_REPORT if lead else ReportKind.CONTRIBUTION,
+                period.due_on if lead else contribution_due,
+                state, returned_at, updated_at,
             ))
     return result
+
+
+def lead_units(session: Session, task_ids: Iterable[int]) -> dict[int, tuple[int, str]]:
+    """Each task's lead unit (id, short name): the first lead in position
+    order, as `Task.lead` takes it, for many tasks in one statement."""
+    task_ids = set(task_ids)
+    if not task_ids:
+        return {}
+    leads: dict[int, tuple[int, str]] = {}
+    for task_id, unit_id, short_name in session.execute(
+        select(TaskUnit.task_id, TaskUnit.unit_id, Unit.short_name)
+        .join(Unit, Unit.id == TaskUnit.unit_id)
+        .where(TaskUnit.task_id.in_(task_ids), TaskUnit.role == UnitRole.LEAD)
+        .order_by(TaskUnit.task_id, TaskUnit.position)
+    ):
+        leads.setdefault(task_id, (unit_id, short_name))
+    return leads

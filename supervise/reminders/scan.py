@@ -15,7 +15,7 @@ from datetime import date
 from zoneinfo import ZoneInfo
 
 from flask import current_app
-from sqlalchemy import delete, func, insert, select, text
+from sqlalchemy import String, delete, func, insert, select, text, type_coerce
 from sqlalchemy.orm import defer, selectinload
 
 from ..db import after_commit, session, utcnow
@@ -32,13 +32,10 @@ from ..models import (
     ReportState,
     Task,
     TaskState,
-    TaskUnit,
-    Unit,
-    UnitRole,
     User,
     UserRole,
 )
-from ..domain.obligations import OwedRow, contribution_due_on, owed_rows
+from ..domain.obligations import OwedRow, contribution_due_on, lead_units, outstanding_rows
 from ..policy import permissions
 from ..domain.workdays import WorkdayCalendar, working_days_overdue
 from ..notify.messages import addressed, subject_for, text_body
@@ -142,20 +139,27 @@ def due_reminders(as_of: date, calendar: WorkdayCalendar) -> list[Reminder]:
             if contribution_due_on(p, calendar) <= horizon
             and working_days_overdue(p.due_on, as_of, calendar) <= rules.chase_limit_working_days + 1
         )
-    # What is owed in every plan at once, as plain rows (in each plan's order).
+    # What is owed and not done in every plan at once, as plain rows (in
+    # each plan's order), and the milestones coming due.
     owed_by_plan: dict[int, list[OwedRow]] = defaultdict(list)
-    for ob in owed_rows(sess, periods, calendar):
+    owed = outstanding_rows(sess, periods, calendar)
+    for ob in owed:
         owed_by_plan[ob.plan_id].append(ob)
-    milestones_by_plan = _milestones_due(plans, horizon_of)
+    milestones = _milestones_due(plans, horizon_of)
+    # The lead units of the tasks with a contribution or a milestone to chase.
+    leads = lead_units(sess, {ob.task_id for ob in owed if ob.kind is ReportKind.CONTRIBUTION}
+                       | {row[4] for row in milestones})
+    milestones_by_plan: dict[int, list[_MilestoneRow]] = defaultdict(list)
+    for plan_id, milestone_id, title, due_on, task_id, number, task_title in milestones:
+        lead = leads.get(task_id)
+        # A task without a lead has no one to remind of its milestones.
+        if lead is not None and due_on <= horizon_of[plan_id]:
+            milestones_by_plan[plan_id].append(
+                _MilestoneRow(milestone_id, title, due_on, task_id, number, task_title, *lead)
+            )
     for plan in plans:
-        rules, owed = rules_of[plan.id], owed_by_plan.get(plan.id, [])
-        # Each task's lead unit (the first lead in position order, as
-        # Task.lead takes it) from the rows just loaded.
-        leads: dict[int, int] = {}
-        for ob in owed:
-            if ob.kind is ReportKind.LEAD_REPORT:
-                leads.setdefault(ob.task_id, ob.unit_id)
-        for ob in owed:
+        rules = rules_of[plan.id]
+        for ob in owed_by_plan.get(plan.id, ()):
             reminders.extend(_obligation_reminders(plan, ob, as_of, calendar, rules, people, leads))
         reminders.extend(_milestone_reminders(plan, milestones_by_plan.get(plan.id, []), as_of, calendar, rules,
                                               people))
@@ -179,10 +183,8 @@ def _base_context(plan: Plan, task_id: int, task_number: str, task_title: str, u
 
 def _obligation_reminders(
     plan: Plan, ob: OwedRow, as_of: date, calendar: WorkdayCalendar, rules: ReminderRules, people: _People,
-    leads: dict[int, int],
+    leads: dict[int, tuple[int, str]],
 ) -> list[Reminder]:
-    if ob.is_done:
-        return []
     task_id, unit_id = ob.task_id, ob.unit_id
     key = f"report:{task_id}:{ob.period.id}:{unit_id}"
     item = f"{ob.period.label}进展情况({ob.kind.label})"
@@ -212,11 +214,11 @@ def _obligation_reminders(
             # lead's report is due) is chased, and the lead unit is told once.
             result.append(Reminder("contribution_late", step, key, task_id, owners,
                                    {**ctx, "rule": "contribution_late", "audience": "owner"}))
-            lead_unit_id = leads.get(task_id)
-            if lead_unit_id is not None:
+            lead = leads.get(task_id)
+            if lead is not None:
                 # Step 0 whatever the day: the lead is told once, even when
                 # the first scan after a pause finds the chase at a later step.
-                result.append(Reminder("contribution_late", 0, key, task_id, people.liaisons(lead_unit_id),
+                result.append(Reminder("contribution_late", 0, key, task_id, people.liaisons(lead[0]),
                                        {**ctx, "rule": "contribution_late", "audience": "lead",
                                         "lead_due_on": ob.period.due_on.isoformat()}))
         else:
@@ -236,15 +238,13 @@ class _MilestoneRow:
     lead_short_name: str
 
 
-def _milestones_due(plans: list[Plan], horizon_of: dict[int, date]) -> dict[int, list[_MilestoneRow]]:
-    """The confirmed milestones of live tasks due by each plan's horizon, by
-    plan, in order of date, with each task's lead unit (the first lead in
-    position order, as Task.lead takes it); a task without a lead has none.
-    Two statements for all plans."""
+def _milestones_due(plans: list[Plan], horizon_of: dict[int, date]) -> list:
+    """The confirmed milestones of live tasks due by the furthest of the
+    plans' horizons, as rows (plan id, milestone id, title, due date, task
+    id, number, title) in order of date: one statement for all plans."""
     if not plans:
-        return {}
-    sess = session()
-    rows = sess.execute(
+        return []
+    return session().execute(
         select(Task.plan_id, Milestone.id, Milestone.title, Milestone.due_on, Task.id, Task.number, Task.title)
         .join(Task, Task.id == Milestone.task_id)
         .where(
@@ -255,22 +255,6 @@ def _milestones_due(plans: list[Plan], horizon_of: dict[int, date]) -> dict[int,
         )
         .order_by(Milestone.due_on, Milestone.id)
     ).all()
-    if not rows:
-        return {}
-    leads: dict[int, tuple[int, str]] = {}
-    for task_id, unit_id, short_name in sess.execute(
-        select(TaskUnit.task_id, TaskUnit.unit_id, Unit.short_name)
-        .join(Unit, Unit.id == TaskUnit.unit_id)
-        .where(TaskUnit.task_id.in_({row[4] for row in rows}), TaskUnit.role == UnitRole.LEAD)
-        .order_by(TaskUnit.task_id, TaskUnit.position)
-    ):
-        leads.setdefault(task_id, (unit_id, short_name))
-    by_plan: dict[int, list[_MilestoneRow]] = defaultdict(list)
-    for plan_id, milestone_id, title, due_on, task_id, number, task_title in rows:
-        lead = leads.get(task_id)
-        if lead is not None and due_on <= horizon_of[plan_id]:
-            by_plan[plan_id].append(_MilestoneRow(milestone_id, title, due_on, task_id, number, task_title, *lead))
-    return by_plan
 
 
 def _milestone_reminders(
@@ -311,6 +295,15 @@ def channels_for(user: User) -> list[Channel]:
 
 KEY = ("recipient_id", "item_key", "rule", "step", "channel")
 _CHUNK = 500
+_IN_APP = Channel.IN_APP.value
+
+
+def _key_columns() -> list:
+    """The delivery key's columns as the scan compares them, the channel as
+    its stored text (not converted to a Channel member row by row)."""
+    table = Delivery.__table__
+    return [table.c.recipient_id, table.c.item_key, table.c.rule, table.c.step,
+            type_coerce(table.c.channel, String).label("channel")]
 
 
 def _insert_statement():
@@ -333,11 +326,9 @@ def _existing_keys(item_keys: set[str]) -> set[tuple]:
     keys: set[tuple] = set()
     ordered = sorted(item_keys)
     for i in range(0, len(ordered), _CHUNK):
-        rows = session().execute(
-            select(Delivery.recipient_id, Delivery.item_key, Delivery.rule, Delivery.step, Delivery.channel)
-            .where(Delivery.item_key.in_(ordered[i:i + _CHUNK]))
-        )
-        keys.update((r, k, rule, step, channel) for r, k, rule, step, channel in rows)
+        keys.update(map(tuple, session().execute(
+            select(*_key_columns()).where(Delivery.__table__.c.item_key.in_(ordered[i:i + _CHUNK]))
+        )))
     return keys
 
 
@@ -352,19 +343,23 @@ def run_scan(as_of: date, *, dry_run: bool = False) -> ScanResult:
     # Every recipient × channel the rules ask for today, as its delivery key
     # first: what a delivery says is built only for the keys not yet recorded
     # (none, when the scan runs again the same day).
-    channels_of: dict[int, list[Channel]] = {}
-    candidates = []  # (key, user, reminder)
+    # (Keys hold the channel's stored value: tens of thousands of lookups
+    # hash a str far faster than an Enum member.)
+    channels_of: dict[int, list[tuple[Channel, str]]] = {}
+    candidates = []  # (key, channel, user, reminder)
     for reminder in due_reminders(as_of, calendar):
         for user in reminder.recipients:
             channels = channels_of.get(user.id)
             if channels is None:
-                channels = channels_of[user.id] = channels_for(user)
-            for channel in channels:
-                candidates.append(((user.id, reminder.item_key, reminder.rule, reminder.step, channel), user, reminder))
-    existing = _existing_keys({key[1] for key, _user, _reminder in candidates})
+                channels = channels_of[user.id] = [(channel, channel.value) for channel in channels_for(user)]
+            for channel, value in channels:
+                candidates.append(
+                    ((user.id, reminder.item_key, reminder.rule, reminder.step, value), channel, user, reminder)
+                )
+    existing = _existing_keys({candidate[0][1] for candidate in candidates})
     fresh = []  # (key, line, user, reminder)
-    for key, user, reminder in candidates:
-        line = ScanLine(user, key[4], reminder.rule, reminder.step, reminder.subject, key not in existing)
+    for key, channel, user, reminder in candidates:
+        line = ScanLine(user, channel, reminder.rule, reminder.step, reminder.subject, key not in existing)
         result.lines.append(line)
         if line.is_new:
             existing.add(key)  # a key twice in one scan is one delivery
@@ -377,7 +372,7 @@ def run_scan(as_of: date, *, dry_run: bool = False) -> ScanResult:
     # first. Their ids are taken up front, so that all of them go in as a few
     # multi-row INSERTs (with RETURNING in parameter order SQLite would
     # insert them one statement per row).
-    in_app = [(key, user, reminder) for key, _line, user, reminder in fresh if key[4] is Channel.IN_APP]
+    in_app = [(key, user, reminder) for key, _line, user, reminder in fresh if key[4] == _IN_APP]
     note_ids = _allocate_notification_ids(len(in_app))
     if in_app:
         sess.execute(
@@ -391,24 +386,22 @@ def run_scan(as_of: date, *, dry_run: bool = False) -> ScanResult:
         )
     note_of = {key: note_id for note_id, (key, _user, _reminder) in zip(note_ids, in_app)}
     rows = []
-    for key, _line, user, reminder in fresh:
-        row = {
+    as_of_text, pending = as_of.isoformat(), pending_delivery(now)
+    for key, line, user, reminder in fresh:
+        note_id = note_of.get(key)
+        rows.append({
             "recipient_id": user.id, "item_key": reminder.item_key, "rule": reminder.rule,
-            "step": reminder.step, "channel": key[4], "task_id": reminder.task_id, "as_of": as_of.isoformat(),
+            "step": reminder.step, "channel": line.channel, "task_id": reminder.task_id, "as_of": as_of_text,
             "subject": reminder.subject, "context": {**reminder.context, "recipient": user.name},
-            **pending_delivery(now),
-        }
-        if key in note_of:
-            row.update(delivered_in_app(note_of[key], now))
-        rows.append(row)
+            **(pending if note_id is None else delivered_in_app(note_id, now)),
+        })
     # What this scan inserted comes back; rows another scan won the race for
     # are not ours and are not sent from here (nor their notices kept).
     table = Delivery.__table__
     ours = {
         (r, k, rule, step, channel): delivery_id
         for delivery_id, r, k, rule, step, channel in sess.execute(
-            _insert_statement().returning(table.c.id, table.c.recipient_id, table.c.item_key, table.c.rule,
-                                          table.c.step, table.c.channel),
+            _insert_statement().returning(table.c.id, *_key_columns()),
             rows,
         )
     }
@@ -419,7 +412,7 @@ def run_scan(as_of: date, *, dry_run: bool = False) -> ScanResult:
             line.is_new = False
             if key in note_of:
                 lost_notes.append(note_of[key])
-        elif key[4] is not Channel.IN_APP:
+        elif key[4] != _IN_APP:
             result.outbox.append(line.delivery_id)
     for i in range(0, len(lost_notes), _CHUNK):
         sess.execute(delete(Notification.__table__).where(Notification.__table__.c.id.in_(lost_notes[i:i + _CHUNK])))
