@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass
+from datetime import date
 
 from sqlalchemy import select
 
 from supervise.db import session, unit_of_work
 from supervise.evidence_store import store
-from supervise.models import Report, Task, User
+from supervise.models import Plan, PlanStatus, Report, ReportingFrequency, Section, Task, User
 from supervise.services import reports as report_service
 
 # A minimal valid PDF and PNG, for uploads.
@@ -31,6 +32,17 @@ class Cast:
     leader: User
     admin: User
     auditor: User
+
+
+def make_draft_plan(document_number: str, start: date, end: date, *, title: str = "草稿计划") -> Plan:
+    """A quarterly draft plan with one section and no task yet: no periods, seen by coordinators only."""
+    with unit_of_work() as sess:
+        draft = Plan(document_number=document_number, title=title, issuing_office="省政府办公厅",
+                     period_start=start, period_end=end, reporting_frequency=ReportingFrequency.QUARTERLY,
+                     status=PlanStatus.DRAFT)
+        sess.add(draft)
+        sess.add(Section(plan=draft, number=1, title="实施平台建设行动"))
+    return draft
 
 
 def task_by_number(plan, number: int) -> Task:

@@ -18,14 +18,14 @@ from supervise.models import (
     MilestoneState,
     Plan,
     PlanStatus,
-    ReportingFrequency,
     Report,
     ReportKind,
     ReportState,
-    Section,
     Task,
     TaskState,
 )
+
+from .factories import make_draft_plan
 
 MACHINES = [
     (lambda s: Task(state=s), TaskState, workflow.TASK_TRANSITIONS),
@@ -87,12 +87,7 @@ def test_every_state_can_be_reached_and_left_or_is_final():
 @pytest.fixture
 def draft_plan(make_task):
     """A quarterly 2025 draft with one task whose lead is settled: ready to publish."""
-    with unit_of_work() as sess:
-        plan = Plan(document_number="测试〔2025〕7号", title="草稿计划", issuing_office="测试",
-                    period_start=date(2025, 1, 1), period_end=date(2025, 12, 31),
-                    reporting_frequency=ReportingFrequency.QUARTERLY, status=PlanStatus.DRAFT)
-        sess.add(plan)
-        sess.add(Section(plan=plan, number=1, title="测试行动"))
+    plan = make_draft_plan("测试〔2025〕7号", date(2025, 1, 1), date(2025, 12, 31))
     make_task(plan=plan)
     session().expire_all()  # Plan.tasks is view-only: read it afresh
     return plan.id

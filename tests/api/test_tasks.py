@@ -4,9 +4,10 @@ from __future__ import annotations
 from datetime import date
 
 from supervise.db import unit_of_work, session
-from supervise.models import Plan, PlanStatus, ReportingFrequency, Section, Task, User
+from supervise.models import Task, User
 from supervise.services import tasks as task_service
 
+from ..factories import make_draft_plan
 from .conftest import report_in_state
 
 
@@ -63,12 +64,7 @@ def test_plans(cast, plan):
 
 
 def test_a_draft_plan_is_read_only_by_those_who_manage_plans(cast, plan):
-    with unit_of_work() as sess:
-        draft = Plan(document_number="浙政办发〔2026〕9号", title="数字贸易提升行动方案", issuing_office="省政府办公厅",
-                     period_start=date(2026, 1, 1), period_end=date(2028, 12, 31),
-                     reporting_frequency=ReportingFrequency.QUARTERLY, status=PlanStatus.DRAFT)
-        sess.add(draft)
-        sess.add(Section(plan=draft, number=1, title="实施平台建设行动"))
+    draft = make_draft_plan("浙政办发〔2026〕9号", date(2026, 1, 1), date(2028, 12, 31))
     answer = cast.coordinator.get(f"/plans/{draft.id}")
     assert answer.status_code == 200
     assert answer.get_json()["status"] == "draft" and answer.get_json()["first_period"] is None
