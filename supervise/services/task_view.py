@@ -133,9 +133,13 @@ class TaskView:
 
 
 def task_view(user: User, task_id: int, today: date, *, period_code: str | None = None,
-              calendar: WorkdayCalendar | None = None) -> TaskView:
+              calendar: WorkdayCalendar | None = None, periods: str = "all", history: bool = True) -> TaskView:
     """The task `task_id` as `user` sees it on `today` (404 if they may not);
-    with `period_code`, that one period only (400 if the plan has none such)."""
+    with `period_code`, that one period only (400 if the plan has none such).
+
+    What a view does not show is not computed: `periods` "started" gives
+    only the periods that have begun (the page lists no others), "none" none
+    (the API's task, which shows no periods); without `history`, no history."""
     task = get_task(user, task_id)
     sess = session()
     # Who made what on the task, read once whatever the milestones, reports
@@ -144,10 +148,14 @@ def task_view(user: User, task_id: int, today: date, *, period_code: str | None 
     preload_maker_rows(user, task)
     calendar = calendar or WorkdayCalendar.load(sess)
     if period_code:
-        periods = [resolve_period(sess, task.plan, period_code)]
+        shown = [resolve_period(sess, task.plan, period_code)]
+    elif periods == "none":
+        shown = []
     else:
-        periods = sorted(task.plan.periods, key=lambda p: p.starts_on)
-    period_views = tuple(_periods(task, user, today, calendar, periods))
+        shown = sorted(task.plan.periods, key=lambda p: p.starts_on)
+        if periods == "started":
+            shown = [p for p in shown if p.starts_on <= today]
+    period_views = tuple(_periods(task, user, today, calendar, shown)) if shown else ()
 
     milestones = []
     for m in sess.scalars(select(Milestone).where(Milestone.task_id == task.id)
@@ -197,21 +205,23 @@ def task_view(user: User, task_id: int, today: date, *, period_code: str | None 
     if can(user, "task.assign_units", task):
         actions.add("assign_units")
 
+    return TaskView(
+        task=task, today=today, history=_history(sess, user, task) if history else (), periods=period_views, milestones=tuple(milestones), extensions=extensions,
+        closing_evidence=closing_evidence, progress=progress,
+        splittable_target_ids=frozenset(row["target"].id for row in progress if can(user, "target.split", row["target"])),
+        actions=frozenset(actions), is_lead=is_lead, may_decide=may_decide,
+    )
+
+
+def _history(sess, user: User, task: Task) -> tuple[AuditEntry, ...]:
     # Rows about a report the user may not see (another unit's draft) are
     # left out: their labels would give the draft away.
     seen = set(sess.scalars(select(Report.id).where(Report.task_id == task.id, visible_reports(user))))
-    history = tuple(
+    return tuple(
         h for h in load_people(sess.scalars(
             select(AuditEntry).where(AuditEntry.task_id == task.id).order_by(AuditEntry.id.desc()).limit(200)).all())
         if not ((h.object_type == "reports" and h.object_id not in seen)
                 or (h.object_type == "evidence" and (h.detail or {}).get("report_id") not in (None, *seen)))
-    )
-
-    return TaskView(
-        task=task, today=today, history=history, periods=period_views, milestones=tuple(milestones), extensions=extensions,
-        closing_evidence=closing_evidence, progress=progress,
-        splittable_target_ids=frozenset(row["target"].id for row in progress if can(user, "target.split", row["target"])),
-        actions=frozenset(actions), is_lead=is_lead, may_decide=may_decide,
     )
 
 

@@ -14,8 +14,7 @@ from .. import acting_user
 from ...domain.clock import today
 from . import bp, expected_version, json_body
 from .reports import receive_upload
-from ...services.task_view import task_view
-from .tasks import task_detail
+from .tasks import detail_view, task_detail
 
 
 def _flag(body: dict[str, Any], name: str) -> bool:
@@ -41,7 +40,7 @@ def request_close(task_id: int):
     task = plan_service.get_task(user, task_id)
     body = json_body("reason", "version")
     task_service.request_close(user, task, body.get("reason"), expected_version=expected_version(body))
-    return jsonify(task_detail(task_view(user, task.id, today())))
+    return jsonify(task_detail(detail_view(user, task.id)))
 
 
 @bp.post("/tasks/<int:task_id>/decide-close")
@@ -51,7 +50,7 @@ def decide_close(task_id: int):
     body = json_body("agree", "reason", "version")
     task_service.decide_close(user, task, _flag(body, "agree"), body.get("reason"),
                               expected_version=expected_version(body))
-    return jsonify(task_detail(task_view(user, task.id, today())))
+    return jsonify(task_detail(detail_view(user, task.id)))
 
 
 @bp.post("/tasks/<int:task_id>/suspend")
@@ -60,7 +59,7 @@ def suspend_task(task_id: int):
     task = plan_service.get_task(user, task_id)
     body = json_body("reason", "version")
     task_service.suspend_task(user, task, body.get("reason"), expected_version=expected_version(body))
-    return jsonify(task_detail(task_view(user, task.id, today())))
+    return jsonify(task_detail(detail_view(user, task.id)))
 
 
 @bp.post("/tasks/<int:task_id>/resume")
@@ -69,7 +68,7 @@ def resume_task(task_id: int):
     task = plan_service.get_task(user, task_id)
     body = json_body("reason", "version")
     task_service.resume_task(user, task, body.get("reason"), expected_version=expected_version(body))
-    return jsonify(task_detail(task_view(user, task.id, today())))
+    return jsonify(task_detail(detail_view(user, task.id)))
 
 
 @bp.post("/tasks/<int:task_id>/extensions")
@@ -146,4 +145,4 @@ def split_target(target_id: int):
     if not isinstance(shares, dict):
         raise ValidationError("shares 应为 {单位编号: 数值}", field_errors={"shares": "应为 {单位编号: 数值}"})
     task_service.split_target(user, target, shares)
-    return jsonify(task_detail(task_view(user, target.task_id, today())))
+    return jsonify(task_detail(detail_view(user, target.task_id)))

@@ -76,7 +76,13 @@ def task(task_id: int):
     """A task with its units and their roles, targets and progress, state,
     milestones, deadline extensions and what the caller may do: the read
     model the task page renders too."""
-    return jsonify(task_detail(task_view(acting_user(), task_id, today())))
+    return jsonify(task_detail(detail_view(acting_user(), task_id)))
+
+
+def detail_view(user, task_id: int) -> TaskView:
+    """The read model as far as `task_detail` shows it: no periods (those
+    are /tasks/<id>/periods) and no history."""
+    return task_view(user, task_id, today(), periods="none", history=False)
 
 
 def task_detail(view: TaskView) -> dict[str, Any]:
