@@ -16,7 +16,7 @@ from sqlalchemy.orm import joinedload, lazyload, selectinload
 
 from ..db import session
 from ..domain.lights import Light, light_for
-from ..domain.obligations import Obligation, contribution_due_on, obligations
+from ..domain.obligations import NOT_OWING_TASK_STATES, Obligation, contribution_due_on, obligations
 from ..domain.periods import resolve_period
 from ..domain.workdays import WorkdayCalendar
 from ..models import (
@@ -229,15 +229,19 @@ def _periods(task: Task, user: User, today: date, calendar: WorkdayCalendar,
              periods: list[ReportingPeriod]) -> list[PeriodView]:
     sess = session()
     period_ids = [p.id for p in periods]
+    # The page shows each report's state, not its values.
     visible = {
         r.id: r
         for r in sess.scalars(
             select(Report).where(Report.task_id == task.id, Report.period_id.in_(period_ids), visible_reports(user))
-            .order_by(Report.id)
+            .options(lazyload(Report.values)).order_by(Report.id)
         )
     }
     by_period: dict[int, list[Obligation]] = {}
-    for ob in obligations(sess, periods, calendar, task_ids=[task.id]):
+    # A suspended or closed task owes nothing (obligations() would read its
+    # reports to list none of them).
+    owed = obligations(sess, periods, calendar, task_ids=[task.id]) if task.state not in NOT_OWING_TASK_STATES else []
+    for ob in owed:
         by_period.setdefault(ob.period.id, []).append(ob)
     result = []
     for period in periods:
