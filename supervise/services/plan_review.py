@@ -101,41 +101,39 @@ def suggest_units_for(names: Iterable[str], limit: int = 5, *,
     unless the active units, `directory`, are at hand).
 
     Each alias is scored against a name by SequenceMatcher's ratio, exactly
-    as before; its cheap upper bounds (real_quick_ratio, quick_ratio) skip
-    the full ratio where it could not make the alias a suggestion, so the
-    suggestions are the same for a fraction of the time."""
+    as before, but only where its upper bound, quick_ratio (twice the
+    characters the two names share, counted with repeats, over their total
+    length), says the alias could still be suggested; that bound is counted
+    for every alias at once from an index of their characters. The same
+    suggestions, same order, for a fraction of the time."""
     names = list(dict.fromkeys(names))
     if not names:
         return {}
     rows = session().execute(
         select(UnitAlias.alias, UnitAlias.unit_id).join(Unit).where(Unit.is_active).order_by(UnitAlias.id)
     ).all()
-    # One matcher per alias, the alias as its second sequence (the one a
-    # SequenceMatcher prepares), reused for every name.
-    aliases = [(unit_id, candidate, _core(candidate), SequenceMatcher(None, "", candidate),
-                SequenceMatcher(None, "", _core(candidate))) for candidate, unit_id in rows]
+    aliases = [(unit_id, candidate, _core(candidate)) for candidate, unit_id in rows]
+    whole_index = _char_index([candidate for _unit, candidate, _core_candidate in aliases])
+    core_index = _char_index([core_candidate for _unit, _candidate, core_candidate in aliases])
     ranked_ids: dict[str, list[tuple[float, int]]] = {}
     for name in names:
         key = normalise_unit_name(name)
         best: dict[int, float] = {}
         if key:
             core_key = _core(key)
-            for unit_id, candidate, core_candidate, whole, core in aliases:
+            whole_shared = _shared_chars(key, whole_index, [a[1] for a in aliases])
+            core_shared = _shared_chars(core_key, core_index, [a[2] for a in aliases])
+            for i, (unit_id, candidate, core_candidate) in enumerate(aliases):
                 floor = max(_MIN_SCORE, best.get(unit_id, 0.0))
                 contains = len(core_key) >= 2 and (core_key in candidate or core_candidate in key)
-                if contains and 0.75 >= floor:
-                    pass  # may qualify on containment alone: score it in full
-                else:
-                    whole.set_seq1(key)
-                    core.set_seq1(core_key)
-                    if (max(whole.real_quick_ratio(), 0.85 * core.real_quick_ratio()) < floor
-                            or max(whole.quick_ratio(), 0.85 * core.quick_ratio()) < floor):
+                if not (contains and 0.75 >= floor):  # else it may qualify on containment alone
+                    bound = max(_quick_ratio(whole_shared.get(i, 0), len(key) + len(candidate)),
+                                0.85 * _quick_ratio(core_shared.get(i, 0), len(core_key) + len(core_candidate)))
+                    if bound < floor:
                         continue  # its score cannot reach the floor
-                whole.set_seq1(key)
-                core.set_seq1(core_key)
-                score = whole.ratio()
+                score = SequenceMatcher(None, key, candidate).ratio()
                 # Without 浙江省/国家/省…, a little less sure: 国家X and 省X differ.
-                score = max(score, 0.85 * core.ratio())
+                score = max(score, 0.85 * SequenceMatcher(None, core_key, core_candidate).ratio())
                 if contains:
                     score = max(score, 0.75)
                 if score >= _MIN_SCORE and score > best.get(unit_id, 0.0):
@@ -151,6 +149,31 @@ def suggest_units_for(names: Iterable[str], limit: int = 5, *,
                         key=lambda pair: (-pair[0], pair[1].sort_order, pair[1].id))
         result[name] = [unit for _score, unit in ranked[:limit]]
     return result
+
+
+def _char_index(texts: list[str]) -> dict[str, list[int]]:
+    """For each character, the positions in `texts` of the texts holding it."""
+    index: dict[str, list[int]] = {}
+    for position, text in enumerate(texts):
+        for char in set(text):
+            index.setdefault(char, []).append(position)
+    return index
+
+
+def _shared_chars(key: str, index: dict[str, list[int]], texts: list[str]) -> dict[int, int]:
+    """For each text sharing a character with `key`, how many characters
+    they share counted with repeats (what SequenceMatcher.quick_ratio counts)."""
+    shared: dict[int, int] = {}
+    for char in set(key):
+        in_key = key.count(char)
+        for position in index.get(char, ()):
+            shared[position] = shared.get(position, 0) + min(in_key, texts[position].count(char))
+    return shared
+
+
+def _quick_ratio(matches: int, length: int) -> float:
+    """SequenceMatcher's ratio formula (difflib._calculate_ratio)."""
+    return 2.0 * matches / length if length else 1.0
 
 
 def draft_review(user: User, plan: Plan, today: date | None = None) -> DraftReview:
