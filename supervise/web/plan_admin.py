@@ -2,7 +2,8 @@
 publish it from a first period, and set how their units report."""
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from markupsafe import Markup
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
@@ -165,8 +166,16 @@ def _render_review(plan, *, status: int = 200, error: str | None = None, forms: 
         publish.first_period.data = review.default_period
     unit_choices = options([("", "请选择……"), *((str(u.id), f"{u.short_name}({u.canonical_name})")
                                                  for u in review.directory)])
+    # Drawn once here, not once per unknown name / per task pair in the
+    # template: the same options of ~160 units under each name, the same
+    # shortened title of each task in every other task's merge list.
+    unit_options = Markup("").join(Markup('<option value="{}">{}</option>').format(c.value, c.label)
+                                   for c in unit_choices)
+    truncate = current_app.jinja_env.filters["truncate"]
+    short_titles = {t.id: truncate(current_app.jinja_env, t.title, 24, True, "…") for t in review.tasks}
     return render_template(
         "plans/review.html", review=review, plan=plan, publish_form=publish, unit_choices=unit_choices,
+        unit_options=unit_options, short_titles=short_titles,
         plan_form=(forms or {}).get("plan") or _plan_form(plan), forms=forms or {}, page_error=error,
         confirm_form=ConfirmForm(formdata=None), frequency_label=FREQUENCY_LABELS[plan.reporting_frequency],
     ), status
