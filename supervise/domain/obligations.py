@@ -33,6 +33,16 @@ def contribution_due_on(period: ReportingPeriod, calendar: WorkdayCalendar) -> d
     return calendar.add_working_days(period.due_on, -CONTRIBUTION_LEAD_TIME_WORKING_DAYS)
 
 
+@dataclass(frozen=True)
+class FiledReport:
+    """Which report was filed and its state: all that a list of what is owed
+    needs, without building the report and its values (obligations with
+    `filed_only=True`)."""
+
+    id: int
+    state: ReportState
+
+
 @dataclass
 class Obligation:
     task: Task
@@ -40,7 +50,7 @@ class Obligation:
     period: ReportingPeriod
     kind: ReportKind
     due_on: date
-    report: Report | None
+    report: Report | FiledReport | None
 
     @property
     def is_done(self) -> bool:
@@ -59,6 +69,7 @@ def obligations(
     unit_ids: Iterable[int] | None = None,
     task_ids: Iterable[int] | None = None,
     tasks: Iterable[Task] | None = None,
+    filed_only: bool = False,
 ) -> list[Obligation]:
     """Every report owed for the given periods (tasks that are suspended or
     closed owe nothing), with the report filed so far, if any. A constant
@@ -66,7 +77,11 @@ def obligations(
 
     `tasks`, with their units loaded, spares the query for them (the
     dashboard has just loaded the whole plan); it implies their ids as
-    `task_ids`."""
+    `task_ids`.
+
+    `filed_only` gives each obligation's report as a FiledReport (id and
+    state), read as plain rows: 我的待办 goes through every report of every
+    period of the unit's plans to list the few still owed."""
     periods = list(periods)
     if not periods:
         return []
@@ -81,7 +96,10 @@ def obligations(
         .where(Task.plan_id.in_(plan_ids), Task.state.notin_(list(NOT_OWING_TASK_STATES)))
         .order_by(Task.plan_id, Task.number, TaskUnit.position)
     )
-    report_query = select(Report).where(Report.period_id.in_(period_ids))
+    report_query = (
+        select(Report.task_id, Report.period_id, Report.unit_id, Report.id, Report.state) if filed_only
+        else select(Report)
+    ).where(Report.period_id.in_(period_ids))
     if unit_ids is not None:
         unit_ids = list(unit_ids)
         query = query.where(TaskUnit.unit_id.in_(unit_ids))
@@ -101,25 +119,38 @@ def obligations(
         ]
     else:
         rows = session.execute(query).all()
-    # Joined, not Report.values' own selectin: that loads in batches of 500
-    # reports, one statement each, so the count grew with the data.
-    report_query = report_query.options(joinedload(Report.values))
-    reports = {(r.task_id, r.period_id, r.unit_id): r for r in session.scalars(report_query).unique()}
+    reports: dict[tuple[int, int, int], Report | FiledReport]
+    if filed_only:
+        reports = {(task_id, period_id, unit_id): FiledReport(report_id, state)
+                   for task_id, period_id, unit_id, report_id, state in session.execute(report_query)}
+    else:
+        # Joined, not Report.values' own selectin: that loads in batches of 500
+        # reports, one statement each, so the count grew with the data.
+        report_query = report_query.options(joinedload(Report.values))
+        reports = {(r.task_id, r.period_id, r.unit_id): r for r in session.scalars(report_query).unique()}
+    # Each period meets only the rows of its own plan, read once here: not
+    # every row for every period (periods × rows attribute reads).
+    owing_by_plan: dict[int, list[tuple[int, int, bool, TaskUnit, Task]]] = {}
+    for task_unit, task in rows:
+        owing_by_plan.setdefault(task.plan_id, []).append(
+            (task.id, task_unit.unit_id, task_unit.role is UnitRole.LEAD, task_unit, task)
+        )
     result = []
     for period in periods:
+        owing = owing_by_plan.get(period.plan_id)
+        if not owing:
+            continue
+        period_id, lead_due = period.id, period.due_on
         contribution_due = contribution_due_on(period, calendar)
-        for task_unit, task in rows:
-            if task.plan_id != period.plan_id:
-                continue
-            is_lead = task_unit.role is UnitRole.LEAD
+        for task_id, unit_id, is_lead, task_unit, task in owing:
             result.append(
                 Obligation(
                     task=task,
                     task_unit=task_unit,
                     period=period,
                     kind=ReportKind.LEAD_REPORT if is_lead else ReportKind.CONTRIBUTION,
-                    due_on=period.due_on if is_lead else contribution_due,
-                    report=reports.get((task.id, period.id, task_unit.unit_id)),
+                    due_on=lead_due if is_lead else contribution_due,
+                    report=reports.get((task_id, period_id, unit_id)),
                 )
             )
     return result

@@ -85,7 +85,7 @@ def _liaison_work(user: User, today: date, calendar: WorkdayCalendar, work: MyWo
             select(ReportingPeriod).where(ReportingPeriod.plan_id.in_(plan_ids), ReportingPeriod.starts_on <= today)
         )
     )
-    for ob in obligations(sess, periods, calendar, unit_ids=[user.unit_id]):
+    for ob in obligations(sess, periods, calendar, unit_ids=[user.unit_id], filed_only=True):
         if ob.is_done or (ob.report is not None and ob.report.state is ReportState.RETURNED):
             continue
         light = light_for(ob.task.plan, ob.due_on, today, calendar, done=False)
