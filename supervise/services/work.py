@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
+from typing import NamedTuple
 from datetime import date, datetime, timezone
 
 from sqlalchemy import select
@@ -61,18 +62,68 @@ class MyWork:
 
 
 def my_work(user: User, today: date, calendar: WorkdayCalendar | None = None) -> MyWork:
+    return _my_work(user, today, calendar, as_lines=False)
+
+
+def _my_work(user: User, today: date, calendar: WorkdayCalendar | None, *, as_lines: bool) -> MyWork:
+    """With `as_lines`, the reports and milestones of the long lists (review
+    queue, contributions to review, returned, milestones to decide) are
+    ReportLine/MilestoneLine rows, not ORM objects: 我的待办 sorts, counts
+    and pages them, then loads only the page's (_built)."""
     authorize(user, "work.view")
     sess = session()
     calendar = calendar or WorkdayCalendar.load(sess)
     work = MyWork(calendar=calendar)
     if can(user, "report.file"):  # a unit's work: what it owes, returned, to accept
-        _liaison_work(user, today, calendar, work)
+        _liaison_work(user, today, calendar, work, as_lines)
     if can(user, "report.review"):  # the coordinators' queues
-        _coordinator_work(work)
+        _coordinator_work(work, as_lines)
     return work
 
 
-def _liaison_work(user: User, today: date, calendar: WorkdayCalendar, work: MyWork) -> None:
+class ReportLine(NamedTuple):
+    """A report of a list of 我的待办, as much as sorting, filtering and
+    counting it needs."""
+
+    id: int
+    task_id: int
+    task_number: int
+    plan_id: int
+    period_id: int
+    unit_id: int
+    state: ReportState
+    kind: ReportKind
+    submitted_at: datetime | None
+    returned_at: datetime | None
+
+
+class MilestoneLine(NamedTuple):
+    id: int
+    task_id: int
+    task_number: int
+    plan_id: int
+    state: MilestoneState
+    due_on: date
+    created_at: datetime
+
+
+def _reports(where, order_by, as_lines: bool) -> list:
+    """The reports of one list of 我的待办, oldest first by `order_by` (then
+    by id, so that the rows and the objects come in the same order). The
+    lists show no values: they are not loaded (a constant number of
+    statements, whatever is in the lists)."""
+    if as_lines:
+        query = select(Report.id, Report.task_id, Task.number, Task.plan_id, Report.period_id, Report.unit_id,
+                       Report.state, Report.kind, Report.submitted_at, Report.returned_at
+                       ).join(Task, Task.id == Report.task_id)
+        return [ReportLine(*row) for row in session().execute(query.where(*where).order_by(*order_by, Report.id))]
+    query = select(Report).options(
+        joinedload(Report.task), joinedload(Report.period), joinedload(Report.unit), lazyload(Report.values)
+    )
+    return list(session().scalars(query.where(*where).order_by(*order_by, Report.id)))
+
+
+def _liaison_work(user: User, today: date, calendar: WorkdayCalendar, work: MyWork, as_lines: bool) -> None:
     sess = session()
     plan_ids = select(Task.plan_id).join(TaskUnit, TaskUnit.task_id == Task.id).where(
         TaskUnit.unit_id == user.unit_id, Task.plan_id.in_(published_plan_ids())
@@ -93,21 +144,12 @@ def _liaison_work(user: User, today: date, calendar: WorkdayCalendar, work: MyWo
             continue  # the period is still running and nothing is due soon
         work.owed.append(OwedItem(ob, light, working_days_overdue(ob.due_on, today, calendar)))
     work.owed.sort(key=lambda item: (item.obligation.due_on, item.obligation.task.number))
-    # The lists show no values: do not load them (a constant number of
-    # statements, whatever is in the lists).
-    base = select(Report).options(
-        joinedload(Report.task), joinedload(Report.period), joinedload(Report.unit), lazyload(Report.values)
-    )
-    work.returned = list(
-        sess.scalars(base.where(Report.unit_id == user.unit_id, Report.state == ReportState.RETURNED).order_by(Report.returned_at))
-    )
+    work.returned = _reports((Report.unit_id == user.unit_id, Report.state == ReportState.RETURNED),
+                             (Report.returned_at,), as_lines)
     lead_task_ids = select(TaskUnit.task_id).where(TaskUnit.unit_id == user.unit_id, TaskUnit.role == UnitRole.LEAD)
-    work.contributions_to_review = list(
-        sess.scalars(
-            base.where(Report.task_id.in_(lead_task_ids), Report.kind == ReportKind.CONTRIBUTION,
-                       Report.state == ReportState.SUBMITTED).order_by(Report.submitted_at)
-        )
-    )
+    work.contributions_to_review = _reports(
+        (Report.task_id.in_(lead_task_ids), Report.kind == ReportKind.CONTRIBUTION,
+         Report.state == ReportState.SUBMITTED), (Report.submitted_at,), as_lines)
     milestones = sess.scalars(
         select(Milestone).options(joinedload(Milestone.task))
         .where(Milestone.task_id.in_(lead_task_ids), Milestone.state == MilestoneState.CONFIRMED)
@@ -119,16 +161,10 @@ def _liaison_work(user: User, today: date, calendar: WorkdayCalendar, work: MyWo
             work.milestones_due.append((milestone, light))
 
 
-def _coordinator_work(work: MyWork) -> None:
+def _coordinator_work(work: MyWork, as_lines: bool) -> None:
     sess = session()
-    work.review_queue = list(
-        sess.scalars(
-            select(Report)
-            .options(joinedload(Report.task), joinedload(Report.period), joinedload(Report.unit))
-            .where(Report.kind == ReportKind.LEAD_REPORT, Report.state == ReportState.SUBMITTED)
-            .order_by(Report.submitted_at, Report.id)
-        )
-    )
+    work.review_queue = _reports((Report.kind == ReportKind.LEAD_REPORT, Report.state == ReportState.SUBMITTED),
+                                 (Report.submitted_at,), as_lines)
     work.closing_requests = list(
         sess.scalars(select(Task).options(selectinload(Task.units)).where(Task.state == TaskState.CLOSING_REQUESTED).order_by(Task.updated_at))
     )
@@ -138,13 +174,22 @@ def _coordinator_work(work: MyWork) -> None:
             .where(ExtensionRequest.state == ExtensionState.PENDING).order_by(ExtensionRequest.created_at)
         )
     )
-    work.milestones_to_decide = list(
-        sess.scalars(
-            select(Milestone).options(joinedload(Milestone.task))
-            .where(Milestone.state.in_([MilestoneState.PROPOSED, MilestoneState.DONE_CLAIMED]))
-            .order_by(Milestone.created_at)
+    to_decide = (Milestone.state.in_([MilestoneState.PROPOSED, MilestoneState.DONE_CLAIMED]),)
+    # Milestones proposed together share created_at: among them, those
+    # claimed done first, then by id (the order the list always showed on
+    # SQLite, now said, and so also the rows' and the objects' order).
+    oldest_first = (Milestone.created_at, Milestone.state, Milestone.id)
+    if as_lines:
+        work.milestones_to_decide = [MilestoneLine(*row) for row in sess.execute(
+            select(Milestone.id, Milestone.task_id, Task.number, Task.plan_id, Milestone.state, Milestone.due_on,
+                   Milestone.created_at).join(Task, Task.id == Milestone.task_id)
+            .where(*to_decide).order_by(*oldest_first)
+        )]
+    else:
+        work.milestones_to_decide = list(
+            sess.scalars(select(Milestone).options(joinedload(Milestone.task)).where(*to_decide)
+                         .order_by(*oldest_first))
         )
-    )
     work.leads_to_confirm = leads_to_confirm()
 
 
@@ -195,6 +240,10 @@ class WorkItem:
     milestone_id: int | None = None
     extension_id: int | None = None
     lead_unit_id: int | None = None  # for a lead to confirm: the proposed unit
+
+    @property
+    def task_number(self) -> int:
+        return self.task.number
 
     @property
     def anchor(self) -> str:
@@ -301,10 +350,14 @@ def work_view(user: User, today: date, filters: WorkFilters | None = None,
     to decide, returned), then what is due this period, then what is overdue;
     the newest period first within each group, except the review queue,
     which is first come first served. Filtered and paged here, so the page
-    and the API show the same rows and counts."""
+    and the API show the same rows and counts.
+
+    The long lists are sorted, filtered and counted as rows; only the
+    reports and milestones of the page asked for are then loaded."""
     filters = filters or WorkFilters()
-    work = my_work(user, today, calendar)  # authorizes "work.view"
-    items = _items(work, user, today)
+    work = _my_work(user, today, calendar, as_lines=True)  # authorizes "work.view"
+    plan_labels = dict(session().execute(select(Plan.id, Plan.document_number)).tuples().all())
+    items = _items(work, user, today, plan_labels)
     items.sort(key=_sort_key)
     plans = sorted({(i.plan_id, i.plan_label) for i in items}, key=lambda p: p[1])
     periods = sorted({(i.period_code, i.period_label, i.period_starts_on) for i in items if i.period_code},
@@ -312,7 +365,7 @@ def work_view(user: User, today: date, filters: WorkFilters | None = None,
     units = sorted({i.unit.id: i.unit for i in items if i.unit is not None}.values(),
                    key=lambda u: (u.sort_order, u.id))
 
-    def keep(item: WorkItem) -> bool:
+    def keep(item: WorkItem | _ItemToBuild) -> bool:
         return ((filters.plan_id is None or item.plan_id == filters.plan_id)
                 and (filters.period is None or item.period_code == filters.period)
                 and (filters.unit_id is None or (item.unit is not None and item.unit.id == filters.unit_id)))
@@ -326,43 +379,144 @@ def work_view(user: User, today: date, filters: WorkFilters | None = None,
                     matching=len(matching), plans=plans, periods=[(c, label) for c, label, _ in periods],
                     units=units)
     start = (view.page - 1) * filters.per_page
-    view.items = matching[start:start + filters.per_page]
+    view.items = _built(matching[start:start + filters.per_page], plan_labels)
     return view
 
 
-def _sort_key(item: WorkItem):
+def _sort_key(item: WorkItem | _ItemToBuild):
     newest_period_first = -(item.period_starts_on.toordinal()) if item.period_starts_on else 0
     if item.group is WorkGroup.REVIEW:
         # First come, first served: the one waiting longest on top.
-        return (GROUP_ORDER[item.group], item.since or datetime.max.replace(tzinfo=timezone.utc), item.task.number)
+        return (GROUP_ORDER[item.group], item.since or datetime.max.replace(tzinfo=timezone.utc), item.task_number)
     if item.group is WorkGroup.DECIDE:
         return (GROUP_ORDER[item.group], item.kind == "lead_confirm", item.plan_id, item.since is None,
-                item.since or datetime.min.replace(tzinfo=timezone.utc), item.task.number)
+                item.since or datetime.min.replace(tzinfo=timezone.utc), item.task_number)
     due = item.due_on.toordinal() if item.due_on else 0
-    return (GROUP_ORDER[item.group], newest_period_first, due, item.plan_id, item.task.number, item.kind)
+    return (GROUP_ORDER[item.group], newest_period_first, due, item.plan_id, item.task_number, item.kind)
 
 
-def _items(work: MyWork, user: User, today: date) -> list[WorkItem]:
-    items: list[WorkItem] = []
-    plan_labels = dict(session().execute(select(Plan.id, Plan.document_number)).tuples().all())
+@dataclass(frozen=True)
+class _ItemToBuild:
+    """A line of a long list (a ReportLine or MilestoneLine), not built yet:
+    what the sorting, filtering, counting and filter choices read of a
+    WorkItem. The page's own lines become WorkItems in _built."""
 
-    def add(group: WorkGroup, kind: str, label: str, task: Task, *, period: ReportingPeriod | None = None,
-            unit: Unit | None = None, due_on: date | None = None, light: Light | None = None, overdue_days: int = 0,
-            since: datetime | None = None, note: str = "", state_label: str = "", **ids) -> None:
-        items.append(WorkItem(
-            group=group, kind=kind, kind_label=label, task=task, plan_id=task.plan_id,
-            plan_label=plan_labels.get(task.plan_id, ""), period_code=period.code if period else None,
-            period_label=period.label if period else None, period_starts_on=period.starts_on if period else None,
-            unit=unit, due_on=due_on, light=light, overdue_days=overdue_days, since=since, note=note,
-            state_label=state_label, **ids,
+    group: WorkGroup
+    kind: str
+    line: ReportLine | MilestoneLine
+    plan_id: int
+    plan_label: str
+    period: ReportingPeriod | None
+    unit: Unit | None
+    due_on: date | None
+    since: datetime | None
+
+    @property
+    def task_number(self) -> int:
+        return self.line.task_number
+
+    @property
+    def period_code(self) -> str | None:
+        return self.period.code if self.period else None
+
+    @property
+    def period_label(self) -> str | None:
+        return self.period.label if self.period else None
+
+    @property
+    def period_starts_on(self) -> date | None:
+        return self.period.starts_on if self.period else None
+
+
+def _work_item(plan_labels: dict[int, str], group: WorkGroup, kind: str, label: str, task: Task, *,
+               period: ReportingPeriod | None = None, unit: Unit | None = None, due_on: date | None = None,
+               light: Light | None = None, overdue_days: int = 0, since: datetime | None = None, note: str = "",
+               state_label: str = "", **ids) -> WorkItem:
+    return WorkItem(
+        group=group, kind=kind, kind_label=label, task=task, plan_id=task.plan_id,
+        plan_label=plan_labels.get(task.plan_id, ""), period_code=period.code if period else None,
+        period_label=period.label if period else None, period_starts_on=period.starts_on if period else None,
+        unit=unit, due_on=due_on, light=light, overdue_days=overdue_days, since=since, note=note,
+        state_label=state_label, **ids,
+    )
+
+
+# The long lists' kinds of line, each with its group; _built makes the item
+# of a line of each kind from its loaded report or milestone.
+_REPORT_LINE_KINDS = {"lead_report_review": WorkGroup.REVIEW, "contribution_review": WorkGroup.REVIEW,
+                      "returned_report": WorkGroup.RETURNED}
+
+
+def _report_item(kind: str, r: Report, plan_labels: dict[int, str]) -> WorkItem:
+    if kind == "lead_report_review":
+        return _work_item(plan_labels, WorkGroup.REVIEW, kind, "审核牵头单位报告", r.task, period=r.period,
+                          unit=r.unit, since=r.submitted_at, state_label=r.state.label, report_id=r.id)
+    if kind == "contribution_review":
+        return _work_item(plan_labels, WorkGroup.REVIEW, kind, "审阅配合单位报送", r.task, period=r.period,
+                          unit=r.unit, since=r.submitted_at, state_label=r.state.label, report_id=r.id)
+    return _work_item(plan_labels, WorkGroup.RETURNED, kind, f"{r.kind.label}被退回", r.task, period=r.period,
+                      unit=r.unit, since=r.returned_at, note=r.return_reason or "", state_label=r.state.label,
+                      report_id=r.id)
+
+
+def _milestone_to_decide_item(m: Milestone, plan_labels: dict[int, str]) -> WorkItem:
+    proposed = m.state is MilestoneState.PROPOSED
+    return _work_item(plan_labels, WorkGroup.DECIDE, "milestone_confirm" if proposed else "milestone_accept",
+                      "节点待确认" if proposed else "节点待验收", m.task, due_on=m.due_on, since=m.created_at,
+                      note=m.title, state_label=m.state.label, milestone_id=m.id)
+
+
+def _built(page: list[WorkItem | _ItemToBuild], plan_labels: dict[int, str]) -> list[WorkItem]:
+    """The page's items, its reports and milestones loaded in one statement
+    each (always both: a constant number of statements)."""
+    sess = session()
+    report_ids = [i.line.id for i in page if isinstance(i, _ItemToBuild) and isinstance(i.line, ReportLine)]
+    milestone_ids = [i.line.id for i in page if isinstance(i, _ItemToBuild) and isinstance(i.line, MilestoneLine)]
+    reports = {r.id: r for r in sess.scalars(
+        select(Report).options(joinedload(Report.task), joinedload(Report.period), joinedload(Report.unit),
+                               lazyload(Report.values)).where(Report.id.in_(report_ids))
+    )}
+    milestones = {m.id: m for m in sess.scalars(
+        select(Milestone).options(joinedload(Milestone.task)).where(Milestone.id.in_(milestone_ids))
+    )}
+    built = []
+    for item in page:
+        if isinstance(item, WorkItem):
+            built.append(item)
+        elif isinstance(item.line, ReportLine):
+            built.append(_report_item(item.kind, reports[item.line.id], plan_labels))
+        else:
+            built.append(_milestone_to_decide_item(milestones[item.line.id], plan_labels))
+    return built
+
+
+def _items(work: MyWork, user: User, today: date, plan_labels: dict[int, str]) -> list[WorkItem | _ItemToBuild]:
+    """Every line of 我的待办 of `work` (made with as_lines): the long lists
+    as lines to build, the others as items."""
+    sess = session()
+    items: list[WorkItem | _ItemToBuild] = []
+
+    def add(group: WorkGroup, kind: str, label: str, task: Task, **fields) -> None:
+        items.append(_work_item(plan_labels, group, kind, label, task, **fields))
+
+    report_lines = [*(("lead_report_review", r) for r in work.review_queue),
+                    *(("contribution_review", r) for r in work.contributions_to_review)]
+    returned_lines = [("returned_report", r) for r in work.returned]
+    lines_of_reports = [r for _, r in report_lines + returned_lines]
+    periods = {p.id: p for p in sess.scalars(
+        select(ReportingPeriod).where(ReportingPeriod.id.in_(sorted({r.period_id for r in lines_of_reports}))))}
+    units = {u.id: u for u in sess.scalars(
+        select(Unit).where(Unit.id.in_(sorted({r.unit_id for r in lines_of_reports}))))}
+
+    def add_report_line(kind: str, r: ReportLine) -> None:
+        items.append(_ItemToBuild(
+            group=_REPORT_LINE_KINDS[kind], kind=kind, line=r, plan_id=r.plan_id,
+            plan_label=plan_labels.get(r.plan_id, ""), period=periods[r.period_id], unit=units[r.unit_id],
+            due_on=None, since=r.returned_at if kind == "returned_report" else r.submitted_at,
         ))
 
-    for r in work.review_queue:
-        add(WorkGroup.REVIEW, "lead_report_review", "审核牵头单位报告", r.task, period=r.period, unit=r.unit,
-            since=r.submitted_at, state_label=r.state.label, report_id=r.id)
-    for r in work.contributions_to_review:
-        add(WorkGroup.REVIEW, "contribution_review", "审阅配合单位报送", r.task, period=r.period, unit=r.unit,
-            since=r.submitted_at, state_label=r.state.label, report_id=r.id)
+    for kind, r in report_lines:
+        add_report_line(kind, r)
     for t in work.closing_requests:
         lead = t.lead.unit if t.lead else None
         add(WorkGroup.DECIDE, "closing_request", "申请办结", t, unit=lead, since=t.updated_at,
@@ -372,18 +526,18 @@ def _items(work: MyWork, user: User, today: date) -> list[WorkItem]:
             since=x.created_at, note=f"申请延期至 {x.new_deadline.isoformat()}", state_label="待决定",
             extension_id=x.id)
     for m in work.milestones_to_decide:
-        proposed = m.state is MilestoneState.PROPOSED
-        add(WorkGroup.DECIDE, "milestone_confirm" if proposed else "milestone_accept",
-            "节点待确认" if proposed else "节点待验收", m.task, due_on=m.due_on, since=m.created_at,
-            note=m.title, state_label=m.state.label, milestone_id=m.id)
+        items.append(_ItemToBuild(
+            group=WorkGroup.DECIDE, kind="milestone_confirm" if m.state is MilestoneState.PROPOSED else "milestone_accept",
+            line=m, plan_id=m.plan_id, plan_label=plan_labels.get(m.plan_id, ""), period=None, unit=None,
+            due_on=m.due_on, since=m.created_at,
+        ))
     for t in work.leads_to_confirm:
         lead = t.lead
         add(WorkGroup.DECIDE, "lead_confirm", "确认牵头单位", t, unit=lead.unit if lead else None,
             note=f"建议 {lead.unit.short_name} 牵头" if lead else "", state_label="待确认",
             lead_unit_id=lead.unit_id if lead else None)
-    for r in work.returned:
-        add(WorkGroup.RETURNED, "returned_report", f"{r.kind.label}被退回", r.task, period=r.period, unit=r.unit,
-            since=r.returned_at, note=r.return_reason or "", state_label=r.state.label, report_id=r.id)
+    for kind, r in returned_lines:
+        add_report_line(kind, r)
     for owed in work.owed:
         ob = owed.obligation
         late = owed.light is Light.RED
