@@ -33,8 +33,7 @@ def contribution_due_on(period: ReportingPeriod, calendar: WorkdayCalendar) -> d
     return calendar.add_working_days(period.due_on, -CONTRIBUTION_LEAD_TIME_WORKING_DAYS)
 
 
-@dataclass(frozen=True)
-class FiledReport:
+class FiledReport(NamedTuple):
     """Which report was filed and its state: all that a list of what is owed
     needs, without building the report and its values (obligations with
     `filed_only=True`)."""

@@ -7,7 +7,7 @@ from typing import NamedTuple
 from datetime import date, datetime, timezone
 
 from sqlalchemy import select
-from sqlalchemy.orm import joinedload, lazyload, selectinload
+from sqlalchemy.orm import defer, joinedload, lazyload, selectinload
 
 from ..db import session
 from ..errors import ValidationError
@@ -129,8 +129,9 @@ def _liaison_work(user: User, today: date, calendar: WorkdayCalendar, work: MyWo
         TaskUnit.unit_id == user.unit_id, Task.plan_id.in_(published_plan_ids())
     )
     # The unit's plans, loaded once: every task.plan below is then found in
-    # the session instead of one query per plan.
-    plans = list(sess.scalars(select(Plan).where(Plan.id.in_(plan_ids))))  # noqa: F841 (kept alive: the session holds objects weakly)
+    # the session instead of one query per plan. Not their source text (tens
+    # of KB each, read for nothing here).
+    plans = list(sess.scalars(select(Plan).options(defer(Plan.source_text)).where(Plan.id.in_(plan_ids))))  # noqa: F841 (kept alive: the session holds objects weakly)
     periods = list(
         sess.scalars(
             select(ReportingPeriod).where(ReportingPeriod.plan_id.in_(plan_ids), ReportingPeriod.starts_on <= today)
@@ -383,14 +384,18 @@ def work_view(user: User, today: date, filters: WorkFilters | None = None,
     return view
 
 
+_NEVER = datetime.max.replace(tzinfo=timezone.utc)
+_LONG_AGO = datetime.min.replace(tzinfo=timezone.utc)
+
+
 def _sort_key(item: WorkItem | _ItemToBuild):
     newest_period_first = -(item.period_starts_on.toordinal()) if item.period_starts_on else 0
     if item.group is WorkGroup.REVIEW:
         # First come, first served: the one waiting longest on top.
-        return (GROUP_ORDER[item.group], item.since or datetime.max.replace(tzinfo=timezone.utc), item.task_number)
+        return (GROUP_ORDER[item.group], item.since or _NEVER, item.task_number)
     if item.group is WorkGroup.DECIDE:
         return (GROUP_ORDER[item.group], item.kind == "lead_confirm", item.plan_id, item.since is None,
-                item.since or datetime.min.replace(tzinfo=timezone.utc), item.task_number)
+                item.since or _LONG_AGO, item.task_number)
     due = item.due_on.toordinal() if item.due_on else 0
     return (GROUP_ORDER[item.group], newest_period_first, due, item.plan_id, item.task_number, item.kind)
 
@@ -406,7 +411,9 @@ class _ItemToBuild:
     line: ReportLine | MilestoneLine
     plan_id: int
     plan_label: str
-    period: ReportingPeriod | None
+    period_code: str | None
+    period_label: str | None
+    period_starts_on: date | None
     unit: Unit | None
     due_on: date | None
     since: datetime | None
@@ -414,18 +421,6 @@ class _ItemToBuild:
     @property
     def task_number(self) -> int:
         return self.line.task_number
-
-    @property
-    def period_code(self) -> str | None:
-        return self.period.code if self.period else None
-
-    @property
-    def period_label(self) -> str | None:
-        return self.period.label if self.period else None
-
-    @property
-    def period_starts_on(self) -> date | None:
-        return self.period.starts_on if self.period else None
 
 
 def _work_item(plan_labels: dict[int, str], group: WorkGroup, kind: str, label: str, task: Task, *,
@@ -503,15 +498,18 @@ def _items(work: MyWork, user: User, today: date, plan_labels: dict[int, str]) -
                     *(("contribution_review", r) for r in work.contributions_to_review)]
     returned_lines = [("returned_report", r) for r in work.returned]
     lines_of_reports = [r for _, r in report_lines + returned_lines]
-    periods = {p.id: p for p in sess.scalars(
+    # Each period's code, label and start read once, not once per line.
+    periods = {p.id: (p.code, p.label, p.starts_on) for p in sess.scalars(
         select(ReportingPeriod).where(ReportingPeriod.id.in_(sorted({r.period_id for r in lines_of_reports}))))}
     units = {u.id: u for u in sess.scalars(
         select(Unit).where(Unit.id.in_(sorted({r.unit_id for r in lines_of_reports}))))}
 
     def add_report_line(kind: str, r: ReportLine) -> None:
+        period_code, period_label, period_starts_on = periods[r.period_id]
         items.append(_ItemToBuild(
             group=_REPORT_LINE_KINDS[kind], kind=kind, line=r, plan_id=r.plan_id,
-            plan_label=plan_labels.get(r.plan_id, ""), period=periods[r.period_id], unit=units[r.unit_id],
+            plan_label=plan_labels.get(r.plan_id, ""), period_code=period_code, period_label=period_label,
+            period_starts_on=period_starts_on, unit=units[r.unit_id],
             due_on=None, since=r.returned_at if kind == "returned_report" else r.submitted_at,
         ))
 
@@ -528,7 +526,8 @@ def _items(work: MyWork, user: User, today: date, plan_labels: dict[int, str]) -
     for m in work.milestones_to_decide:
         items.append(_ItemToBuild(
             group=WorkGroup.DECIDE, kind="milestone_confirm" if m.state is MilestoneState.PROPOSED else "milestone_accept",
-            line=m, plan_id=m.plan_id, plan_label=plan_labels.get(m.plan_id, ""), period=None, unit=None,
+            line=m, plan_id=m.plan_id, plan_label=plan_labels.get(m.plan_id, ""), period_code=None,
+            period_label=None, period_starts_on=None, unit=None,
             due_on=m.due_on, since=m.created_at,
         ))
     for t in work.leads_to_confirm:
