@@ -53,8 +53,9 @@ class Delivery(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     recipient_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     # What the reminder is about, e.g. "report:12:7:31" (task, period, unit)
-    # or "milestone:5:2025-10-09" (a new due date is a new item).
-    item_key: Mapped[str] = mapped_column(String(120))
+    # or "milestone:5:2025-10-09" (a new due date is a new item). Indexed:
+    # the daily scan looks up what is recorded for today's items.
+    item_key: Mapped[str] = mapped_column(String(120), index=True)
     rule: Mapped[str] = mapped_column(String(32))
     # Which repetition of the rule (0 first; an overdue reminder every two
     # working days counts 0, 1, 2, ...).
