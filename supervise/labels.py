@@ -9,6 +9,7 @@ records and fails when one has no label here.
 from __future__ import annotations
 
 import re
+from datetime import date
 from typing import Any
 
 from .models import (
@@ -199,6 +200,11 @@ def state_label(value: Any) -> str:
     if hasattr(value, "label"):
         return value.label
     return STATE_LABELS.get(str(value), "其他状态")
+
+
+def chinese_day(day: date | None) -> str:
+    """2027-01-08 -> 2027年1月8日."""
+    return f"{day.year}年{day.month}月{day.day}日" if day else ""
 
 
 def object_label(object_type: str | None) -> str:

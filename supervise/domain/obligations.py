@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
+from itertools import groupby
 from typing import NamedTuple
 
 from sqlalchemy import and_, or_, select
@@ -243,3 +244,28 @@ def lead_units(session: Session, task_ids: Iterable[int]) -> dict[int, tuple[int
     ):
         leads.setdefault(task_id, (unit_id, short_name))
     return leads
+
+
+def next_obligations(
+    session: Session, unit_ids: Iterable[int], today: date, calendar: WorkdayCalendar
+) -> list[Obligation]:
+    """What the units owe next: the open obligations (not done, not yet
+    past due) with the earliest due date from `today` on, in task order;
+    empty when nothing more is owed. A draft plan has no periods and owes
+    nothing. One statement for the periods, two for each due date looked at
+    (the next one, unless everything due then is already done)."""
+    unit_ids = list(unit_ids)
+    plan_ids = select(Task.plan_id).join(TaskUnit, TaskUnit.task_id == Task.id).where(TaskUnit.unit_id.in_(unit_ids))
+    # A contribution is due before its period's date: periods due from today on cover every open one.
+    periods = session.scalars(
+        select(ReportingPeriod).where(ReportingPeriod.plan_id.in_(plan_ids), ReportingPeriod.due_on >= today)
+        .order_by(ReportingPeriod.due_on, ReportingPeriod.id)
+    ).all()
+    for _due_on, same_date in groupby(periods, key=lambda p: p.due_on):
+        open_ = [ob for ob in obligations(session, same_date, calendar, unit_ids=unit_ids, filed_only=True)
+                 if not ob.is_done and ob.due_on >= today]
+        if open_:
+            first = min(ob.due_on for ob in open_)
+            return sorted((ob for ob in open_ if ob.due_on == first),
+                          key=lambda ob: (ob.task.plan_id, ob.task.number, ob.task_unit.position))
+    return []

@@ -32,6 +32,7 @@ from ..models import (
 from ..domain.obligations import Obligation, obligations
 from ..policy import authorize, can, published_plan_ids
 from ..domain.workdays import WorkdayCalendar, working_days_overdue
+from .next_due import NextDue, next_due
 
 
 @dataclass
@@ -320,6 +321,7 @@ class WorkView:
     plans: list[tuple[int, str]]  # filter choices, from the user's whole list
     periods: list[tuple[str, str]]  # newest first
     units: list[Unit]
+    next_due: NextDue | None = None  # when there is nothing to do: the next report the unit owes
 
     @property
     def pages(self) -> int:
@@ -381,6 +383,8 @@ def work_view(user: User, today: date, filters: WorkFilters | None = None,
                     units=units)
     start = (view.page - 1) * filters.per_page
     view.items = _built(matching[start:start + filters.per_page], plan_labels)
+    if not view.total:
+        view.next_due = next_due(user, today, work.calendar)
     return view
 
 

@@ -131,6 +131,7 @@ def init_web(app: Flask) -> None:
     app.add_template_filter(labels.job_label, "job_label")
     app.add_template_filter(labels.trigger_label, "trigger_label")
     app.add_template_filter(labels.reminder_label, "reminder_label")
+    app.add_template_filter(labels.chinese_day, "chinese_day")
 
     @app.template_filter("actor")
     def _actor(entry) -> str:

@@ -36,6 +36,7 @@ def test_review_publish_and_items_by_hand_in_chromium(app, live_server, make_use
     shots = Path(os.environ.get("SUPERVISE_SCREENSHOTS") or tmp_path)
     shots.mkdir(parents=True, exist_ok=True)
     coordinator = make_user("coordinator", login="coord")
+    make_user("liaison", unit="省经信厅", login="jxt_liaison")
     document = tmp_path / "数字贸易提升行动方案.md"
     document.write_text(DRAFT_DOC, encoding="utf-8")
     base = live_server.url
@@ -51,14 +52,14 @@ def test_review_publish_and_items_by_hand_in_chromium(app, live_server, make_use
                 if r.status >= 400 and not r.url.endswith("/favicon.ico") else None)
         page.on("dialog", lambda d: d.accept())
 
-        def snap(name: str) -> None:
+        def snap(name: str, on=page) -> None:
             for size, (width, height) in SIZES.items():
-                page.set_viewport_size({"width": width, "height": height})
-                page.screenshot(path=str(shots / f"{name}-{size}.png"), full_page=True)
+                on.set_viewport_size({"width": width, "height": height})
+                on.screenshot(path=str(shots / f"{name}-{size}.png"), full_page=True)
                 # Nothing sticks out sideways at either width.
-                overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+                overflow = on.evaluate("document.documentElement.scrollWidth - window.innerWidth")
                 assert overflow <= 1, (name, size, overflow)
-            page.set_viewport_size({"width": 1366, "height": 768})
+            on.set_viewport_size({"width": 1366, "height": 768})
 
         log_in(page, base, coordinator.login)
 
@@ -102,6 +103,13 @@ def test_review_publish_and_items_by_hand_in_chromium(app, live_server, make_use
         assert page.locator(".flash-success").count() == 1
         plan = _stored(Plan, document_number="浙政办发〔2026〕9号")
         assert plan.status is PlanStatus.PUBLISHED and plan.first_period == "2026Q1"  # today is pinned to 2025-07-03: before the plan starts
+        # A unit of the plan has nothing to do yet: its 我的待办 says what it owes next.
+        liaison = browser.new_context(locale="zh-CN", viewport={"width": 1366, "height": 768}).new_page()
+        log_in(liaison, base, "jxt_liaison")
+        liaison.goto(f"{base}/work")
+        said = liaison.locator("p.next-due").inner_text()
+        assert said.startswith("下一次报送:2026年第一季度 任务1「建设数字贸易平台」 配合单位报送等 2 项,截止 2026年"), said
+        snap("work-next-due", on=liaison)
 
         # By hand: a list of 督办事项 and a leader's instruction in it.
         page.goto(f"{base}/plans/new")

@@ -10,6 +10,7 @@ from ...domain.clock import today
 from ...serialize import iso, task_ref, token_dict, unit_ref
 from ...services import notifications as notification_service
 from ...services import tokens as token_service
+from ...services.next_due import NextDue
 from ...services.work import WorkFilters, WorkGroup, WorkItem, WorkView, work_view
 from .. import acting_user, authenticated_by_token
 from . import bp, json_body
@@ -56,6 +57,20 @@ def _work_dict(view: WorkView) -> dict[str, Any]:
             "periods": [{"code": code, "label": label} for code, label in view.periods],
             "units": [unit_ref(u) for u in view.units],
         },
+        "next_due": _next_due_dict(view.next_due) if view.next_due else None,
+    }
+
+
+def _next_due_dict(next_due: NextDue) -> dict[str, Any]:
+    return {
+        "period": next_due.period_code,
+        "period_label": next_due.period_label,
+        "task": task_ref(next_due.task),
+        "kind": next_due.kind.value,
+        "kind_label": next_due.kind_label,
+        "due_on": iso(next_due.due_on),
+        "working_days_left": next_due.working_days_left,
+        "others_due": next_due.others_due,
     }
 
 

@@ -224,8 +224,20 @@ SCHEMAS: dict[str, Any] = {
                 "periods": array(obj({"code": PERIOD_CODE, "label": STRING})),
                 "units": array(ref("UnitRef")),
             }, description="筛选可选值(取自全部待办,期次新的在前)"),
+            "next_due": {**nullable(ref("NextDue")),
+                         "description": "没有任何待办时:本单位下一次应报送的内容;有待办或不需报送时为 null"},
         },
         description="我的待办:先列可立即办理的(待审核、待决定、被退回),再列本期应办,最后是逾期;各类中新的期次在前(待审核先到先审)",
+    ),
+    "NextDue": obj(
+        {
+            "period": PERIOD_CODE, "period_label": STRING, "task": ref("TaskRef"),
+            "kind": enum([k.value for k in ReportKind]), "kind_label": STRING,
+            "due_on": {**DATE, "description": "截止日期(配合单位报送早于牵头单位报告)"},
+            "working_days_left": {**INTEGER, "description": "距截止还有几个工作日;0 为今天截止"},
+            "others_due": {**INTEGER, "description": "同一天截止的其他应报送事项数"},
+        },
+        description="本单位下一次应报送的内容:截止日期最早、尚未报送的一项(同日多项时取任务序号最前者)",
     ),
     "WorkItem": obj(
         {
