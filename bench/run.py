@@ -75,10 +75,13 @@ PAGES = [
     Page("督查看板 targets", "bench_leader", lambda ids: f"/dashboard/?plan={ids['plan']}&view=targets"),
     Page("督查看板 late", "bench_leader", lambda ids: f"/dashboard/?plan={ids['plan']}&view=late"),
     Page("督查看板 units", "bench_leader", lambda ids: f"/dashboard/?plan={ids['plan']}&view=units"),
+    Page("督查看板 sections", "bench_leader", lambda ids: f"/dashboard/?plan={ids['plan']}&view=sections"),
+    Page("督查看板 punctuality", "bench_leader", lambda ids: f"/dashboard/?plan={ids['plan']}&view=punctuality"),
     Page("报告页 report page", "bench_coordinator", lambda ids: f"/reports/{ids['report']}"),
     Page("API /me/work liaison", "bench_liaison", lambda ids: "/api/v1/me/work", api=True),
     Page("API /tasks/{id}", "bench_coordinator", lambda ids: f"/api/v1/tasks/{ids['task']}", api=True),
     Page("计划审核页 plan review page", "bench_coordinator", lambda ids: f"/plans/{ids['draft']}/review"),
+    Page("API /dashboard 督查看板", "bench_leader", lambda ids: f"/api/v1/dashboard?plan={ids['plan']}", api=True),
 ]
 
 
