@@ -11,7 +11,7 @@ from itertools import groupby
 from typing import NamedTuple
 
 from sqlalchemy import and_, or_, select
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm import Session, joinedload, lazyload
 
 from ..models import Report, ReportingPeriod, ReportKind, ReportState, Task, TaskState, TaskUnit, Unit, UnitRole
 from .workdays import WorkdayCalendar
@@ -70,6 +70,7 @@ def obligations(
     task_ids: Iterable[int] | None = None,
     tasks: Iterable[Task] | None = None,
     filed_only: bool = False,
+    with_values: bool = True,
 ) -> list[Obligation]:
     """Every report owed for the given periods (tasks that are suspended or
     closed owe nothing), with the report filed so far, if any. A constant
@@ -81,7 +82,10 @@ def obligations(
 
     `filed_only` gives each obligation's report as a FiledReport (id and
     state), read as plain rows: 我的待办 goes through every report of every
-    period of the unit's plans to list the few still owed."""
+    period of the unit's plans to list the few still owed.
+
+    `with_values=False` leaves the reports' values unloaded (read on access),
+    for callers that take the values from elsewhere (the supervision)."""
     periods = list(periods)
     if not periods:
         return []
@@ -126,7 +130,7 @@ def obligations(
     else:
         # Joined, not Report.values' own selectin: that loads in batches of 500
         # reports, one statement each, so the count grew with the data.
-        report_query = report_query.options(joinedload(Report.values))
+        report_query = report_query.options(joinedload(Report.values) if with_values else lazyload(Report.values))
         reports = {(r.task_id, r.period_id, r.unit_id): r for r in session.scalars(report_query).unique()}
     # Each period meets only the rows of its own plan, read once here: not
     # every row for every period (periods × rows attribute reads).

@@ -14,11 +14,18 @@ queries, built from approved data only.
 
 A fixed number of SQL statements whatever the size of the data (the
 benchmark's statement-count test holds this).
+
+What only some readers show is computed when first read, once: the
+punctuality table (its own query), the counts by unit and the ledger's last
+submission dates (their own query). The 通报 exports read all of it; a
+dashboard view only what it shows.
 """
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 from datetime import date, datetime, time, timedelta, timezone
 from decimal import Decimal
 from zoneinfo import ZoneInfo
@@ -80,6 +87,20 @@ def is_on_time(first_submitted_at: datetime | None, due_on: date) -> bool:
 # --- the shapes the pages and exporters read ------------------------------
 
 
+class Once:
+    """A value computed by `load` the first time it is asked for."""
+
+    __slots__ = ("_load", "_value", "_loaded")
+
+    def __init__(self, load: Callable[[], object]) -> None:
+        self._load, self._value, self._loaded = load, None, False
+
+    def get(self):
+        if not self._loaded:
+            self._value, self._loaded = self._load(), True
+        return self._value
+
+
 @dataclass
 class LedgerRow:
     """One task × unit line of the 台账."""
@@ -90,12 +111,18 @@ class LedgerRow:
     light: Light
     report_state: ReportState | None  # of the unit's report for the period
     due_on: date | None  # what the unit owes for the period, when
-    last_reported_on: date | None  # last submission by the unit on the task, up to the period
+    # (task id, unit id) -> last submission by the unit on the task, up to the
+    # period: one query for all the rows, run when the first one is read.
+    last_reported: Once = field(repr=False)
     values: dict[int, Decimal]  # target id -> approved value (or included contribution value)
 
     @property
     def unit(self) -> Unit:
         return self.task_unit.unit
+
+    @property
+    def last_reported_on(self) -> date | None:
+        return self.last_reported.get().get((self.task.id, self.task_unit.unit_id))
 
     @property
     def report_state_label(self) -> str:
@@ -237,10 +264,18 @@ class Supervision:
     targets: list[TargetProgress]
     overdue: list[OverdueItem]
     returned: list[ReturnedItem]
-    punctuality: list[UnitPunctuality]  # ranked: best on-time rate first
     by_section: list[tuple[Section, Counts]]
-    by_unit: list[tuple[Unit, Counts]]
     report_counts: dict[str, int]  # lead reports of the period by outcome
+    _punctuality: Once = field(repr=False)
+
+    @property
+    def punctuality(self) -> list[UnitPunctuality]:
+        """Ranked: best on-time rate first (its own query, run when first read)."""
+        return self._punctuality.get()
+
+    @cached_property
+    def by_unit(self) -> list[tuple[Unit, Counts]]:
+        return _counts_by_unit(self.tasks)
 
     @property
     def ledger(self) -> list[LedgerRow]:
@@ -316,7 +351,8 @@ def build_supervision(
     section_tasks = {s.id: [t for t in tasks if t.section_id == s.id] for s in sections}
 
     # Who owes what for the chosen period, and what they filed.
-    owed = obligations(session, [period], calendar, tasks=tasks)
+    # The values come from their own queries below (approved and included ones only).
+    owed = obligations(session, [period], calendar, tasks=tasks, with_values=False)
     if history is not None:
         for ob in owed:
             ob.report = history.report(ob.report)
@@ -325,10 +361,11 @@ def build_supervision(
     if history is None:
         approved = _approved_values(session, period_ids)
         included = _included_contribution_values(session, period_ids)
-        last_reported = _last_reported(session, period_ids, task_ids)
+        last_reported = Once(lambda: _last_reported(session, period_ids, task_ids))
         milestones = _open_milestones(session, task_ids)
     else:
-        approved, included, last_reported = _values_then(history)
+        approved, included, last_reported_then = _values_then(history)
+        last_reported = Once(lambda: last_reported_then)
         milestones = open_milestones_at(session, task_ids, as_of)
 
     milestone_lights: dict[int, list[Light]] = defaultdict(list)
@@ -363,7 +400,7 @@ def build_supervision(
                     section=section, task=task, task_unit=tu, light=unit_light,
                     report_state=report.state if report else None,
                     due_on=ob.due_on if ob else None,
-                    last_reported_on=last_reported.get((task.id, tu.unit_id)),
+                    last_reported=last_reported,
                     values=values,
                 ))
             lead_ob = owed_by_key.get((task.id, task.lead.unit_id)) if task.lead else None
@@ -409,10 +446,10 @@ def build_supervision(
         targets=targets,
         overdue=overdue,
         returned=returned,
-        punctuality=_punctuality(session, plan, tasks, [p for p in periods if p.due_on < as_of], history),
         by_section=_counts_by_section(task_rows),
-        by_unit=_counts_by_unit(task_rows),
         report_counts=report_counts,
+        _punctuality=Once(lambda: _punctuality(session, plan, tasks, [p for p in periods if p.due_on < as_of],
+                                               history)),
     )
 
 
@@ -682,40 +719,45 @@ def _target_progress(
     baseline_known = (target.baseline_value is not None or target.kind is not TargetKind.ANNUAL
                       or target.due_year is None)
     in_window = [p for p in periods if p.ends_on >= start and p.starts_on <= end]
-    by_period = approved.by_target.get(target.id, {})
+    target_id, task_id = target.id, target.task_id
+    by_period = approved.by_target.get(target_id, {})
+    # What the approved lead reports of the window took in from the units,
+    # period by period (a split target's shares); read once per target here
+    # rather than once per allocation and period.
+    included_in_window = [included.get((task_id, p.id), {}) for p in in_window] if task_id is not None else []
 
     # A split target's total is the lead's figure, or else the sum of the
     # shares its approved report took in.
     alloc_units = {a.unit_id for a in target.allocations}
 
-    def allocated_sum(period: ReportingPeriod) -> Decimal | None:
-        if not alloc_units or target.task_id is None:
+    def allocated_sum(by_unit: dict[int, dict[int, Decimal]]) -> Decimal | None:
+        if not alloc_units or task_id is None:
             return None
-        by_unit = included.get((target.task_id, period.id), {})
-        found = [by_unit[u][target.id] for u in alloc_units if target.id in by_unit.get(u, {})]
+        found = [by_unit[u][target_id] for u in alloc_units if target_id in by_unit.get(u, {})]
         return sum(found, Decimal(0)) if found else None
 
     base_f, goal_f = float(baseline), float(target.value)
     series = []
     latest, latest_period = None, None
-    actual_by_period: dict[int, Decimal] = {}
-    for p in in_window:
+    for i, p in enumerate(in_window):
+        code, ends_on = p.code, p.ends_on
         actual = by_period.get(p.id)
-        if actual is None:
-            actual = allocated_sum(p)
+        if actual is None and task_id is not None:
+            actual = allocated_sum(included_in_window[i])
         if actual is not None:
-            actual_by_period[p.id] = actual
-            latest, latest_period = actual, p.code
-        planned = base_f + (goal_f - base_f) * _time_share(start, end, p.ends_on) if baseline_known else None
-        series.append(SeriesPoint(p.code, p.ends_on, planned, float(actual) if actual is not None else None))
+            latest, latest_period = actual, code
+        planned = base_f + (goal_f - base_f) * _time_share(start, end, ends_on) if baseline_known else None
+        series.append(SeriesPoint(code, ends_on, planned, float(actual) if actual is not None else None))
 
     allocations = []
     for a in sorted(target.allocations, key=lambda a: (a.unit.sort_order, a.unit_id)):
         actual = None
-        for p in in_window:
-            value = included.get((target.task_id, p.id), {}).get(a.unit_id, {}).get(target.id)
+        unit_id = a.unit_id
+        for by_unit in reversed(included_in_window):  # the latest period with a value
+            value = by_unit.get(unit_id, {}).get(target_id)
             if value is not None:
                 actual = value
+                break
         allocations.append(AllocationRow(a.unit, a.value, a.baseline_value or Decimal(0), actual))
 
     return TargetProgress(

@@ -78,9 +78,13 @@ def list_plans(user: User) -> list[Plan]:
 
 
 def dashboard_view(user: User, as_of: date, *, plan_id: int | None = None,
-                   period_code: str | None = None) -> DashboardView:
+                   period_code: str | None = None, view: str = "summary") -> DashboardView:
     """The plan (default: the newest) at the end of the period (default: the
-    last one ended by `as_of`), lights and lateness judged on `as_of`."""
+    last one ended by `as_of`), lights and lateness judged on `as_of`.
+
+    What every view shows (the figures, lights, what is late) is computed
+    here; of the parts `Supervision` computes when first read, only those of
+    the `view` (the punctuality table, the counts by unit)."""
     plans = list_plans(user)
     if not plans:
         raise NotFound("尚未导入行动计划")
@@ -99,6 +103,10 @@ def dashboard_view(user: User, as_of: date, *, plan_id: int | None = None,
         returned=len(data.returned),
         red_tasks=len(data.red_tasks),
     )
+    if view == "punctuality":
+        data.punctuality  # noqa: B018 - its query, run here rather than while rendering
+    elif view == "units":
+        data.by_unit  # noqa: B018
     return DashboardView(plans=plans, plan=data.plan, period=period, as_of=as_of, data=data,
                          figures=figures(data), late=late)
 

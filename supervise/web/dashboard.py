@@ -72,8 +72,9 @@ def _plan_id() -> int | None:
     return int(value)
 
 
-def chart_data(data) -> dict:
-    """The numbers the charts draw; the page shows the same numbers as tables."""
+def chart_data(data, targets) -> dict:
+    """The numbers the charts draw (`targets`: the ones whose charts are on
+    the page); the page shows the same numbers as tables."""
     return {
         "sections": [
             {"name": f"({chinese_number(s.number)}){s.title}",
@@ -91,7 +92,7 @@ def chart_data(data) -> dict:
                 "planned": [None if p.planned is None else round(p.planned, 2) for p in t.series],
                 "actual": [None if p.actual is None else round(p.actual, 4) for p in t.series],
             }
-            for t in data.targets
+            for t in targets
         ],
     }
 
@@ -132,7 +133,7 @@ def index():
     what is late); each detail one click away as its own view (?view=)."""
     view_name = dashboard_service.parse_view(request.args.get("view"))
     view = dashboard_service.dashboard_view(acting_user(), _as_of(), plan_id=_plan_id(),
-                                            period_code=request.args.get("period"))
+                                            period_code=request.args.get("period"), view=view_name)
     data = view.data
     context = {}
     if view_name == "tasks":
@@ -152,12 +153,8 @@ def index():
         context["punctuality_rows"] = [_cells_html(
             (format_share(u.rate(p.code)), "{}/{}".format(*u.per_period.get(p.code, (0, 0))))
             for p in data.reported_periods) for u in data.punctuality]
-    charts = chart_data(data)
-    if view_name == "targets":
-        shown = {t.target.id for t in context["pager"].items}
-        charts["targets"] = [c for c in charts["targets"] if c["id"] in shown]
-    else:
-        charts["targets"] = []
+    # Only the targets view draws targets, the ones of its page.
+    charts = chart_data(data, context["pager"].items if view_name == "targets" else [])
     return render_template(
         "dashboard/index.html",
         view=view,
