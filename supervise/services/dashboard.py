@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from functools import cached_property
 
 from sqlalchemy import select
 from sqlalchemy.orm import defer
@@ -47,8 +48,12 @@ class DashboardView:
     period: ReportingPeriod
     as_of: date
     data: Supervision
-    figures: Figures
     late: LateCounts
+
+    @cached_property
+    def figures(self) -> Figures:
+        """The 通报's figures (they count the targets: the views that show them ask)."""
+        return figures(self.data)
 
     @property
     def targets_with_data(self) -> list[TargetProgress]:
@@ -82,9 +87,9 @@ def dashboard_view(user: User, as_of: date, *, plan_id: int | None = None,
     """The plan (default: the newest) at the end of the period (default: the
     last one ended by `as_of`), lights and lateness judged on `as_of`.
 
-    What every view shows (the figures, lights, what is late) is computed
-    here; of the parts `Supervision` computes when first read, only those of
-    the `view` (the punctuality table, the counts by unit)."""
+    What every view shows (lights, what is late) is computed here; of the
+    parts `Supervision` computes when first read, only those of the `view`
+    (the figures and targets, the punctuality table, the counts by unit)."""
     plans = list_plans(user)
     if not plans:
         raise NotFound("尚未导入行动计划")
@@ -107,8 +112,10 @@ def dashboard_view(user: User, as_of: date, *, plan_id: int | None = None,
         data.punctuality  # noqa: B018 - its query, run here rather than while rendering
     elif view == "units":
         data.by_unit  # noqa: B018
-    return DashboardView(plans=plans, plan=data.plan, period=period, as_of=as_of, data=data,
-                         figures=figures(data), late=late)
+    view_model = DashboardView(plans=plans, plan=data.plan, period=period, as_of=as_of, data=data, late=late)
+    if view in ("summary", "targets", "late"):
+        view_model.figures  # noqa: B018 - the targets, from their two queries, computed here
+    return view_model
 
 
 def parse_view(value: str | None) -> str:
