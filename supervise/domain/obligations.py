@@ -34,6 +34,43 @@ def contribution_due_on(period: ReportingPeriod, calendar: WorkdayCalendar) -> d
     return calendar.add_working_days(period.due_on, -CONTRIBUTION_LEAD_TIME_WORKING_DAYS)
 
 
+# The rule, stated once for every way of reading it below (ORM objects,
+# plain rows, SQL): which tasks owe, what a unit owes and by when, and what
+# counts as done.
+
+def owes_reports():
+    """SQL condition: the task owes reports (not suspended, not closed)."""
+    return Task.state.notin_(list(NOT_OWING_TASK_STATES))
+
+
+def owed_kind(is_lead: bool) -> ReportKind:
+    """The lead unit owes the task's report; a co-responsible unit its contribution."""
+    return ReportKind.LEAD_REPORT if is_lead else ReportKind.CONTRIBUTION
+
+
+class PeriodDues(NamedTuple):
+    """A period's two due dates: the lead's report, and the contributions
+    `CONTRIBUTION_LEAD_TIME_WORKING_DAYS` working days before it."""
+
+    lead: date
+    contribution: date
+
+    @classmethod
+    def of(cls, period: ReportingPeriod, calendar: WorkdayCalendar) -> PeriodDues:
+        return cls(period.due_on, contribution_due_on(period, calendar))
+
+    def due_on(self, is_lead: bool) -> date:
+        return self.lead if is_lead else self.contribution
+
+
+def done_in_sql(is_lead):
+    """SQL condition, `DONE_STATES` on a report row: the unit has done its part."""
+    return or_(
+        and_(is_lead, Report.state.in_(DONE_STATES[ReportKind.LEAD_REPORT])),
+        and_(~is_lead, Report.state.in_(DONE_STATES[ReportKind.CONTRIBUTION])),
+    )
+
+
 class FiledReport(NamedTuple):
     """Which report was filed and its state: all that a list of what is owed
     needs, without building the report and its values (obligations with
@@ -97,7 +134,7 @@ def obligations(
     query = (
         select(TaskUnit, Task)
         .join(Task, Task.id == TaskUnit.task_id)
-        .where(Task.plan_id.in_(plan_ids), Task.state.notin_(list(NOT_OWING_TASK_STATES)))
+        .where(Task.plan_id.in_(plan_ids), owes_reports())
         .order_by(Task.plan_id, Task.number, TaskUnit.position)
     )
     report_query = (
@@ -144,16 +181,15 @@ def obligations(
         owing = owing_by_plan.get(period.plan_id)
         if not owing:
             continue
-        period_id, lead_due = period.id, period.due_on
-        contribution_due = contribution_due_on(period, calendar)
+        period_id, dues = period.id, PeriodDues.of(period, calendar)
         for task_id, unit_id, is_lead, task_unit, task in owing:
             result.append(
                 Obligation(
                     task=task,
                     task_unit=task_unit,
                     period=period,
-                    kind=ReportKind.LEAD_REPORT if is_lead else ReportKind.CONTRIBUTION,
-                    due_on=lead_due if is_lead else contribution_due,
+                    kind=owed_kind(is_lead),
+                    due_on=dues.due_on(is_lead),
                     report=reports.get((task_id, period_id, unit_id)),
                 )
             )
@@ -197,11 +233,7 @@ def outstanding_rows(
     periods = list(periods)
     if not periods:
         return []
-    is_lead = TaskUnit.role == UnitRole.LEAD
-    done = or_(
-        and_(is_lead, Report.state.in_(DONE_STATES[ReportKind.LEAD_REPORT])),
-        and_(~is_lead, Report.state.in_(DONE_STATES[ReportKind.CONTRIBUTION])),
-    )
+    done = done_in_sql(TaskUnit.role == UnitRole.LEAD)
     rows = session.execute(
         select(Task.plan_id, Task.id, Task.number, Task.title, TaskUnit.unit_id, Unit.short_name, TaskUnit.role,
                ReportingPeriod.id, Report.state, Report.returned_at, Report.updated_at)
@@ -212,7 +244,7 @@ def outstanding_rows(
                                     ReportingPeriod.id.in_([p.id for p in periods])))
         .outerjoin(Report, and_(Report.task_id == Task.id, Report.period_id == ReportingPeriod.id,
                                 Report.unit_id == TaskUnit.unit_id))
-        .where(Task.state.notin_(list(NOT_OWING_TASK_STATES)), or_(Report.id.is_(None), ~done))
+        .where(owes_reports(), or_(Report.id.is_(None), ~done))
         .order_by(Task.plan_id, Task.number, TaskUnit.position)
     ).all()
     by_period: dict[int, list] = {}
@@ -220,14 +252,13 @@ def outstanding_rows(
         by_period.setdefault(row[7], []).append(row)
     result = []
     for period in periods:
-        contribution_due = contribution_due_on(period, calendar)
+        dues = PeriodDues.of(period, calendar)
         for plan_id, task_id, number, title, unit_id, short_name, role, _period_id, state, returned_at, updated_at \
                 in by_period.get(period.id, ()):
             lead = role is UnitRole.LEAD
             result.append(OwedRow(
                 plan_id, task_id, number, title, unit_id, short_name, period,
-                ReportKind.LEAD_REPORT if lead else ReportKind.CONTRIBUTION,
-                period.due_on if lead else contribution_due,
+                owed_kind(lead), dues.due_on(lead),
                 state, returned_at, updated_at,
             ))
     return result

@@ -61,7 +61,7 @@ from ..models import (
 )
 from ..models.types import UTCDateTime
 from ..domain.history import History, history_at, open_milestones_at
-from ..domain.obligations import NOT_OWING_TASK_STATES, Obligation, obligations
+from ..domain.obligations import NOT_OWING_TASK_STATES, Obligation, obligations, owes_reports
 from ..domain.workdays import WorkdayCalendar, working_days_overdue
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -594,7 +594,7 @@ def _punctuality(session: Session, plan: Plan, tasks: list[Task], periods: list[
         select(Report.unit_id, Report.period_id, func.count())
         .join(Task, Task.id == Report.task_id)
         .join(TaskUnit, (TaskUnit.task_id == Report.task_id) & (TaskUnit.unit_id == Report.unit_id))
-        .where(Task.plan_id == plan.id, Task.state.notin_(list(NOT_OWING_TASK_STATES)),
+        .where(Task.plan_id == plan.id, owes_reports(),
                Report.period_id.in_([p.id for p in periods]), Report.first_submitted_at < deadline)
         .group_by(Report.unit_id, Report.period_id)
     ).all()
