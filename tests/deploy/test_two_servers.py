@@ -23,12 +23,13 @@ import subprocess
 import sys
 import time
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, text
 
-from bench.load import PASSWORD, create_database, drop_database, free_port, seed
+from bench.load import create_database, drop_database, free_port
 from tests.conftest import BACKEND
 
 pytestmark = [
@@ -38,6 +39,47 @@ pytestmark = [
 ]
 
 ROOT = Path(__file__).resolve().parents[2]
+PASSWORD = "Two@Servers2026"
+
+
+@dataclass
+class Liaison:
+    login: str
+    token: str
+    tasks: list[int]
+
+
+def seed(url: str) -> Liaison:
+    """Migrate, load the units and the 27号 plan (reporting from 2024Q1), and
+    make one liaison of a co-responsible unit with an API token."""
+    from supervise import create_app, migrate
+    from supervise.db import session, unit_of_work
+    from supervise.models import Role, UnitRole
+    from supervise.policy import SYSTEM
+    from supervise.services.plans import import_plan_document
+    from supervise.services.units import load_units
+    from supervise.services.users import create_user, issue_api_token
+
+    migrate.upgrade(url)
+    app = create_app("testing", DATABASE_URL=url)
+    try:
+        with app.app_context():
+            with unit_of_work():
+                load_units(ROOT / "seed" / "units.csv")
+                load_units(ROOT / "seed" / "counties.csv")
+                source = (ROOT / "seed" / "plans" / "zhejiang-cbec-action-plan-2024.md").read_text(encoding="utf-8")
+                plan = import_plan_document(source, actor=SYSTEM, publish=True, first_period="2024Q1").plan
+                co = next(tu for task in plan.tasks for tu in task.units if tu.role is UnitRole.CO)
+                unit_name = co.unit.canonical_name
+                tasks = [t.id for t in plan.tasks for tu in t.units if tu.role is UnitRole.CO and tu.unit_id == co.unit_id]
+            with unit_of_work():
+                user = create_user("two_servers_co", unit_name=unit_name, roles=[Role.LIAISON], password=PASSWORD,
+                                   actor=SYSTEM)
+                token = issue_api_token(user, label="two servers")
+            session.remove()
+    finally:
+        app.extensions["supervise.engine"].dispose()
+    return Liaison("two_servers_co", token, tasks)
 
 
 def _env(url: str, instance: Path, shared: Path, keys: dict[str, str], node: str) -> dict[str, str]:
@@ -125,8 +167,7 @@ def test_two_servers_share_evidence_sessions_tokens_and_one_scheduler_does_each_
     url = create_database("postgresql", tmp_path)
     procs: list[subprocess.Popen] = []
     try:
-        people = seed(url, users=4)
-        liaison = next(p for p in people if p.role == "co")
+        liaison = seed(url)
         keys = {"SECRET_KEY": secrets.token_hex(32), "SUPERVISE_AUDIT_KEY": secrets.token_hex(32)}
         env_a = _env(url, a_dir, shared, keys, "server-a")
         env_b = _env(url, b_dir, shared, keys, "server-b")
