@@ -165,6 +165,29 @@ def role_conflicts(roles) -> list[str]:
     return problems
 
 
+# Accounts that administer, audit, or judge everyone's work. They are made,
+# given roles and have their passwords reset only by an operator on the
+# server (`flask user …`), never from the admin pages: a stolen
+# administrator session cannot mint another administrator or take over a
+# coordinator. (services.users audits each such change and tells all auditors.)
+PRIVILEGED_ROLES = frozenset({Role.ADMIN, Role.AUDITOR, Role.COORDINATOR})
+PRIVILEGED_ONLY_ON_SERVER = (
+    "系统管理员、审计员、督办员账号的创建、角色变更和密码重置只能由运维人员在服务器上用 "
+    "flask user 命令办理(记入审计日志并通知全体审计员),不能在管理页面上操作"
+)
+
+
+def is_privileged(roles) -> bool:
+    return bool(set(roles) & PRIVILEGED_ROLES)
+
+
+def authorize_account_roles(actor: User | Operator | None, roles) -> None:
+    """Only the operator on the server (`SYSTEM`) touches accounts holding,
+    or about to hold, a privileged role; any account (the admin pages) is refused."""
+    if actor is not SYSTEM and is_privileged(roles):
+        raise PermissionDenied(PRIVILEGED_ONLY_ON_SERVER, field_errors={"roles": PRIVILEGED_ONLY_ON_SERVER})
+
+
 def _unit_role(user: User, task: Task) -> UnitRole | None:
     for tu in task.units:
         if tu.unit_id == user.unit_id:

@@ -23,9 +23,9 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from ..domain.passwords import is_common_password
 from ..db import after_commit, has_write_intent, separate_write, session, utcnow
-from ..errors import NotFound, PermissionDenied, ValidationError
+from ..errors import NotFound, ValidationError
 from ..models import ApiToken, AuditEntry, PasswordHistory, Role, User, UserRole
-from ..policy import Operator, authorize, role_conflicts
+from ..policy import Operator, authorize, authorize_account_roles, is_privileged, role_conflicts
 from . import audit, notifications
 from .units import find_unit
 
@@ -37,29 +37,6 @@ LOGIN_FAILED = "用户名或密码错误"
 # server's shell (`flask user …`), which must be passed explicitly.
 # 三权分立 and the exclusive roles are data beside the role map (policy).
 Actor = User | Operator
-
-
-# Accounts that administer, audit, or judge everyone's work. They are made,
-# given roles and have their passwords reset only by an operator on the
-# server (`flask user …`), never from the admin pages: a stolen
-# administrator session cannot mint another administrator or take over a
-# coordinator. Every such change is audited and told to all auditors.
-PRIVILEGED_ROLES = frozenset({Role.ADMIN, Role.AUDITOR, Role.COORDINATOR})
-PRIVILEGED_ONLY_ON_SERVER = (
-    "系统管理员、审计员、督办员账号的创建、角色变更和密码重置只能由运维人员在服务器上用 "
-    "flask user 命令办理(记入审计日志并通知全体审计员),不能在管理页面上操作"
-)
-
-
-def is_privileged(roles: Iterable[Role]) -> bool:
-    return bool(set(roles) & PRIVILEGED_ROLES)
-
-
-def _check_privileged(actor: Actor, roles: Iterable[Role]) -> None:
-    """Only the operator on the server (`policy.SYSTEM`) touches privileged
-    accounts or roles; any account (the admin pages) is refused."""
-    if not isinstance(actor, Operator) and is_privileged(roles):
-        raise PermissionDenied(PRIVILEGED_ONLY_ON_SERVER, field_errors={"roles": PRIVILEGED_ONLY_ON_SERVER})
 
 
 def _tell_auditors(user: User, what: str, actor: Actor) -> None:
@@ -219,7 +196,7 @@ def reset_password(user: User, new_password: str, *, actor: Actor) -> None:
     """An administrator sets a password; the user must change it at next login.
     `actor` SYSTEM is the command line on the server."""
     _check_admin_acts_on_other(actor, user)
-    _check_privileged(actor, user.roles)
+    authorize_account_roles(actor, user.roles)
     _set_password(user, new_password, LoginPolicy.current())
     user.must_change_password = True
     user.failed_logins = 0
@@ -276,7 +253,7 @@ def create_user(
         raise ValidationError(f"未找到单位“{unit_name}”", field_errors={"unit": "未找到该单位"})
     roles = list(dict.fromkeys(roles))
     _check_duties(roles, field="roles")
-    _check_privileged(actor, roles)
+    authorize_account_roles(actor, roles)
     policy = LoginPolicy.current()
     check_password_strength(password, login, policy)
     user = User(
@@ -310,7 +287,7 @@ def grant_role(user: User, role: Role, *, actor: Actor) -> None:
     if role in user.roles:
         return
     _check_duties([*user.roles, role])
-    _check_privileged(actor, [*user.roles, role])
+    authorize_account_roles(actor, [*user.roles, role])
     user.role_grants.append(UserRole(role=role, granted_by_id=actor.id if actor else None))
     end_sessions(user)
     session().flush()
@@ -325,7 +302,7 @@ def revoke_role(user: User, role: Role, *, actor: Actor) -> None:
     grant = next((g for g in user.role_grants if g.role is role), None)
     if grant is None:
         return
-    _check_privileged(actor, user.roles)
+    authorize_account_roles(actor, user.roles)
     if len(user.role_grants) == 1:
         raise ValidationError("每个账号至少保留一个角色;如需停用账号,请停用", field_errors={"role": "至少保留一个角色"})
     user.role_grants.remove(grant)
@@ -398,7 +375,7 @@ def set_roles(user: User, roles: Iterable[Role], *, actor: Actor) -> tuple[list[
     current = set(user.roles)
     _check_duties(wanted, field="roles")
     if set(wanted) != current:
-        _check_privileged(actor, [*current, *wanted])
+        authorize_account_roles(actor, [*current, *wanted])
     granted = [r for r in wanted if r not in current]
     revoked = [r for r in Role if r in current and r not in wanted]
     for role in granted:

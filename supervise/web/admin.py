@@ -13,7 +13,7 @@ from wtforms.validators import DataRequired, InputRequired, Length, Optional
 from .. import db
 from ..errors import DomainError, NotFound, PermissionDenied, ValidationError
 from ..models import Plan, Role, SchedulerJob, User
-from ..policy import authorize, can
+from ..policy import PRIVILEGED_ONLY_ON_SERVER, PRIVILEGED_ROLES, authorize, can, is_privileged
 from . import acting_user, record_refusal
 from .common import show_errors
 from .forms import MultiCheckboxField, options
@@ -105,8 +105,6 @@ def _refused(exc: DomainError) -> int:
 
 
 def _privileged_context(user: User | None = None) -> dict:
-    from ..services.users import PRIVILEGED_ONLY_ON_SERVER, PRIVILEGED_ROLES, is_privileged
-
     return {"privileged": user is not None and is_privileged(user.roles),
             "privileged_values": [r.value for r in PRIVILEGED_ROLES], "privileged_note": PRIVILEGED_ONLY_ON_SERVER}
 
