@@ -22,8 +22,11 @@
         Array.prototype.forEach.call(body.rows, function (row) {
           var col = 0;
           Array.prototype.forEach.call(row.cells, function (cell) {
-            if (!cell.hasAttribute("data-label")) cell.setAttribute("data-label", headings[col] || "");
-            col += cell.colSpan || 1;
+            // A cell spanning several columns (a "暂无…" line, a group's
+            // heading) belongs to none of their headings: no label.
+            var span = cell.colSpan || 1;
+            if (!cell.hasAttribute("data-label")) cell.setAttribute("data-label", span > 1 ? "" : headings[col] || "");
+            col += span;
           });
         });
       });
