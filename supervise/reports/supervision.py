@@ -26,7 +26,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cache, cached_property
 from datetime import date, datetime, time, timedelta, timezone
 from decimal import Decimal
 from zoneinfo import ZoneInfo
@@ -89,20 +89,6 @@ def is_on_time(first_submitted_at: datetime | None, due_on: date) -> bool:
 # --- the shapes the pages and exporters read ------------------------------
 
 
-class Once:
-    """A value computed by `load` the first time it is asked for."""
-
-    __slots__ = ("_load", "_value", "_loaded")
-
-    def __init__(self, load: Callable[[], object]) -> None:
-        self._load, self._value, self._loaded = load, None, False
-
-    def get(self):
-        if not self._loaded:
-            self._value, self._loaded = self._load(), True
-        return self._value
-
-
 @dataclass
 class LedgerRow:
     """One task × unit line of the 台账."""
@@ -115,7 +101,7 @@ class LedgerRow:
     due_on: date | None  # what the unit owes for the period, when
     # (task id, unit id) -> last submission by the unit on the task, up to the
     # period: one query for all the rows, run when the first one is read.
-    last_reported: Once = field(repr=False)
+    last_reported: Callable[[], dict] = field(repr=False)
     reported_values: _ReportedValues = field(repr=False)
 
     @property
@@ -129,7 +115,7 @@ class LedgerRow:
 
     @property
     def last_reported_on(self) -> date | None:
-        return self.last_reported.get().get((self.task.id, self.task_unit.unit_id))
+        return self.last_reported().get((self.task.id, self.task_unit.unit_id))
 
     @property
     def report_state_label(self) -> str:
@@ -272,18 +258,18 @@ class Supervision:
     returned: list[ReturnedItem]
     by_section: list[tuple[Section, Counts]]
     report_counts: dict[str, int]  # lead reports of the period by outcome
-    _punctuality: Once = field(repr=False)
-    _targets: Once = field(repr=False)
+    _punctuality: Callable[[], list[UnitPunctuality]] = field(repr=False)
+    _targets: Callable[[], list[TargetProgress]] = field(repr=False)
 
     @property
     def targets(self) -> list[TargetProgress]:
         """The plan's targets, then each task's (from the approved and included values, read when first asked)."""
-        return self._targets.get()
+        return self._targets()
 
     @property
     def punctuality(self) -> list[UnitPunctuality]:
         """Ranked: best on-time rate first (its own query, run when first read)."""
-        return self._punctuality.get()
+        return self._punctuality()
 
     @cached_property
     def by_unit(self) -> list[tuple[Unit, Counts]]:
@@ -388,14 +374,14 @@ def build_supervision(
     owed_by_key: dict[tuple[int, int], Obligation] = {(o.task.id, o.task_unit.unit_id): o for o in owed}
 
     if history is None:
-        values = Once(lambda: (_approved_values(session, period_ids),
+        values = cache(lambda: (_approved_values(session, period_ids),
                                _included_contribution_values(session, period_ids)))
-        last_reported = Once(lambda: _last_reported(session, period_ids, task_ids))
+        last_reported = cache(lambda: _last_reported(session, period_ids, task_ids))
         milestones = _open_milestones(session, task_ids)
     else:
         approved_then, included_then, last_reported_then = _values_then(history)
-        values = Once(lambda: (approved_then, included_then))
-        last_reported = Once(lambda: last_reported_then)
+        values = cache(lambda: (approved_then, included_then))
+        last_reported = cache(lambda: last_reported_then)
         milestones = open_milestones_at(session, task_ids, as_of)
     reported_values = _ReportedValues(values, period.id)
 
@@ -448,7 +434,7 @@ def build_supervision(
     overdue.sort(key=lambda item: (item.due_on, item.task.number))
 
     def targets() -> list[TargetProgress]:
-        approved, included = values.get()
+        approved, included = values()
         all_targets = list(plan.targets) + [t for task in tasks for t in task.targets]
         load_allocations(session, all_targets)
         return [
@@ -478,9 +464,9 @@ def build_supervision(
         returned=returned,
         by_section=_counts_by_section(task_rows),
         report_counts=report_counts,
-        _punctuality=Once(lambda: _punctuality(session, plan, tasks, [p for p in periods if p.due_on < as_of],
+        _punctuality=cache(lambda: _punctuality(session, plan, tasks, [p for p in periods if p.due_on < as_of],
                                                history)),
-        _targets=Once(targets),
+        _targets=cache(targets),
     )
 
 
@@ -520,11 +506,11 @@ class _ReportedValues:
     """The ledger rows' values for the period: a lead's from its approved
     report, a co-unit's from its contribution that report included."""
 
-    def __init__(self, values: Once, period_id: int) -> None:
+    def __init__(self, values: Callable[[], tuple], period_id: int) -> None:
         self._values, self._period_id = values, period_id
 
     def of(self, task_id: int, task_unit: TaskUnit) -> dict[int, Decimal]:
-        approved, included = self._values.get()
+        approved, included = self._values()
         if task_unit.role is UnitRole.LEAD:
             return approved.values_for(task_id, self._period_id)
         return included.get((task_id, self._period_id), {}).get(task_unit.unit_id, {})
