@@ -45,13 +45,13 @@ class OwedItem:
 @dataclass
 class MyWork:
     owed: list[OwedItem] = field(default_factory=list)  # reports and contributions due or overdue
-    returned: list[Report] = field(default_factory=list)  # sent back, to revise
-    contributions_to_review: list[Report] = field(default_factory=list)  # for the lead unit
+    returned: list[ReportLine] = field(default_factory=list)  # sent back, to revise
+    contributions_to_review: list[ReportLine] = field(default_factory=list)  # for the lead unit
     milestones_due: list[tuple[Milestone, Light]] = field(default_factory=list)
-    review_queue: list[Report] = field(default_factory=list)  # coordinators, oldest first
+    review_queue: list[ReportLine] = field(default_factory=list)  # coordinators, oldest first
     closing_requests: list[Task] = field(default_factory=list)
     extension_requests: list[ExtensionRequest] = field(default_factory=list)
-    milestones_to_decide: list[Milestone] = field(default_factory=list)
+    milestones_to_decide: list[MilestoneLine] = field(default_factory=list)
     leads_to_confirm: list[Task] = field(default_factory=list)  # coordinators: proposed leads
     calendar: WorkdayCalendar | None = None
 
@@ -63,22 +63,18 @@ class MyWork:
 
 
 def my_work(user: User, today: date, calendar: WorkdayCalendar | None = None) -> MyWork:
-    return _my_work(user, today, calendar, as_lines=False)
-
-
-def _my_work(user: User, today: date, calendar: WorkdayCalendar | None, *, as_lines: bool) -> MyWork:
-    """With `as_lines`, the reports and milestones of the long lists (review
-    queue, contributions to review, returned, milestones to decide) are
-    ReportLine/MilestoneLine rows, not ORM objects: 我的待办 sorts, counts
-    and pages them, then loads only the page's (_built)."""
+    """Everything `user` has to do. The reports and milestones of the long
+    lists (review queue, contributions to review, returned, milestones to
+    decide) are ReportLine/MilestoneLine rows, not ORM objects: 我的待办 sorts,
+    counts and pages them, then loads only the page's (_built)."""
     authorize(user, "work.view")
     sess = session()
     calendar = calendar or WorkdayCalendar.load(sess)
     work = MyWork(calendar=calendar)
     if can(user, "report.file"):  # a unit's work: what it owes, returned, to accept
-        _liaison_work(user, today, calendar, work, as_lines)
+        _liaison_work(user, today, calendar, work)
     if can(user, "report.review"):  # the coordinators' queues
-        _coordinator_work(work, as_lines)
+        _coordinator_work(work)
     return work
 
 
@@ -108,23 +104,17 @@ class MilestoneLine(NamedTuple):
     created_at: datetime
 
 
-def _reports(where, order_by, as_lines: bool) -> list:
+def _reports(where, order_by) -> list[ReportLine]:
     """The reports of one list of 我的待办, oldest first by `order_by` (then
-    by id, so that the rows and the objects come in the same order). The
-    lists show no values: they are not loaded (a constant number of
-    statements, whatever is in the lists)."""
-    if as_lines:
-        query = select(Report.id, Report.task_id, Task.number, Task.plan_id, Report.period_id, Report.unit_id,
-                       Report.state, Report.kind, Report.submitted_at, Report.returned_at
-                       ).join(Task, Task.id == Report.task_id)
-        return [ReportLine(*row) for row in session().execute(query.where(*where).order_by(*order_by, Report.id))]
-    query = select(Report).options(
-        joinedload(Report.task), joinedload(Report.period), joinedload(Report.unit), lazyload(Report.values)
-    )
-    return list(session().scalars(query.where(*where).order_by(*order_by, Report.id)))
+    by id, a stable order on every database), as rows: one statement,
+    whatever is in the list."""
+    query = select(Report.id, Report.task_id, Task.number, Task.plan_id, Report.period_id, Report.unit_id,
+                   Report.state, Report.kind, Report.submitted_at, Report.returned_at
+                   ).join(Task, Task.id == Report.task_id)
+    return [ReportLine(*row) for row in session().execute(query.where(*where).order_by(*order_by, Report.id))]
 
 
-def _liaison_work(user: User, today: date, calendar: WorkdayCalendar, work: MyWork, as_lines: bool) -> None:
+def _liaison_work(user: User, today: date, calendar: WorkdayCalendar, work: MyWork) -> None:
     sess = session()
     plan_ids = select(Task.plan_id).join(TaskUnit, TaskUnit.task_id == Task.id).where(
         TaskUnit.unit_id == user.unit_id, Task.plan_id.in_(published_plan_ids())
@@ -147,11 +137,11 @@ def _liaison_work(user: User, today: date, calendar: WorkdayCalendar, work: MyWo
         work.owed.append(OwedItem(ob, light, working_days_overdue(ob.due_on, today, calendar)))
     work.owed.sort(key=lambda item: (item.obligation.due_on, item.obligation.task.number))
     work.returned = _reports((Report.unit_id == user.unit_id, Report.state == ReportState.RETURNED),
-                             (Report.returned_at,), as_lines)
+                             (Report.returned_at,))
     lead_task_ids = select(TaskUnit.task_id).where(TaskUnit.unit_id == user.unit_id, TaskUnit.role == UnitRole.LEAD)
     work.contributions_to_review = _reports(
         (Report.task_id.in_(lead_task_ids), Report.kind == ReportKind.CONTRIBUTION,
-         Report.state == ReportState.SUBMITTED), (Report.submitted_at,), as_lines)
+         Report.state == ReportState.SUBMITTED), (Report.submitted_at,))
     milestones = sess.scalars(
         select(Milestone).options(joinedload(Milestone.task))
         .where(Milestone.task_id.in_(lead_task_ids), Milestone.state == MilestoneState.CONFIRMED)
@@ -163,10 +153,10 @@ def _liaison_work(user: User, today: date, calendar: WorkdayCalendar, work: MyWo
             work.milestones_due.append((milestone, light))
 
 
-def _coordinator_work(work: MyWork, as_lines: bool) -> None:
+def _coordinator_work(work: MyWork) -> None:
     sess = session()
     work.review_queue = _reports((Report.kind == ReportKind.LEAD_REPORT, Report.state == ReportState.SUBMITTED),
-                                 (Report.submitted_at,), as_lines)
+                                 (Report.submitted_at,))
     work.closing_requests = list(
         sess.scalars(select(Task).options(selectinload(Task.units)).where(Task.state == TaskState.CLOSING_REQUESTED).order_by(Task.updated_at))
     )
@@ -179,19 +169,13 @@ def _coordinator_work(work: MyWork, as_lines: bool) -> None:
     to_decide = (Milestone.state.in_([MilestoneState.PROPOSED, MilestoneState.DONE_CLAIMED]),)
     # Milestones proposed together share created_at: among them, those
     # claimed done first, then by id (the order the list always showed on
-    # SQLite, now said, and so also the rows' and the objects' order).
+    # SQLite, now said).
     oldest_first = (Milestone.created_at, Milestone.state, Milestone.id)
-    if as_lines:
-        work.milestones_to_decide = [MilestoneLine(*row) for row in sess.execute(
-            select(Milestone.id, Milestone.task_id, Task.number, Task.plan_id, Milestone.state, Milestone.due_on,
-                   Milestone.created_at).join(Task, Task.id == Milestone.task_id)
-            .where(*to_decide).order_by(*oldest_first)
-        )]
-    else:
-        work.milestones_to_decide = list(
-            sess.scalars(select(Milestone).options(joinedload(Milestone.task)).where(*to_decide)
-                         .order_by(*oldest_first))
-        )
+    work.milestones_to_decide = [MilestoneLine(*row) for row in sess.execute(
+        select(Milestone.id, Milestone.task_id, Task.number, Task.plan_id, Milestone.state, Milestone.due_on,
+               Milestone.created_at).join(Task, Task.id == Milestone.task_id)
+        .where(*to_decide).order_by(*oldest_first)
+    )]
     work.leads_to_confirm = leads_to_confirm()
 
 
@@ -358,7 +342,7 @@ def work_view(user: User, today: date, filters: WorkFilters | None = None,
     The long lists are sorted, filtered and counted as rows; only the
     reports and milestones of the page asked for are then loaded."""
     filters = filters or WorkFilters()
-    work = _my_work(user, today, calendar, as_lines=True)  # authorizes "work.view"
+    work = my_work(user, today, calendar)  # authorizes "work.view"
     plan_labels = dict(session().execute(select(Plan.id, Plan.document_number)).tuples().all())
     items = _items(work, user, today, plan_labels)
     items.sort(key=_sort_key)
@@ -490,7 +474,7 @@ def _built(page: list[WorkItem | _ItemToBuild], plan_labels: dict[int, str]) -> 
 
 
 def _items(work: MyWork, user: User, today: date, plan_labels: dict[int, str]) -> list[WorkItem | _ItemToBuild]:
-    """Every line of 我的待办 of `work` (made with as_lines): the long lists
+    """Every line of 我的待办 of `work` : the long lists
     as lines to build, the others as items."""
     sess = session()
     items: list[WorkItem | _ItemToBuild] = []
