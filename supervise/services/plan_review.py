@@ -6,10 +6,12 @@ lead or deadline (audited with before/after, the units concerned told)."""
 from __future__ import annotations
 
 import re
+from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
 from difflib import SequenceMatcher
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import func, select
@@ -53,6 +55,17 @@ class PendingName:
     suggestions: list[Unit]
 
 
+@dataclass(frozen=True)
+class ReviewUnits:
+    """What the review page shows of a task's units: the lead's short name
+    and whether the document (or a coordinator) named it, and the co-units'
+    short names, in the task's order."""
+
+    lead: str | None = None
+    lead_confirmed: bool = False
+    co: tuple[str, ...] = ()
+
+
 @dataclass
 class DraftReview:
     plan: Plan
@@ -62,6 +75,7 @@ class DraftReview:
     period_choices: list[tuple[str, str]]  # (code, label) for the first period
     default_period: str
     directory: list[Unit] = field(default_factory=list)
+    units_of: dict[int, ReviewUnits] = field(default_factory=dict)  # by task id
 
 
 _KIND_ORDER = [UnitKind.PROVINCIAL_DEPARTMENT, UnitKind.CUSTOMS, UnitKind.FINANCIAL_INSTITUTION,
@@ -109,36 +123,11 @@ def suggest_units_for(names: Iterable[str], limit: int = 5, *,
     names = list(dict.fromkeys(names))
     if not names:
         return {}
-    rows = session().execute(
+    rows = tuple(map(tuple, session().execute(
         select(UnitAlias.alias, UnitAlias.unit_id).join(Unit).where(Unit.is_active).order_by(UnitAlias.id)
-    ).all()
-    aliases = [(unit_id, candidate, _core(candidate)) for candidate, unit_id in rows]
-    whole_index = _char_index([candidate for _unit, candidate, _core_candidate in aliases])
-    core_index = _char_index([core_candidate for _unit, _candidate, core_candidate in aliases])
-    ranked_ids: dict[str, list[tuple[float, int]]] = {}
-    for name in names:
-        key = normalise_unit_name(name)
-        best: dict[int, float] = {}
-        if key:
-            core_key = _core(key)
-            whole_shared = _shared_chars(key, whole_index, [a[1] for a in aliases])
-            core_shared = _shared_chars(core_key, core_index, [a[2] for a in aliases])
-            for i, (unit_id, candidate, core_candidate) in enumerate(aliases):
-                floor = max(_MIN_SCORE, best.get(unit_id, 0.0))
-                contains = len(core_key) >= 2 and (core_key in candidate or core_candidate in key)
-                if not (contains and 0.75 >= floor):  # else it may qualify on containment alone
-                    bound = max(_quick_ratio(whole_shared.get(i, 0), len(key) + len(candidate)),
-                                0.85 * _quick_ratio(core_shared.get(i, 0), len(core_key) + len(core_candidate)))
-                    if bound < floor:
-                        continue  # its score cannot reach the floor
-                score = SequenceMatcher(None, key, candidate).ratio()
-                # Without 浙江省/国家/省…, a little less sure: 国家X and 省X differ.
-                score = max(score, 0.85 * SequenceMatcher(None, core_key, core_candidate).ratio())
-                if contains:
-                    score = max(score, 0.75)
-                if score >= _MIN_SCORE and score > best.get(unit_id, 0.0):
-                    best[unit_id] = score
-        ranked_ids[name] = [(score, unit_id) for unit_id, score in best.items()]
+    )))
+    table = _alias_table(rows)
+    ranked_ids = {name: _ranked_unit_ids(name, table) for name in names}
     if directory is None:
         wanted = {unit_id for pairs in ranked_ids.values() for _score, unit_id in pairs}
         directory = list(session().scalars(select(Unit).where(Unit.id.in_(sorted(wanted)))))
@@ -149,6 +138,58 @@ def suggest_units_for(names: Iterable[str], limit: int = 5, *,
                         key=lambda pair: (-pair[0], pair[1].sort_order, pair[1].id))
         result[name] = [unit for _score, unit in ranked[:limit]]
     return result
+
+
+@dataclass(frozen=True, eq=False)
+class _AliasTable:
+    """The directory's aliases as the scoring reads them: (unit id, alias,
+    alias without 浙江省/国家/…) and an index of the characters of each."""
+
+    aliases: list[tuple[int, str, str]]
+    whole_index: dict[str, list[int]]
+    core_index: dict[str, list[int]]
+    wholes: list[str]
+    cores: list[str]
+
+
+@lru_cache(maxsize=4)
+def _alias_table(rows: tuple[tuple[str, int], ...]) -> _AliasTable:
+    """Built once per content of the directory's aliases (the rows read by
+    each request are the key: a changed directory is a new table)."""
+    aliases = [(unit_id, candidate, _core(candidate)) for candidate, unit_id in rows]
+    wholes = [candidate for _unit, candidate, _core_candidate in aliases]
+    cores = [core_candidate for _unit, _candidate, core_candidate in aliases]
+    return _AliasTable(aliases, _char_index(wholes), _char_index(cores), wholes, cores)
+
+
+@lru_cache(maxsize=512)
+def _ranked_unit_ids(name: str, table: _AliasTable) -> list[tuple[float, int]]:
+    """(score, unit id) of every unit scoring at least _MIN_SCORE for `name`,
+    its best alias's score. Cached per name and alias table: the same
+    unknown names are shown on every visit of a draft's review page. (The
+    caller must not change the list.)"""
+    key = normalise_unit_name(name)
+    best: dict[int, float] = {}
+    if key:
+        core_key = _core(key)
+        whole_shared = _shared_chars(key, table.whole_index, table.wholes)
+        core_shared = _shared_chars(core_key, table.core_index, table.cores)
+        for i, (unit_id, candidate, core_candidate) in enumerate(table.aliases):
+            floor = max(_MIN_SCORE, best.get(unit_id, 0.0))
+            contains = len(core_key) >= 2 and (core_key in candidate or core_candidate in key)
+            if not (contains and 0.75 >= floor):  # else it may qualify on containment alone
+                bound = max(_quick_ratio(whole_shared.get(i, 0), len(key) + len(candidate)),
+                            0.85 * _quick_ratio(core_shared.get(i, 0), len(core_key) + len(core_candidate)))
+                if bound < floor:
+                    continue  # its score cannot reach the floor
+            score = SequenceMatcher(None, key, candidate).ratio()
+            # Without 浙江省/国家/省…, a little less sure: 国家X and 省X differ.
+            score = max(score, 0.85 * SequenceMatcher(None, core_key, core_candidate).ratio())
+            if contains:
+                score = max(score, 0.75)
+            if score >= _MIN_SCORE and score > best.get(unit_id, 0.0):
+                best[unit_id] = score
+    return [(score, unit_id) for unit_id, score in best.items()]
 
 
 def _char_index(texts: list[str]) -> dict[str, list[int]]:
@@ -179,12 +220,13 @@ def _quick_ratio(matches: int, length: int) -> float:
 def draft_review(user: User, plan: Plan, today: date | None = None) -> DraftReview:
     authorize(user, "plan.manage", plan)
     today = today or local_today()
-    # The tasks with what the page shows of each (units, targets, section),
-    # a statement per relation rather than per task.
+    # The tasks with their targets and section, a statement per relation
+    # rather than per task; their units as rows (names only: building a
+    # TaskUnit and its Unit for each of a plan's ~200 was most of the page).
     session().scalars(select(Plan).where(Plan.id == plan.id).options(
-        selectinload(Plan.tasks).options(selectinload(Task.units), selectinload(Task.targets),
-                                         joinedload(Task.section)),
+        selectinload(Plan.tasks).options(selectinload(Task.targets), joinedload(Task.section)),
     )).all()
+    units_of = _review_units(plan)
     names: dict[str, list[int]] = {}
     for task in plan.tasks:
         for pending in task.pending_units or []:
@@ -197,11 +239,32 @@ def draft_review(user: User, plan: Plan, today: date | None = None) -> DraftRevi
         plan=plan,
         tasks=list(plan.tasks),
         pending=pending,
-        problems=publishing_problems(plan) if plan.is_draft else [],
+        problems=publishing_problems(plan, with_lead={t for t, u in units_of.items() if u.lead is not None})
+        if plan.is_draft else [],
         period_choices=[(s.code, period_label(s.code)) for s in spans],
         default_period=default_first_period(plan, today) if spans else "",
         directory=directory,
+        units_of=units_of,
     )
+
+
+def _review_units(plan: Plan) -> dict[int, ReviewUnits]:
+    """Each task's units as `ReviewUnits` (one statement for the plan); a
+    task without units has none."""
+    rows = session().execute(
+        select(TaskUnit.task_id, TaskUnit.role, TaskUnit.is_confirmed, Unit.short_name)
+        .join(Unit, Unit.id == TaskUnit.unit_id).join(Task, Task.id == TaskUnit.task_id)
+        .where(Task.plan_id == plan.id).order_by(TaskUnit.task_id, TaskUnit.position, TaskUnit.id)
+    )
+    leads: dict[int, tuple[str, bool]] = {}
+    co: dict[int, list[str]] = defaultdict(list)
+    for task_id, role, confirmed, short_name in rows:
+        if role is UnitRole.LEAD:
+            leads.setdefault(task_id, (short_name, confirmed))  # the first, as Task.lead
+        elif role is UnitRole.CO:
+            co[task_id].append(short_name)
+    return {task_id: ReviewUnits(*leads.get(task_id, (None, False)), tuple(co.get(task_id, ())))
+            for task_id in leads.keys() | co.keys()}
 
 
 # --- plans by hand ----------------------------------------------------------

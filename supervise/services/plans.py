@@ -383,8 +383,10 @@ def _checked_first_period(plan: Plan, code: str | None) -> str | None:
     return span.code
 
 
-def publishing_problems(plan: Plan) -> list[str]:
-    """What must be settled before a draft can be published."""
+def publishing_problems(plan: Plan, *, with_lead: set[int] | None = None) -> list[str]:
+    """What must be settled before a draft can be published. `with_lead`,
+    the ids of the tasks that have a lead unit, where the caller has read
+    them (else each task's units are asked)."""
     problems = []
     if plan.document_number.startswith(PENDING_NUMBER_PREFIX):
         problems.append("尚未填写文号")
@@ -393,7 +395,7 @@ def publishing_problems(plan: Plan) -> list[str]:
     for task in plan.tasks:
         for pending in task.pending_units or []:
             problems.append(f"任务{task.number}:单位“{pending['name']}”尚未对应到单位名录")
-        if task.lead is None:
+        if (task.id not in with_lead) if with_lead is not None else task.lead is None:
             problems.append(f"任务{task.number}:尚未确定牵头单位")
     return problems
 

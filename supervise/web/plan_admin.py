@@ -3,7 +3,7 @@ publish it from a first period, and set how their units report."""
 from __future__ import annotations
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
-from markupsafe import Markup
+from markupsafe import Markup, escape
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
@@ -169,13 +169,26 @@ def _render_review(plan, *, status: int = 200, error: str | None = None, forms: 
     # Drawn once here, not once per unknown name / per task pair in the
     # template: the same options of ~160 units under each name, the same
     # shortened title of each task in every other task's merge list.
-    unit_options = Markup("").join(Markup('<option value="{}">{}</option>').format(c.value, c.label)
-                                   for c in unit_choices)
+    # Drawn once here as plain escaped text, not once per unknown name / per
+    # task pair in the template (nor through Markup.format, which is slow at
+    # hundreds of options): the same options of ~160 units under each name,
+    # and each task's merge list, every other task with the one before it
+    # chosen.
+    unit_options = Markup("".join(f'<option value="{escape(c.value)}">{escape(c.label)}</option>'
+                                  for c in unit_choices))
     truncate = current_app.jinja_env.filters["truncate"]
-    short_titles = {t.id: truncate(current_app.jinja_env, t.title, 24, True, "…") for t in review.tasks}
+    label_of = {t.id: f"{t.number}. {escape(truncate(current_app.jinja_env, t.title, 24, True, '…'))}"
+                for t in review.tasks}
+    merge_options = {
+        task.id: Markup("".join(
+            f'<option value="{other.id}"{" selected" if other.number == task.number - 1 else ""}>'
+            f'{label_of[other.id]}</option>'
+            for other in review.tasks if other.id != task.id))
+        for task in review.tasks
+    }
     return render_template(
         "plans/review.html", review=review, plan=plan, publish_form=publish, unit_choices=unit_choices,
-        unit_options=unit_options, short_titles=short_titles,
+        unit_options=unit_options, merge_options=merge_options, no_units=plan_review.ReviewUnits(),
         plan_form=(forms or {}).get("plan") or _plan_form(plan), forms=forms or {}, page_error=error,
         confirm_form=ConfirmForm(formdata=None), frequency_label=FREQUENCY_LABELS[plan.reporting_frequency],
     ), status
