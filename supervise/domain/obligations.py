@@ -10,7 +10,7 @@ from datetime import date, datetime
 from itertools import groupby
 from typing import NamedTuple
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, literal_column, or_, select
 from sqlalchemy.orm import Session, joinedload, lazyload
 
 from ..models import Report, ReportingPeriod, ReportKind, ReportState, Task, TaskState, TaskUnit, Unit, UnitRole
@@ -214,6 +214,7 @@ class OwedRow(NamedTuple):
     report_state: ReportState | None
     report_returned_at: datetime | None
     report_updated_at: datetime | None
+    report_id: int | None = None
 
     @property
     def is_done(self) -> bool:
@@ -221,7 +222,8 @@ class OwedRow(NamedTuple):
 
 
 def outstanding_rows(
-    session: Session, periods: Iterable[ReportingPeriod], calendar: WorkdayCalendar
+    session: Session, periods: Iterable[ReportingPeriod], calendar: WorkdayCalendar, *,
+    unit_ids: Iterable[int] | None = None,
 ) -> list[OwedRow]:
     """The reports owed for the given periods and not done yet: what
     `obligations(session, periods, calendar)` answers with `is_done` false,
@@ -229,37 +231,51 @@ def outstanding_rows(
     nothing; the lead owes the report by the period's date, a
     co-responsible unit its contribution by `contribution_due_on`;
     `DONE_STATES` says what is done), selected as plain columns with the
-    done ones left out in SQL: one statement whatever the number of plans."""
+    done ones left out in SQL: one statement whatever the number of plans.
+    `unit_ids` keeps only what those units owe (我的待办: the user's unit)."""
     periods = list(periods)
     if not periods:
         return []
     done = done_in_sql(TaskUnit.role == UnitRole.LEAD)
-    rows = session.execute(
+    period_id = ReportingPeriod.id
+    if unit_ids is not None:
+        # A unit's few task rows lead the join: each meets its plan's
+        # periods, kept if among those asked for. SQLite would rather probe
+        # the plan's index once per period id asked for (rows × periods);
+        # `+ 0` keeps it from using the id there.
+        period_id = ReportingPeriod.id + literal_column("0")
+    query = (
         select(Task.plan_id, Task.id, Task.number, Task.title, TaskUnit.unit_id, Unit.short_name, TaskUnit.role,
-               ReportingPeriod.id, Report.state, Report.returned_at, Report.updated_at)
+               ReportingPeriod.id, Report.state, Report.returned_at, Report.updated_at, Report.id)
         .select_from(TaskUnit)
         .join(Task, Task.id == TaskUnit.task_id)
         .join(Unit, Unit.id == TaskUnit.unit_id)
         .join(ReportingPeriod, and_(ReportingPeriod.plan_id == Task.plan_id,
-                                    ReportingPeriod.id.in_([p.id for p in periods])))
+                                    period_id.in_([p.id for p in periods])))
         .outerjoin(Report, and_(Report.task_id == Task.id, Report.period_id == ReportingPeriod.id,
                                 Report.unit_id == TaskUnit.unit_id))
         .where(owes_reports(), or_(Report.id.is_(None), ~done))
         .order_by(Task.plan_id, Task.number, TaskUnit.position)
-    ).all()
+    )
+    if unit_ids is not None:
+        query = query.where(TaskUnit.unit_id.in_(list(unit_ids)))
+    rows = session.execute(query).all()
     by_period: dict[int, list] = {}
     for row in rows:
         by_period.setdefault(row[7], []).append(row)
     result = []
     for period in periods:
+        owed = by_period.get(period.id)
+        if not owed:
+            continue
         dues = PeriodDues.of(period, calendar)
-        for plan_id, task_id, number, title, unit_id, short_name, role, _period_id, state, returned_at, updated_at \
-                in by_period.get(period.id, ()):
+        for plan_id, task_id, number, title, unit_id, short_name, role, _period_id, state, returned_at, updated_at, \
+                report_id in owed:
             lead = role is UnitRole.LEAD
             result.append(OwedRow(
                 plan_id, task_id, number, title, unit_id, short_name, period,
                 owed_kind(lead), dues.due_on(lead),
-                state, returned_at, updated_at,
+                state, returned_at, updated_at, report_id,
             ))
     return result
 

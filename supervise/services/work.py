@@ -29,7 +29,7 @@ from ..models import (
     UnitRole,
     User,
 )
-from ..domain.obligations import Obligation, obligations
+from ..domain.obligations import OwedRow, outstanding_rows
 from ..policy import authorize, can, published_plan_ids
 from ..domain.workdays import WorkdayCalendar, working_days_overdue
 from .next_due import NextDue, next_due
@@ -37,7 +37,7 @@ from .next_due import NextDue, next_due
 
 @dataclass
 class OwedItem:
-    obligation: Obligation
+    obligation: OwedRow  # a report or contribution the unit owes, not done
     light: Light
     overdue_days: int
 
@@ -76,6 +76,16 @@ def my_work(user: User, today: date, calendar: WorkdayCalendar | None = None) ->
     if can(user, "report.review"):  # the coordinators' queues
         _coordinator_work(work)
     return work
+
+
+class TaskRef(NamedTuple):
+    """A task as a line of 我的待办 shows it, read with the line rather than
+    loaded as a Task."""
+
+    id: int
+    number: int
+    title: str
+    plan_id: int
 
 
 class ReportLine(NamedTuple):
@@ -122,20 +132,22 @@ def _liaison_work(user: User, today: date, calendar: WorkdayCalendar, work: MyWo
     # The unit's plans, loaded once: every task.plan below is then found in
     # the session instead of one query per plan. Not their source text (tens
     # of KB each, read for nothing here).
-    plans = list(sess.scalars(select(Plan).options(defer(Plan.source_text)).where(Plan.id.in_(plan_ids))))  # noqa: F841 (kept alive: the session holds objects weakly)
+    plans = {p.id: p for p in sess.scalars(select(Plan).options(defer(Plan.source_text)).where(Plan.id.in_(plan_ids)))}
     periods = list(
         sess.scalars(
             select(ReportingPeriod).where(ReportingPeriod.plan_id.in_(plan_ids), ReportingPeriod.starts_on <= today)
         )
     )
-    for ob in obligations(sess, periods, calendar, unit_ids=[user.unit_id], filed_only=True):
-        if ob.is_done or (ob.report is not None and ob.report.state is ReportState.RETURNED):
+    # What the unit owes and has not done, as rows (the done ones are left
+    # out in SQL); the returned ones are listed as returned, below.
+    for ob in outstanding_rows(sess, periods, calendar, unit_ids=[user.unit_id]):
+        if ob.report_state is ReportState.RETURNED:
             continue
-        light = light_for(ob.task.plan, ob.due_on, today, calendar, done=False)
+        light = light_for(plans[ob.plan_id], ob.due_on, today, calendar, done=False)
         if light is Light.GREEN and ob.period.ends_on > today:
             continue  # the period is still running and nothing is due soon
         work.owed.append(OwedItem(ob, light, working_days_overdue(ob.due_on, today, calendar)))
-    work.owed.sort(key=lambda item: (item.obligation.due_on, item.obligation.task.number))
+    work.owed.sort(key=lambda item: (item.obligation.due_on, item.obligation.task_number))
     work.returned = _reports((Report.unit_id == user.unit_id, Report.state == ReportState.RETURNED),
                              (Report.returned_at,))
     lead_task_ids = select(TaskUnit.task_id).where(TaskUnit.unit_id == user.unit_id, TaskUnit.role == UnitRole.LEAD)
@@ -209,7 +221,7 @@ class WorkItem:
     group: WorkGroup
     kind: str  # a stable code, e.g. "lead_report_review"
     kind_label: str
-    task: Task
+    task: Task | TaskRef
     plan_id: int
     plan_label: str
     period_code: str | None
@@ -411,7 +423,7 @@ class _ItemToBuild:
         return self.line.task_number
 
 
-def _work_item(plan_labels: dict[int, str], group: WorkGroup, kind: str, label: str, task: Task, *,
+def _work_item(plan_labels: dict[int, str], group: WorkGroup, kind: str, label: str, task: Task | TaskRef, *,
                period: ReportingPeriod | None = None, unit: Unit | None = None, due_on: date | None = None,
                light: Light | None = None, overdue_days: int = 0, since: datetime | None = None, note: str = "",
                state_label: str = "", **ids) -> WorkItem:
@@ -479,7 +491,7 @@ def _items(work: MyWork, user: User, today: date, plan_labels: dict[int, str]) -
     sess = session()
     items: list[WorkItem | _ItemToBuild] = []
 
-    def add(group: WorkGroup, kind: str, label: str, task: Task, **fields) -> None:
+    def add(group: WorkGroup, kind: str, label: str, task: Task | TaskRef, **fields) -> None:
         items.append(_work_item(plan_labels, group, kind, label, task, **fields))
 
     report_lines = [*(("lead_report_review", r) for r in work.review_queue),
@@ -528,11 +540,12 @@ def _items(work: MyWork, user: User, today: date, plan_labels: dict[int, str]) -
     for owed in work.owed:
         ob = owed.obligation
         late = owed.light is Light.RED
-        add(WorkGroup.OVERDUE if late else WorkGroup.DUE, "report_due", f"报送{ob.kind.label}", ob.task,
-            period=ob.period, unit=ob.task_unit.unit, due_on=ob.due_on, light=owed.light,
+        add(WorkGroup.OVERDUE if late else WorkGroup.DUE, "report_due", f"报送{ob.kind.label}",
+            TaskRef(ob.task_id, ob.task_number, ob.task_title, ob.plan_id),
+            period=ob.period, unit=user.unit, due_on=ob.due_on, light=owed.light,  # what the user's unit owes
             overdue_days=owed.overdue_days,
-            state_label=("草稿未报送" if ob.report is not None else "未填报"),
-            report_id=ob.report.id if ob.report is not None else None)
+            state_label=("草稿未报送" if ob.report_id is not None else "未填报"),
+            report_id=ob.report_id)
     for m, light in work.milestones_due:
         add(WorkGroup.OVERDUE if light is Light.RED else WorkGroup.DUE, "milestone_due", "完成节点", m.task,
             unit=user.unit, due_on=m.due_on, light=light,  # the user's unit leads these tasks
