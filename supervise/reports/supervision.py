@@ -31,9 +31,8 @@ from datetime import date, datetime, time, timedelta, timezone
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import case, func, literal, select
-from sqlalchemy.orm import Session, aliased, defer, joinedload, lazyload, selectinload
-from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy import and_, case, func, literal, or_, select
+from sqlalchemy.orm import Session, aliased, defer, selectinload
 
 from ..errors import NotFound
 from ..domain.clock import today
@@ -304,39 +303,188 @@ class Supervision:
 # --- building it ------------------------------------------------------------
 
 
-def load_plan(session: Session, plan_id: int) -> Plan:
-    """The plan with its periods, sections, tasks and their units and
-    targets; not the targets' allocations (`load_allocations`)."""
+# --- the plan as plain records ---------------------------------------------
+#
+# The dashboard, its API and the 通报 read the plan's structure (sections,
+# tasks, their units, targets and allocations) but change none of it, so it
+# is read with core selects into the records below rather than built as ORM
+# objects: the ORM's identity map, loader strategies and attribute
+# instrumentation were a third of the dashboard's time for some 900 rows.
+# They carry the attributes of the models the readers use, under the same
+# names; the few derived ones (`lead`, `co_units`, `kind_label`) are the
+# models' own properties, not copies of their rules.
+
+
+@dataclass(eq=False, slots=True)
+class UnitRecord:
+    id: int
+    canonical_name: str
+    short_name: str
+    sort_order: int
+
+    def __repr__(self) -> str:
+        return f"<Unit {self.short_name}>"
+
+
+@dataclass(eq=False, slots=True)
+class TaskUnitRecord:
+    id: int
+    task_id: int
+    unit_id: int
+    role: UnitRole
+    position: int
+    unit: UnitRecord
+
+
+@dataclass(eq=False, slots=True)
+class AllocationRecord:
+    id: int
+    target_id: int
+    unit_id: int
+    value: Decimal
+    baseline_value: Decimal | None
+    unit: UnitRecord
+
+
+@dataclass(eq=False, slots=True)
+class TaskRecord:
+    id: int
+    plan_id: int
+    section_id: int
+    number: int
+    title: str
+    deadline: date | None
+    state: TaskState
+    units: list[TaskUnitRecord] = field(default_factory=list)
+    targets: list[TargetRecord] = field(default_factory=list)
+
+    lead = Task.lead
+    co_units = Task.co_units
+
+
+@dataclass(eq=False, slots=True)
+class TargetRecord:
+    id: int
+    plan_id: int
+    task_id: int | None
+    position: int
+    text: str
+    subject: str
+    value: Decimal
+    measure: str
+    comparator: str
+    kind: TargetKind
+    due_year: int | None
+    baseline_year: int | None
+    baseline_value: Decimal | None
+    threshold: str | None
+    task: TaskRecord | None = None
+    allocations: list[AllocationRecord] = field(default_factory=list)
+
+    kind_label = Target.kind_label
+
+
+@dataclass(eq=False, slots=True)
+class SectionRecord:
+    id: int
+    plan_id: int
+    number: int
+    title: str
+    tasks: list[TaskRecord] = field(default_factory=list)
+
+
+@dataclass
+class PlanRecords:
+    plan: Plan  # the ORM row (with its periods): one of it
+    sections: list[SectionRecord]
+    targets: list[TargetRecord]  # the plan's own (no task), by position
+    units: dict[int, UnitRecord]  # by id, shared by the records that name a unit
+
+    @property
+    def tasks(self) -> list[TaskRecord]:
+        return [t for s in self.sections for t in s.tasks]
+
+
+_UNIT_COLUMNS = (Unit.id, Unit.canonical_name, Unit.short_name, Unit.sort_order)
+_TARGET_COLUMNS = (Target.id, Target.plan_id, Target.task_id, Target.position, Target.text, Target.subject,
+                   Target.value, Target.measure, Target.comparator, Target.kind, Target.due_year,
+                   Target.baseline_year, Target.baseline_value, Target.threshold)
+
+
+def load_plan(session: Session, plan_id: int) -> PlanRecords:
+    """The plan (ORM, with its periods) and its sections, tasks with their
+    units, and targets as records; not the targets' allocations
+    (`load_allocations`). Four statements and the periods'."""
     plan = session.scalar(
         select(Plan)
         .where(Plan.id == plan_id, Plan.status == PlanStatus.PUBLISHED)  # drafts have no 通报
-        .options(
-            defer(Plan.source_text),
-            selectinload(Plan.sections).selectinload(Section.tasks).selectinload(Task.units),
-            selectinload(Plan.sections).selectinload(Section.tasks).selectinload(Task.targets)
-            .lazyload(Target.allocations),
-            selectinload(Plan.targets).lazyload(Target.allocations),
-            selectinload(Plan.periods),
-        )
+        .options(defer(Plan.source_text), selectinload(Plan.periods))
     )
     if plan is None:
         raise NotFound("未找到该计划")
-    return plan
+    sections: dict[int, SectionRecord] = {}
+    tasks: dict[int, TaskRecord] = {}
+    for (section_id, number, title, task_id, section_of_task, task_number, task_title, deadline,
+         state) in session.execute(
+        select(Section.id, Section.number, Section.title, Task.id, Task.section_id, Task.number, Task.title,
+               Task.deadline, Task.state)
+        .outerjoin(Task, Task.section_id == Section.id)
+        .where(Section.plan_id == plan_id)
+        .order_by(Section.number, Task.number)
+    ):
+        section = sections.get(section_id)
+        if section is None:
+            section = sections[section_id] = SectionRecord(section_id, plan_id, number, title)
+        if task_id is not None:
+            task = tasks[task_id] = TaskRecord(task_id, plan_id, section_of_task, task_number, task_title,
+                                               deadline, state)
+            section.tasks.append(task)
+    units: dict[int, UnitRecord] = {}
+    for tu_id, task_id, unit_id, role, position, *unit in session.execute(
+        select(TaskUnit.id, TaskUnit.task_id, TaskUnit.unit_id, TaskUnit.role, TaskUnit.position, *_UNIT_COLUMNS)
+        .join(Unit, Unit.id == TaskUnit.unit_id)
+        .where(TaskUnit.task_id.in_(list(tasks)))
+        .order_by(TaskUnit.task_id, TaskUnit.position)
+    ):
+        record = units.get(unit_id)
+        if record is None:
+            record = units[unit_id] = UnitRecord(*unit)
+        tasks[task_id].units.append(TaskUnitRecord(tu_id, task_id, unit_id, role, position, record))
+    plan_targets: list[TargetRecord] = []
+    for row in session.execute(
+        select(*_TARGET_COLUMNS)
+        .where(or_(and_(Target.plan_id == plan_id, Target.task_id.is_(None)), Target.task_id.in_(list(tasks))))
+        .order_by(Target.position, Target.id)
+    ):
+        target = TargetRecord(*row)
+        if target.task_id is None:
+            plan_targets.append(target)
+        else:
+            task = target.task = tasks[target.task_id]
+            task.targets.append(target)
+    return PlanRecords(plan, list(sections.values()), plan_targets, units)
 
 
-def load_allocations(session: Session, targets: list[Target]) -> None:
+def load_allocations(session: Session, targets: list[TargetRecord], units: dict[int, UnitRecord]) -> None:
     """Fill in the targets' allocations (with their units) in one statement:
     only the target figures read them, and loading them with the plan was a
     third of the time of the dashboard views that show no targets."""
-    by_target: dict[int, list[TargetAllocation]] = {t.id: [] for t in targets}
-    if targets:
-        for allocation in session.scalars(
-            select(TargetAllocation).where(TargetAllocation.target_id.in_(list(by_target)))
-            .options(joinedload(TargetAllocation.unit)).order_by(TargetAllocation.id)
-        ):
-            by_target[allocation.target_id].append(allocation)
+    by_target: dict[int, TargetRecord] = {t.id: t for t in targets}
     for target in targets:
-        set_committed_value(target, "allocations", by_target[target.id])
+        target.allocations = []
+    if targets:
+        for alloc_id, target_id, unit_id, value, baseline_value, *unit in session.execute(
+            select(TargetAllocation.id, TargetAllocation.target_id, TargetAllocation.unit_id,
+                   TargetAllocation.value, TargetAllocation.baseline_value, *_UNIT_COLUMNS)
+            .join(Unit, Unit.id == TargetAllocation.unit_id)
+            .where(TargetAllocation.target_id.in_(list(by_target)))
+            .order_by(TargetAllocation.id)
+        ):
+            record = units.get(unit_id)
+            if record is None:
+                record = units[unit_id] = UnitRecord(*unit)
+            by_target[target_id].allocations.append(
+                AllocationRecord(alloc_id, target_id, unit_id, value, baseline_value, record))
 
 
 def build_supervision(
@@ -352,12 +500,13 @@ def build_supervision(
     submitted and decisions taken later left out), not as it is now."""
     as_of = as_of or today()
     calendar = calendar or WorkdayCalendar.load(session)
-    plan = load_plan(session, plan.id)
+    records = load_plan(session, plan.id)
+    plan = records.plan
     periods = [p for p in plan.periods if p.starts_on <= period.starts_on]
     period_ids = [p.id for p in periods]
     progress_date = min(period.ends_on, as_of)
-    sections = list(plan.sections)
-    tasks = [t for s in sections for t in s.tasks]
+    sections = records.sections
+    tasks = records.tasks
     task_ids = [t.id for t in tasks]
     history = history_at(session, as_of, period_ids=period_ids, tasks=tasks) if historic else None
     if history is not None:
@@ -435,8 +584,8 @@ def build_supervision(
 
     def targets() -> list[TargetProgress]:
         approved, included = values()
-        all_targets = list(plan.targets) + [t for task in tasks for t in task.targets]
-        load_allocations(session, all_targets)
+        all_targets = records.targets + [t for task in tasks for t in task.targets]
+        load_allocations(session, all_targets, records.units)
         return [
             _target_progress(t, plan, list(plan.periods), progress_date, approved, included)
             for t in all_targets
