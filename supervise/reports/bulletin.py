@@ -65,7 +65,7 @@ def figures(data: Supervision) -> Figures:
         targets_with_data=len(with_data),
         targets_behind=sum(1 for t in with_data if t.is_behind),
         overdue=len(data.overdue),
-        returned=len(data.returned),
+        returned=data.returned_count,
     )
 
 

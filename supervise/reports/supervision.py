@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from functools import cache, cached_property
 from datetime import date, datetime, time, timedelta, timezone
 from decimal import Decimal
+from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, case, func, literal, or_, select
@@ -59,8 +60,8 @@ from ..models import (
     UnitRole,
 )
 from ..models.types import UTCDateTime
-from ..domain.history import History, history_at, open_milestones_at
-from ..domain.obligations import NOT_OWING_TASK_STATES, Obligation, obligations, owes_reports
+from ..domain.history import History, ReportThen, history_at, open_milestones_at
+from ..domain.obligations import NOT_OWING_TASK_STATES, FiledReport, Obligation, obligations, owes_reports
 from ..domain.workdays import WorkdayCalendar, working_days_overdue
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -128,9 +129,18 @@ class TaskRow:
     section: Section
     task: Task
     light: Light
-    lead_report: Report | None
-    approved_summary: str | None
+    lead_report: FiledReport | ReportThen | None  # the lead's report for the period: id and state
     ledger: list[LedgerRow]
+    # report id -> text of the period's approved lead reports: one query for
+    # all the rows, run when the first summary is read (the 通报 reads them).
+    summaries: Callable[[], dict[int, str]] = field(repr=False)
+
+    @property
+    def approved_summary(self) -> str | None:
+        report = self.lead_report
+        if report is None or report.state is not ReportState.APPROVED:
+            return None
+        return self.summaries().get(report.id)
 
     @property
     def lead_name(self) -> str:
@@ -208,11 +218,20 @@ class OverdueItem:
     working_days: int
 
 
+class ReturnedReport(NamedTuple):
+    """What the lists of returned reports show of one."""
+
+    id: int
+    kind: ReportKind
+    returned_at: datetime | None
+    return_reason: str | None
+
+
 @dataclass
 class ReturnedItem:
-    report: Report
-    task: Task
-    unit: Unit
+    report: ReturnedReport | ReportThen
+    task: TaskRecord
+    unit: UnitRecord
 
 
 @dataclass
@@ -254,9 +273,10 @@ class Supervision:
     periods: list[ReportingPeriod]  # the plan's periods up to the chosen one
     tasks: list[TaskRow]
     overdue: list[OverdueItem]
-    returned: list[ReturnedItem]
+    returned_count: int  # reports of the period returned for changes (`returned` lists them)
     by_section: list[tuple[Section, Counts]]
     report_counts: dict[str, int]  # lead reports of the period by outcome
+    _returned: Callable[[], list[ReturnedItem]] = field(repr=False)
     _punctuality: Callable[[], list[UnitPunctuality]] = field(repr=False)
     _targets: Callable[[], list[TargetProgress]] = field(repr=False)
 
@@ -264,6 +284,11 @@ class Supervision:
     def targets(self) -> list[TargetProgress]:
         """The plan's targets, then each task's (from the approved and included values, read when first asked)."""
         return self._targets()
+
+    @property
+    def returned(self) -> list[ReturnedItem]:
+        """The period's reports returned for changes (their reasons read when first asked)."""
+        return self._returned()
 
     @property
     def punctuality(self) -> list[UnitPunctuality]:
@@ -405,6 +430,14 @@ class PlanRecords:
         return [t for s in self.sections for t in s.tasks]
 
 
+def _rows(session: Session, statement):
+    """Run a select of columns on the session's connection: plain rows,
+    without the ORM's result machinery (which cost three times the fetch
+    for the included values' 2,000 rows). The session's pending changes
+    were flushed by the plan's ORM query, the first of every build."""
+    return session.connection().execute(statement)
+
+
 _UNIT_COLUMNS = (Unit.id, Unit.canonical_name, Unit.short_name, Unit.sort_order)
 _TARGET_COLUMNS = (Target.id, Target.plan_id, Target.task_id, Target.position, Target.text, Target.subject,
                    Target.value, Target.measure, Target.comparator, Target.kind, Target.due_year,
@@ -425,7 +458,7 @@ def load_plan(session: Session, plan_id: int) -> PlanRecords:
     sections: dict[int, SectionRecord] = {}
     tasks: dict[int, TaskRecord] = {}
     for (section_id, number, title, task_id, section_of_task, task_number, task_title, deadline,
-         state) in session.execute(
+         state) in _rows(session,
         select(Section.id, Section.number, Section.title, Task.id, Task.section_id, Task.number, Task.title,
                Task.deadline, Task.state)
         .outerjoin(Task, Task.section_id == Section.id)
@@ -440,7 +473,7 @@ def load_plan(session: Session, plan_id: int) -> PlanRecords:
                                                deadline, state)
             section.tasks.append(task)
     units: dict[int, UnitRecord] = {}
-    for tu_id, task_id, unit_id, role, position, *unit in session.execute(
+    for tu_id, task_id, unit_id, role, position, *unit in _rows(session,
         select(TaskUnit.id, TaskUnit.task_id, TaskUnit.unit_id, TaskUnit.role, TaskUnit.position, *_UNIT_COLUMNS)
         .join(Unit, Unit.id == TaskUnit.unit_id)
         .where(TaskUnit.task_id.in_(list(tasks)))
@@ -451,7 +484,7 @@ def load_plan(session: Session, plan_id: int) -> PlanRecords:
             record = units[unit_id] = UnitRecord(*unit)
         tasks[task_id].units.append(TaskUnitRecord(tu_id, task_id, unit_id, role, position, record))
     plan_targets: list[TargetRecord] = []
-    for row in session.execute(
+    for row in _rows(session,
         select(*_TARGET_COLUMNS)
         .where(or_(and_(Target.plan_id == plan_id, Target.task_id.is_(None)), Target.task_id.in_(list(tasks))))
         .order_by(Target.position, Target.id)
@@ -473,7 +506,7 @@ def load_allocations(session: Session, targets: list[TargetRecord], units: dict[
     for target in targets:
         target.allocations = []
     if targets:
-        for alloc_id, target_id, unit_id, value, baseline_value, *unit in session.execute(
+        for alloc_id, target_id, unit_id, value, baseline_value, *unit in _rows(session,
             select(TargetAllocation.id, TargetAllocation.target_id, TargetAllocation.unit_id,
                    TargetAllocation.value, TargetAllocation.baseline_value, *_UNIT_COLUMNS)
             .join(Unit, Unit.id == TargetAllocation.unit_id)
@@ -516,7 +549,8 @@ def build_supervision(
 
     # Who owes what for the chosen period, and what they filed.
     # The values come from their own queries below (approved and included ones only).
-    owed = obligations(session, [period], calendar, tasks=tasks, with_values=False)
+    # Of each report its id and state; the texts and reasons are read below when asked.
+    owed = obligations(session, [period], calendar, tasks=tasks, filed_only=True)
     if history is not None:
         for ob in owed:
             ob.report = history.report(ob.report)
@@ -534,15 +568,39 @@ def build_supervision(
         milestones = open_milestones_at(session, task_ids, as_of)
     reported_values = _ReportedValues(values, period.id)
 
+    # The one light rule and the working days overdue, asked once per
+    # distinct due date (a few dozen) rather than once per item (hundreds).
+    lights_by_due: dict[tuple[date | None, bool], Light] = {}
+    days_by_due: dict[date, int] = {}
+
+    def light_of(due_on: date | None, done: bool) -> Light:
+        light = lights_by_due.get((due_on, done))
+        if light is None:
+            light = lights_by_due[(due_on, done)] = light_for(plan, due_on, as_of, calendar, done=done)
+        return light
+
+    def days_overdue(due_on: date) -> int:
+        days = days_by_due.get(due_on)
+        if days is None:
+            days = days_by_due[due_on] = working_days_overdue(due_on, as_of, calendar)
+        return days
+
     milestone_lights: dict[int, list[Light]] = defaultdict(list)
     overdue: list[OverdueItem] = []
     task_by_id = {t.id: t for t in tasks}
     for m in milestones:
-        milestone_lights[m.task_id].append(light_for(plan, m.due_on, as_of, calendar, done=False))
+        milestone_lights[m.task_id].append(light_of(m.due_on, False))
         if m.due_on < as_of:
             task = task_by_id[m.task_id]
             overdue.append(OverdueItem("工作节点", task, task.lead.unit if task.lead else None, m.title, m.due_on,
-                                       working_days_overdue(m.due_on, as_of, calendar)))
+                                       days_overdue(m.due_on)))
+
+    if history is None:
+        summaries = cache(lambda: _approved_summaries(session, [
+            o.report.id for o in owed if o.report is not None and o.kind is ReportKind.LEAD_REPORT
+            and o.report.state is ReportState.APPROVED]))
+    else:
+        summaries = cache(lambda: {o.report.id: o.report.text for o in owed if o.report is not None})
 
     task_rows: list[TaskRow] = []
     for section in sections:
@@ -554,10 +612,11 @@ def build_supervision(
                 if ob is None:
                     unit_light = Light.GREEN
                 else:
-                    unit_light = light_for(plan, ob.due_on, as_of, calendar, done=ob.is_done)
-                    if not ob.is_done and ob.due_on < as_of:
+                    done = ob.is_done
+                    unit_light = light_of(ob.due_on, done)
+                    if not done and ob.due_on < as_of:
                         overdue.append(OverdueItem(ob.kind.label, task, tu.unit, f"{period.label}进展情况",
-                                                   ob.due_on, working_days_overdue(ob.due_on, as_of, calendar)))
+                                                   ob.due_on, days_overdue(ob.due_on)))
                 ledger.append(LedgerRow(
                     section=section, task=task, task_unit=tu, light=unit_light,
                     report_state=report.state if report else None,
@@ -570,16 +629,17 @@ def build_supervision(
             lights = [row.light for row in ledger if row.task_unit.role is UnitRole.LEAD]
             lights += milestone_lights.get(task.id, [])
             if task.state is not TaskState.CLOSED:
-                lights.append(light_for(plan, task.deadline, as_of, calendar, done=False))
+                lights.append(light_of(task.deadline, False))
             light = Light.GREEN if task.state is TaskState.CLOSED else worst(lights)
-            summary = lead_report.text if lead_report and lead_report.state is ReportState.APPROVED else None
-            task_rows.append(TaskRow(section, task, light, lead_report, summary, ledger))
+            task_rows.append(TaskRow(section, task, light, lead_report, ledger, summaries))
 
-    returned = [
-        ReturnedItem(o.report, o.task, o.task_unit.unit)
-        for o in owed
-        if o.report is not None and o.report.state is ReportState.RETURNED
-    ]
+    returned_owed = [o for o in owed if o.report is not None and o.report.state is ReportState.RETURNED]
+
+    def returned() -> list[ReturnedItem]:
+        if history is None:
+            notes = _returned_reports(session, [o.report.id for o in returned_owed])
+            return [ReturnedItem(notes[o.report.id], o.task, o.task_unit.unit) for o in returned_owed]
+        return [ReturnedItem(o.report, o.task, o.task_unit.unit) for o in returned_owed]
     overdue.sort(key=lambda item: (item.due_on, item.task.number))
 
     def targets() -> list[TargetProgress]:
@@ -610,9 +670,10 @@ def build_supervision(
         periods=periods,
         tasks=task_rows,
         overdue=overdue,
-        returned=returned,
+        returned_count=len(returned_owed),
         by_section=_counts_by_section(task_rows),
         report_counts=report_counts,
+        _returned=cache(returned),
         _punctuality=cache(lambda: _punctuality(session, plan, tasks, [p for p in periods if p.due_on < as_of],
                                                history)),
         _targets=cache(targets),
@@ -634,7 +695,7 @@ class _ApprovedValues:
 
 def _approved_values(session: Session, period_ids: list[int]) -> _ApprovedValues:
     """Values given in approved lead reports of the periods."""
-    rows = session.execute(
+    rows = _rows(session,
         select(Report.task_id, Report.period_id, ReportValue.target_id, ReportValue.value)
         .join(ReportValue, ReportValue.report_id == Report.id)
         .where(
@@ -670,7 +731,7 @@ def _included_contribution_values(session: Session, period_ids: list[int]) -> di
     approved lead report includes: the only way a co-unit's figure counts."""
     lead = aliased(Report)
     contribution = aliased(Report)
-    rows = session.execute(
+    rows = _rows(session,
         select(contribution.task_id, contribution.period_id, contribution.unit_id,
                ReportValue.target_id, ReportValue.value)
         .select_from(ReportInclusion)
@@ -686,8 +747,19 @@ def _included_contribution_values(session: Session, period_ids: list[int]) -> di
     return result
 
 
+def _approved_summaries(session: Session, report_ids: list[int]) -> dict[int, str]:
+    """The texts of the approved lead reports (the 通报's progress paragraphs)."""
+    return dict(_rows(session, select(Report.id, Report.text).where(Report.id.in_(report_ids))).all())
+
+
+def _returned_reports(session: Session, report_ids: list[int]) -> dict[int, ReturnedReport]:
+    return {row[0]: ReturnedReport(*row) for row in _rows(session,
+        select(Report.id, Report.kind, Report.returned_at, Report.return_reason).where(Report.id.in_(report_ids))
+    )}
+
+
 def _last_reported(session: Session, period_ids: list[int], task_ids: list[int]) -> dict[tuple[int, int], date]:
-    rows = session.execute(
+    rows = _rows(session,
         select(Report.task_id, Report.unit_id, func.max(Report.submitted_at))
         .where(Report.period_id.in_(period_ids), Report.task_id.in_(task_ids), Report.submitted_at.is_not(None))
         .group_by(Report.task_id, Report.unit_id)
@@ -725,7 +797,7 @@ def _punctuality(session: Session, plan: Plan, tasks: list[Task], periods: list[
         {p.id: literal(end_of_day_utc(p.due_on), UTCDateTime()) for p in periods},
         value=Report.period_id,
     ) if periods else literal(None, UTCDateTime())
-    rows = session.execute(
+    rows = _rows(session,
         select(Report.unit_id, Report.period_id, func.count())
         .join(Task, Task.id == Report.task_id)
         .join(TaskUnit, (TaskUnit.task_id == Report.task_id) & (TaskUnit.unit_id == Report.unit_id))

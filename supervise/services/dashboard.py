@@ -105,7 +105,7 @@ def dashboard_view(user: User, as_of: date, *, plan_id: int | None = None,
         lead_reports=sum(1 for k in kinds if k == "牵头单位报告"),
         contributions=sum(1 for k in kinds if k == "配合单位报送"),
         milestones=sum(1 for k in kinds if k == "工作节点"),
-        returned=len(data.returned),
+        returned=data.returned_count,
         red_tasks=len(data.red_tasks),
     )
     if view == "punctuality":
