@@ -32,7 +32,7 @@ from decimal import Decimal
 from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, case, func, literal, or_, select
+from sqlalchemy import and_, bindparam, case, func, literal, or_, select
 from sqlalchemy.orm import Session, aliased, defer, selectinload
 
 from ..errors import NotFound
@@ -430,18 +430,53 @@ class PlanRecords:
         return [t for s in self.sections for t in s.tasks]
 
 
-def _rows(session: Session, statement):
+def _rows(session: Session, statement, params: dict | None = None):
     """Run a select of columns on the session's connection: plain rows,
     without the ORM's result machinery (which cost three times the fetch
     for the included values' 2,000 rows). The session's pending changes
-    were flushed by the plan's ORM query, the first of every build."""
-    return session.connection().execute(statement)
+    were flushed by the plan's ORM query, the first of every build.
+
+    The statements that take only values are built once, below, with bound
+    parameters: building a select (and its aliases) anew cost more than
+    running it."""
+    return session.connection().execute(statement, params)
+
+
+def _ids(name: str):
+    return bindparam(name, expanding=True)
 
 
 _UNIT_COLUMNS = (Unit.id, Unit.canonical_name, Unit.short_name, Unit.sort_order)
 _TARGET_COLUMNS = (Target.id, Target.plan_id, Target.task_id, Target.position, Target.text, Target.subject,
                    Target.value, Target.measure, Target.comparator, Target.kind, Target.due_year,
                    Target.baseline_year, Target.baseline_value, Target.threshold)
+
+_SECTIONS_AND_TASKS = (
+    select(Section.id, Section.number, Section.title, Task.id, Task.section_id, Task.number, Task.title,
+           Task.deadline, Task.state)
+    .outerjoin(Task, Task.section_id == Section.id)
+    .where(Section.plan_id == bindparam("plan_id"))
+    .order_by(Section.number, Task.number)
+)
+_TASK_UNITS = (
+    select(TaskUnit.id, TaskUnit.task_id, TaskUnit.unit_id, TaskUnit.role, TaskUnit.position, *_UNIT_COLUMNS)
+    .join(Unit, Unit.id == TaskUnit.unit_id)
+    .where(TaskUnit.task_id.in_(_ids("task_ids")))
+    .order_by(TaskUnit.task_id, TaskUnit.position)
+)
+_TARGETS = (
+    select(*_TARGET_COLUMNS)
+    .where(or_(and_(Target.plan_id == bindparam("plan_id"), Target.task_id.is_(None)),
+               Target.task_id.in_(_ids("task_ids"))))
+    .order_by(Target.position, Target.id)
+)
+_ALLOCATIONS = (
+    select(TargetAllocation.id, TargetAllocation.target_id, TargetAllocation.unit_id,
+           TargetAllocation.value, TargetAllocation.baseline_value, *_UNIT_COLUMNS)
+    .join(Unit, Unit.id == TargetAllocation.unit_id)
+    .where(TargetAllocation.target_id.in_(_ids("target_ids")))
+    .order_by(TargetAllocation.id)
+)
 
 
 def load_plan(session: Session, plan_id: int) -> PlanRecords:
@@ -458,13 +493,7 @@ def load_plan(session: Session, plan_id: int) -> PlanRecords:
     sections: dict[int, SectionRecord] = {}
     tasks: dict[int, TaskRecord] = {}
     for (section_id, number, title, task_id, section_of_task, task_number, task_title, deadline,
-         state) in _rows(session,
-        select(Section.id, Section.number, Section.title, Task.id, Task.section_id, Task.number, Task.title,
-               Task.deadline, Task.state)
-        .outerjoin(Task, Task.section_id == Section.id)
-        .where(Section.plan_id == plan_id)
-        .order_by(Section.number, Task.number)
-    ):
+         state) in _rows(session, _SECTIONS_AND_TASKS, {"plan_id": plan_id}):
         section = sections.get(section_id)
         if section is None:
             section = sections[section_id] = SectionRecord(section_id, plan_id, number, title)
@@ -473,22 +502,13 @@ def load_plan(session: Session, plan_id: int) -> PlanRecords:
                                                deadline, state)
             section.tasks.append(task)
     units: dict[int, UnitRecord] = {}
-    for tu_id, task_id, unit_id, role, position, *unit in _rows(session,
-        select(TaskUnit.id, TaskUnit.task_id, TaskUnit.unit_id, TaskUnit.role, TaskUnit.position, *_UNIT_COLUMNS)
-        .join(Unit, Unit.id == TaskUnit.unit_id)
-        .where(TaskUnit.task_id.in_(list(tasks)))
-        .order_by(TaskUnit.task_id, TaskUnit.position)
-    ):
+    for tu_id, task_id, unit_id, role, position, *unit in _rows(session, _TASK_UNITS, {"task_ids": list(tasks)}):
         record = units.get(unit_id)
         if record is None:
             record = units[unit_id] = UnitRecord(*unit)
         tasks[task_id].units.append(TaskUnitRecord(tu_id, task_id, unit_id, role, position, record))
     plan_targets: list[TargetRecord] = []
-    for row in _rows(session,
-        select(*_TARGET_COLUMNS)
-        .where(or_(and_(Target.plan_id == plan_id, Target.task_id.is_(None)), Target.task_id.in_(list(tasks))))
-        .order_by(Target.position, Target.id)
-    ):
+    for row in _rows(session, _TARGETS, {"plan_id": plan_id, "task_ids": list(tasks)}):
         target = TargetRecord(*row)
         if target.task_id is None:
             plan_targets.append(target)
@@ -506,13 +526,8 @@ def load_allocations(session: Session, targets: list[TargetRecord], units: dict[
     for target in targets:
         target.allocations = []
     if targets:
-        for alloc_id, target_id, unit_id, value, baseline_value, *unit in _rows(session,
-            select(TargetAllocation.id, TargetAllocation.target_id, TargetAllocation.unit_id,
-                   TargetAllocation.value, TargetAllocation.baseline_value, *_UNIT_COLUMNS)
-            .join(Unit, Unit.id == TargetAllocation.unit_id)
-            .where(TargetAllocation.target_id.in_(list(by_target)))
-            .order_by(TargetAllocation.id)
-        ):
+        for alloc_id, target_id, unit_id, value, baseline_value, *unit in _rows(
+                session, _ALLOCATIONS, {"target_ids": list(by_target)}):
             record = units.get(unit_id)
             if record is None:
                 record = units[unit_id] = UnitRecord(*unit)
@@ -693,17 +708,20 @@ class _ApprovedValues:
         return self.by_task_period.get((task_id, period_id), {})
 
 
+_APPROVED_VALUES = (
+    select(Report.task_id, Report.period_id, ReportValue.target_id, ReportValue.value)
+    .join(ReportValue, ReportValue.report_id == Report.id)
+    .where(
+        Report.period_id.in_(_ids("period_ids")),
+        Report.kind == ReportKind.LEAD_REPORT,
+        Report.state == ReportState.APPROVED,
+    )
+)
+
+
 def _approved_values(session: Session, period_ids: list[int]) -> _ApprovedValues:
     """Values given in approved lead reports of the periods."""
-    rows = _rows(session,
-        select(Report.task_id, Report.period_id, ReportValue.target_id, ReportValue.value)
-        .join(ReportValue, ReportValue.report_id == Report.id)
-        .where(
-            Report.period_id.in_(period_ids),
-            Report.kind == ReportKind.LEAD_REPORT,
-            Report.state == ReportState.APPROVED,
-        )
-    ).all()
+    rows = _rows(session, _APPROVED_VALUES, {"period_ids": period_ids}).all()
     by_task_period: dict[tuple[int, int], dict[int, Decimal]] = defaultdict(dict)
     by_target: dict[int, dict[int, Decimal]] = defaultdict(dict)
     for task_id, period_id, target_id, value in rows:
@@ -726,36 +744,46 @@ class _ReportedValues:
         return included.get((task_id, self._period_id), {}).get(task_unit.unit_id, {})
 
 
-def _included_contribution_values(session: Session, period_ids: list[int]) -> dict[tuple[int, int], dict[int, dict[int, Decimal]]]:
-    """(task, period) -> unit -> {target: value} of contributions that an
-    approved lead report includes: the only way a co-unit's figure counts."""
+def _included_values_statement():
     lead = aliased(Report)
     contribution = aliased(Report)
-    rows = _rows(session,
+    return (
         select(contribution.task_id, contribution.period_id, contribution.unit_id,
                ReportValue.target_id, ReportValue.value)
         .select_from(ReportInclusion)
         .join(lead, lead.id == ReportInclusion.report_id)
         .join(contribution, contribution.id == ReportInclusion.contribution_id)
         .join(ReportValue, ReportValue.report_id == contribution.id)
-        .where(lead.period_id.in_(period_ids), lead.state == ReportState.APPROVED,
+        .where(lead.period_id.in_(_ids("period_ids")), lead.state == ReportState.APPROVED,
                lead.kind == ReportKind.LEAD_REPORT)
-    ).all()
+    )
+
+
+_INCLUDED_VALUES = _included_values_statement()
+
+
+def _included_contribution_values(session: Session, period_ids: list[int]) -> dict[tuple[int, int], dict[int, dict[int, Decimal]]]:
+    """(task, period) -> unit -> {target: value} of contributions that an
+    approved lead report includes: the only way a co-unit's figure counts."""
+    rows = _rows(session, _INCLUDED_VALUES, {"period_ids": period_ids}).all()
     result: dict[tuple[int, int], dict[int, dict[int, Decimal]]] = defaultdict(lambda: defaultdict(dict))
     for task_id, period_id, unit_id, target_id, value in rows:
         result[(task_id, period_id)][unit_id][target_id] = value
     return result
 
 
+_SUMMARIES = select(Report.id, Report.text).where(Report.id.in_(_ids("report_ids")))
+_RETURNED = (select(Report.id, Report.kind, Report.returned_at, Report.return_reason)
+             .where(Report.id.in_(_ids("report_ids"))))
+
+
 def _approved_summaries(session: Session, report_ids: list[int]) -> dict[int, str]:
     """The texts of the approved lead reports (the 通报's progress paragraphs)."""
-    return dict(_rows(session, select(Report.id, Report.text).where(Report.id.in_(report_ids))).all())
+    return dict(_rows(session, _SUMMARIES, {"report_ids": report_ids}).all())
 
 
 def _returned_reports(session: Session, report_ids: list[int]) -> dict[int, ReturnedReport]:
-    return {row[0]: ReturnedReport(*row) for row in _rows(session,
-        select(Report.id, Report.kind, Report.returned_at, Report.return_reason).where(Report.id.in_(report_ids))
-    )}
+    return {row[0]: ReturnedReport(*row) for row in _rows(session, _RETURNED, {"report_ids": report_ids})}
 
 
 def _last_reported(session: Session, period_ids: list[int], task_ids: list[int]) -> dict[tuple[int, int], date]:
@@ -776,12 +804,16 @@ def _last_reported(session: Session, period_ids: list[int], task_ids: list[int])
     return result
 
 
-def _open_milestones(session: Session, task_ids: list[int]) -> list[Milestone]:
-    return list(session.scalars(
-        select(Milestone)
-        .where(Milestone.task_id.in_(task_ids), Milestone.state != MilestoneState.COMPLETED)
-        .order_by(Milestone.due_on, Milestone.id)
-    ))
+_OPEN_MILESTONES = (
+    select(Milestone.task_id, Milestone.due_on, Milestone.title)
+    .where(Milestone.task_id.in_(_ids("task_ids")), Milestone.state != MilestoneState.COMPLETED)
+    .order_by(Milestone.due_on, Milestone.id)
+)
+
+
+def _open_milestones(session: Session, task_ids: list[int]):
+    """The open milestones' task, due date and title (rows named as the model's attributes)."""
+    return _rows(session, _OPEN_MILESTONES, {"task_ids": task_ids}).all()
 
 
 def _punctuality(session: Session, plan: Plan, tasks: list[Task], periods: list[ReportingPeriod],
