@@ -91,6 +91,16 @@ class PeriodView:
         return next((i for i in self.items if i.is_mine and i.is_owed), None)
 
     @property
+    def owed(self) -> int:
+        """How many reports the period asks for (none once the task is closed or suspended)."""
+        return sum(1 for i in self.items if i.is_owed)
+
+    @property
+    def outstanding(self) -> int:
+        """How many of those are not done yet: a period with none is settled."""
+        return sum(1 for i in self.items if i.is_owed and not i.is_done)
+
+    @property
     def lead_report(self) -> Report | None:
         return next((r for r in self.reports if r.kind is ReportKind.LEAD_REPORT), None)
 
@@ -243,6 +253,12 @@ def _periods(task: Task, user: User, today: date, calendar: WorkdayCalendar,
     owed = obligations(sess, periods, calendar, task_ids=[task.id]) if task.state not in NOT_OWING_TASK_STATES else []
     for ob in owed:
         by_period.setdefault(ob.period.id, []).append(ob)
+    reports_by_period: dict[int, list[Report]] = {}
+    for report in visible.values():
+        reports_by_period.setdefault(report.period_id, []).append(report)
+    # A report's unit is nearly always one of the task's (loaded with it):
+    # taken from there, not through each report's relationship.
+    units = {tu.unit_id: tu.unit for tu in task.units}
     result = []
     for period in periods:
         obs = by_period.get(period.id, [])
@@ -265,10 +281,10 @@ def _periods(task: Task, user: User, today: date, calendar: WorkdayCalendar,
             ))
         # Reports filed while the task was open stay on its page after it is
         # suspended or closed (obligations() no longer lists them).
-        reports = [r for r in visible.values() if r.period_id == period.id]
+        reports = reports_by_period.get(period.id, [])
         for report in reports:
             if report.id not in shown:
-                items.append(PeriodItem(report.unit, report.kind, None, Light.GREEN, True, report,
+                items.append(PeriodItem(units.get(report.unit_id) or report.unit, report.kind, None, Light.GREEN, True, report,
                                         report.state.label, is_mine=report.unit_id == user.unit_id, is_owed=False))
         light = (light_for(task.plan, period.due_on, today, calendar, done=lead_ob.is_done)
                  if lead_ob else Light.GREEN)

@@ -6,7 +6,9 @@ from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import inspect, select
+from sqlalchemy.orm import selectinload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from .. import workflow
 from ..db import session, utcnow
@@ -325,6 +327,11 @@ def target_progress(task: Task) -> list[dict[str, Any]]:
     """For each of the task's targets: baseline, target, latest approved
     value and share achieved, for the task and for each unit it is split to."""
     unit_values = approved_unit_values([task.id])
+    if "targets" in inspect(task).unloaded:
+        # The targets with their allocations: two statements, not one more per target.
+        set_committed_value(task, "targets", list(session().scalars(
+            select(Target).where(Target.task_id == task.id).options(selectinload(Target.allocations))
+            .order_by(Target.position))))
     lead_unit_id = task.lead.unit_id if task.lead else None
     result = []
     for target in task.targets:

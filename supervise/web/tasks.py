@@ -54,6 +54,9 @@ bp = Blueprint("tasks", __name__)
 # --- the sections of the task page ---------------------------------------------------------
 
 
+RECENT_PERIODS_IN_FULL = 2  # the current period and the one just ended
+
+
 def task_sections(task: Task, *, page_error: str | None = None, forms: dict[str, Any] | None = None) -> dict[str, Any]:
     """What the task page shows besides the task itself -- the read model
     `task_view` (periods, milestones, closing, extensions, target progress,
@@ -113,13 +116,27 @@ def task_sections(task: Task, *, page_error: str | None = None, forms: dict[str,
         progress.append(row)
 
     contribution_due = {p.period.id: p.contribution_due_on for p in view.periods}
+    started = view.started_periods
+    all_periods = request.args.get("periods") == "all"
+    # People act on the latest periods and on what their own unit still
+    # owes: those are drawn in full; older periods as one line each (their
+    # light, the lead's report, how many are still missing), every unit of
+    # them on demand (?periods=all), so the page does not draw every unit
+    # of every quarter of a long plan.
+    may_file = "file_report" in view.actions
+    in_full = [p for i, p in enumerate(started) if all_periods or i < RECENT_PERIODS_IN_FULL
+               or (may_file and p.my_item is not None and not p.my_item.is_done)]
+    shown = {p.period.id for p in in_full}
     ctx: dict[str, Any] = {
         "view": view,
         "today": view.today,
         "page_error": page_error,
-        "periods": view.started_periods,
+        "periods": in_full,
+        "earlier_periods": [p for p in started if p.period.id not in shown],
+        "started_count": len(started),
+        "all_periods": all_periods,
         "contribution_due_on": lambda p: contribution_due[p.id],
-        "may_file": "file_report" in view.actions,
+        "may_file": may_file,
         "new_report_form": NewReportForm(formdata=None),
         "milestones": milestone_rows,
         "extensions": extension_rows,
@@ -182,7 +199,9 @@ def light_html() -> dict[Light, Markup]:
 def make_unit_form(bound: bool, task: Task | None = None) -> TaskUnitForm:
     form = TaskUnitForm() if bound else TaskUnitForm(formdata=None)
     form.unit_id.widget = UNIT_SELECT
-    units = list(db.session.scalars(select(Unit).where(Unit.is_active).order_by(Unit.kind, Unit.sort_order)))
+    # The directory as (id, name) rows: ~160 ORM units only to name options.
+    units = db.session.execute(
+        select(Unit.id, Unit.short_name).where(Unit.is_active).order_by(Unit.kind, Unit.sort_order)).all()
     own = [tu.unit for tu in task.units] if task is not None else []
     if own:
         # The task's own units first: a lead is chosen among them.
