@@ -28,6 +28,7 @@ from ..models import (
     TargetKind,
     Task,
     TaskSource,
+    TaskState,
     TaskUnit,
     Unit,
     UnitRole,
@@ -507,6 +508,88 @@ def get_plan(user: User, plan_id: int) -> Plan:
     if plan is None or not can(user, "plan.view", plan):
         raise NotFound("未找到该计划")
     return plan
+
+
+@dataclass(frozen=True)
+class UnitName:
+    short_name: str
+
+
+@dataclass(frozen=True)
+class ListedTaskUnit:
+    """A responsible unit as the plan's task list names it."""
+
+    unit: UnitName
+    is_confirmed: bool
+
+
+@dataclass(frozen=True)
+class ListedTask:
+    """A task as the plan's page lists it: read as rows, not ORM objects."""
+
+    id: int
+    number: int
+    title: str
+    state: TaskState
+    lead: ListedTaskUnit | None
+    co_units: tuple[ListedTaskUnit, ...]
+    targets: tuple[Target, ...]
+
+
+@dataclass(frozen=True)
+class ListedSection:
+    number: int
+    title: str
+    tasks: tuple[ListedTask, ...]
+
+
+@dataclass(frozen=True)
+class PlanOutline:
+    """The plan's page: the plan, its sections with their tasks (units,
+    targets, state), its overall targets and fiscal measures."""
+
+    plan: Plan
+    sections: tuple[ListedSection, ...]
+
+
+def plan_outline(user: User, plan_id: int) -> PlanOutline:
+    """The plan `plan_id` as its page lists it (404 for what `user` may not
+    see). The ~30 tasks and ~300 task units are read as rows (a few
+    statements, whatever their number); only the targets, which the page
+    formats through the model's properties, are ORM objects."""
+    plan = get_plan(user, plan_id)
+    sess = session()
+    lead_of: dict[int, ListedTaskUnit] = {}
+    co_of: dict[int, list[ListedTaskUnit]] = {}
+    names: dict[str, UnitName] = {}
+    for task_id, role, is_confirmed, short_name in sess.execute(
+        select(TaskUnit.task_id, TaskUnit.role, TaskUnit.is_confirmed, Unit.short_name)
+        .join(Unit, Unit.id == TaskUnit.unit_id).join(Task, Task.id == TaskUnit.task_id)
+        .where(Task.plan_id == plan.id).order_by(TaskUnit.task_id, TaskUnit.position)
+    ):
+        name = names.get(short_name) or names.setdefault(short_name, UnitName(short_name))
+        if role is UnitRole.LEAD:
+            lead_of.setdefault(task_id, ListedTaskUnit(name, is_confirmed))
+        elif role is UnitRole.CO:
+            co_of.setdefault(task_id, []).append(ListedTaskUnit(name, is_confirmed))
+    targets_of: dict[int, list[Target]] = {}
+    for target in sess.scalars(select(Target).where(Target.plan_id == plan.id, Target.task_id.is_not(None))
+                               .order_by(Target.task_id, Target.position)):
+        targets_of.setdefault(target.task_id, []).append(target)
+    tasks_of: dict[int, list[ListedTask]] = {}
+    for task_id, section_id, number, title, state in sess.execute(
+        select(Task.id, Task.section_id, Task.number, Task.title, Task.state)
+        .where(Task.plan_id == plan.id).order_by(Task.number)
+    ):
+        tasks_of.setdefault(section_id, []).append(ListedTask(
+            task_id, number, title, state, lead_of.get(task_id), tuple(co_of.get(task_id, ())),
+            tuple(targets_of.get(task_id, ()))))
+    sections = tuple(
+        ListedSection(number, title, tuple(tasks_of.get(section_id, ())))
+        for section_id, number, title in sess.execute(
+            select(Section.id, Section.number, Section.title).where(Section.plan_id == plan.id).order_by(Section.number))
+    )
+    return PlanOutline(plan, sections)
 
 
 def get_task(user: User, task_id: int) -> Task:

@@ -77,22 +77,11 @@ def plans():
 
 @bp.route("/plans/<int:plan_id>")
 def plan(plan_id: int):
-    plan_service.get_plan(current_user, plan_id)  # 404 for what the user may not see
-    plan = db.session.scalar(
-        select(Plan)
-        .where(Plan.id == plan_id)
-        .options(
-            selectinload(Plan.sections).selectinload(Section.tasks).selectinload(Task.units).joinedload(TaskUnit.unit),
-            selectinload(Plan.sections).selectinload(Section.tasks).selectinload(Task.targets),
-            selectinload(Plan.measures),
-            selectinload(Plan.targets),
-        )
-    )
-    if plan is None or not can(current_user, "plan.view", plan):
-        raise NotFound("未找到该计划")
+    plan = plan_service.get_plan(current_user, plan_id)  # 404 for what the user may not see
     if plan.is_draft:
         return redirect(url_for("plan_admin.review", plan_id=plan.id))
-    return render_template("main/plan.html", plan=plan)
+    outline = plan_service.plan_outline(current_user, plan_id)
+    return render_template("main/plan.html", plan=outline.plan, sections=outline.sections)
 
 
 @bp.route("/tasks/<int:task_id>", methods=["GET", "POST"])
