@@ -308,7 +308,7 @@ def approved_unit_values(task_ids: list[int]) -> dict[tuple[int, int], Decimal]:
 
     lead = Report.__table__.alias("lead")
     rows = session().execute(
-        select(ReportValue.target_id, Report.unit_id, ReportValue.value, ReportingPeriod.ends_on, Report.kind, Report.state)
+        select(ReportValue.target_id, Report.unit_id, ReportValue.value)
         .join(Report, Report.id == ReportValue.report_id)
         .join(ReportingPeriod, ReportingPeriod.id == Report.period_id)
         .join(lead, (lead.c.task_id == Report.task_id) & (lead.c.period_id == Report.period_id)
@@ -318,7 +318,7 @@ def approved_unit_values(task_ids: list[int]) -> dict[tuple[int, int], Decimal]:
         .order_by(ReportingPeriod.ends_on)
     ).all()
     latest: dict[tuple[int, int], Decimal] = {}
-    for target_id, unit_id, value, _ends_on, _kind, _state in rows:
+    for target_id, unit_id, value in rows:
         latest[(target_id, unit_id)] = value  # ordered by period: the last one wins
     return latest
 
