@@ -7,11 +7,12 @@ templates/tasks/) and by the JSON API (/api/v1/tasks/{id} and its periods).
 The views only format it."""
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import joinedload, lazyload, selectinload
 
 from ..db import session
@@ -48,6 +49,31 @@ INACTIVE = (TaskState.CLOSED, TaskState.SUSPENDED)
 # The pages name who uploaded each file: loaded with the file, not one by one
 # (their roles are not needed to print a name).
 WITH_UPLOADER = joinedload(Evidence.uploaded_by).lazyload(User.role_grants)
+
+
+# The statements every view of a task runs, built once (building a select
+# with its loader options costs more than running it); the task's id is a
+# parameter.
+@functools.cache
+def _milestones_select():
+    return (select(Milestone).where(Milestone.task_id == bindparam("task_id"))
+            .options(selectinload(Milestone.evidence).options(WITH_UPLOADER))
+            .order_by(Milestone.due_on, Milestone.id))
+
+
+@functools.cache
+def _extensions_select():
+    return (select(ExtensionRequest).where(ExtensionRequest.task_id == bindparam("task_id"))
+            .options(joinedload(ExtensionRequest.requested_by).lazyload(User.role_grants))
+            .order_by(ExtensionRequest.created_at.desc(), ExtensionRequest.id.desc()))
+
+
+@functools.cache
+def _closing_evidence_select():
+    return (select(Evidence)
+            .where(Evidence.task_id == bindparam("task_id"), Evidence.report_id.is_(None),
+                   Evidence.milestone_id.is_(None))
+            .options(WITH_UPLOADER).order_by(Evidence.uploaded_at))
 
 
 def load_people(entries: list[AuditEntry]) -> list[AuditEntry]:
@@ -168,9 +194,7 @@ def task_view(user: User, task_id: int, today: date, *, period_code: str | None 
     period_views = tuple(_periods(task, user, today, calendar, shown)) if shown else ()
 
     milestones = []
-    for m in sess.scalars(select(Milestone).where(Milestone.task_id == task.id)
-                          .options(selectinload(Milestone.evidence).options(WITH_UPLOADER))
-                          .order_by(Milestone.due_on, Milestone.id)):
+    for m in sess.scalars(_milestones_select(), {"task_id": task.id}):
         allowed = set(allowed_actions(m))
         mine = set()
         if can(user, "milestone.decide", m):
@@ -181,16 +205,8 @@ def task_view(user: User, task_id: int, today: date, *, period_code: str | None 
             m, light_for(task.plan, m.due_on, today, calendar, done=m.state is MilestoneState.COMPLETED),
             frozenset(mine)))
 
-    extensions = tuple(sess.scalars(
-        select(ExtensionRequest).where(ExtensionRequest.task_id == task.id)
-        .options(joinedload(ExtensionRequest.requested_by).lazyload(User.role_grants))
-        .order_by(ExtensionRequest.created_at.desc(), ExtensionRequest.id.desc())
-    ))
-    closing_evidence = tuple(sess.scalars(
-        select(Evidence)
-        .where(Evidence.task_id == task.id, Evidence.report_id.is_(None), Evidence.milestone_id.is_(None))
-        .options(WITH_UPLOADER).order_by(Evidence.uploaded_at)
-    ))
+    extensions = tuple(sess.scalars(_extensions_select(), {"task_id": task.id}))
+    closing_evidence = tuple(sess.scalars(_closing_evidence_select(), {"task_id": task.id}))
     progress = tuple(target_progress(task))
 
     is_lead = can(user, "task.request", task)

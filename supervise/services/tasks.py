@@ -2,11 +2,12 @@
 targets among its units."""
 from __future__ import annotations
 
+import functools
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from sqlalchemy import inspect, select
+from sqlalchemy import bindparam, inspect, select
 from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -299,28 +300,42 @@ def split_target(actor: User, target: Target, shares: dict[Any, Any]) -> list[Ta
     return target.allocations
 
 
-def approved_unit_values(task_ids: list[int]) -> dict[tuple[int, int], Decimal]:
-    """{(target_id, unit_id): latest approved value}. A unit's value counts
-    once its period's work is approved: the lead's own report approved, or a
-    co-unit's contribution accepted and the lead's report of that period
-    approved. One query, whatever the number of tasks."""
+@functools.cache
+def _approved_values_select():
+    """approved_unit_values' statement, built once (the alias, the joins and
+    the conditions cost more to build than the statement takes to run);
+    the task ids are an expanding parameter."""
     from ..models import ReportingPeriod
 
     lead = Report.__table__.alias("lead")
-    rows = session().execute(
+    return (
         select(ReportValue.target_id, Report.unit_id, ReportValue.value)
         .join(Report, Report.id == ReportValue.report_id)
         .join(ReportingPeriod, ReportingPeriod.id == Report.period_id)
         .join(lead, (lead.c.task_id == Report.task_id) & (lead.c.period_id == Report.period_id)
               & (lead.c.kind == ReportKind.LEAD_REPORT.value))
-        .where(Report.task_id.in_(task_ids), lead.c.state == ReportState.APPROVED.value,
+        .where(Report.task_id.in_(bindparam("task_ids", expanding=True)), lead.c.state == ReportState.APPROVED.value,
                Report.state.in_([ReportState.APPROVED, ReportState.ACCEPTED]))
         .order_by(ReportingPeriod.ends_on)
-    ).all()
+    )
+
+
+def approved_unit_values(task_ids: list[int]) -> dict[tuple[int, int], Decimal]:
+    """{(target_id, unit_id): latest approved value}. A unit's value counts
+    once its period's work is approved: the lead's own report approved, or a
+    co-unit's contribution accepted and the lead's report of that period
+    approved. One query, whatever the number of tasks."""
+    rows = session().execute(_approved_values_select(), {"task_ids": list(task_ids)}).all()
     latest: dict[tuple[int, int], Decimal] = {}
     for target_id, unit_id, value in rows:
         latest[(target_id, unit_id)] = value  # ordered by period: the last one wins
     return latest
+
+
+@functools.cache
+def _targets_select():
+    return (select(Target).where(Target.task_id == bindparam("task_id")).options(selectinload(Target.allocations))
+            .order_by(Target.position))
 
 
 def target_progress(task: Task) -> list[dict[str, Any]]:
@@ -329,9 +344,7 @@ def target_progress(task: Task) -> list[dict[str, Any]]:
     unit_values = approved_unit_values([task.id])
     if "targets" in inspect(task).unloaded:
         # The targets with their allocations: two statements, not one more per target.
-        set_committed_value(task, "targets", list(session().scalars(
-            select(Target).where(Target.task_id == task.id).options(selectinload(Target.allocations))
-            .order_by(Target.position))))
+        set_committed_value(task, "targets", list(session().scalars(_targets_select(), {"task_id": task.id})))
     lead_unit_id = task.lead.unit_id if task.lead else None
     result = []
     for target in task.targets:
