@@ -351,9 +351,13 @@ class ReportingPeriod(Base):
 
     @property
     def label(self) -> str:
+        return self.label_of(self.code)
+
+    @staticmethod
+    def label_of(code: str) -> str:
         """2025Q2 -> 2025年第二季度, 2025H1 -> 2025年上半年, 2025-05 -> 2025年5月
         (codes are stored as `domain.periods.parse_period` writes them)."""
-        year, rest = self.code[:4], self.code[4:]
+        year, rest = code[:4], code[4:]
         if rest.startswith("Q"):
             return f"{year}年第{'一二三四'[int(rest[1]) - 1]}季度"
         if rest.startswith("H"):

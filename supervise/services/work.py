@@ -88,6 +88,16 @@ class TaskRef(NamedTuple):
     plan_id: int
 
 
+class UnitRef(NamedTuple):
+    """A unit as a line of 我的待办 shows it (name, and its place in the
+    filter's choices), read with the lines rather than loaded as a Unit."""
+
+    id: int
+    canonical_name: str
+    short_name: str
+    sort_order: int
+
+
 class ReportLine(NamedTuple):
     """A report of a list of 我的待办, as much as sorting, filtering and
     counting it needs."""
@@ -227,7 +237,7 @@ class WorkItem:
     period_code: str | None
     period_label: str | None
     period_starts_on: date | None
-    unit: Unit | None
+    unit: Unit | UnitRef | None
     due_on: date | None
     light: Light | None
     overdue_days: int
@@ -316,7 +326,7 @@ class WorkView:
     matching: int  # with every filter applied
     plans: list[tuple[int, str]]  # filter choices, from the user's whole list
     periods: list[tuple[str, str]]  # newest first
-    units: list[Unit]
+    units: list[Unit | UnitRef]
     next_due: NextDue | None = None  # when there is nothing to do: the next report the unit owes
 
     @property
@@ -400,27 +410,24 @@ def _sort_key(item: WorkItem | _ItemToBuild):
     return (GROUP_ORDER[item.group], newest_period_first, due, item.plan_id, item.task_number, item.kind)
 
 
-@dataclass(frozen=True)
-class _ItemToBuild:
-    """A line of a long list (a ReportLine or MilestoneLine), not built yet:
-    what the sorting, filtering, counting and filter choices read of a
-    WorkItem. The page's own lines become WorkItems in _built."""
+class _ItemToBuild(NamedTuple):
+    """A line of a long list (a ReportLine, MilestoneLine or what the unit
+    owes), not built yet: what the sorting, filtering, counting and filter
+    choices read of a WorkItem. The page's own lines become WorkItems in
+    _built. A tuple: hundreds are made for a page of 20."""
 
     group: WorkGroup
     kind: str
-    line: ReportLine | MilestoneLine
+    line: ReportLine | MilestoneLine | OwedItem
     plan_id: int
     plan_label: str
     period_code: str | None
     period_label: str | None
     period_starts_on: date | None
-    unit: Unit | None
+    unit: Unit | UnitRef | None
     due_on: date | None
     since: datetime | None
-
-    @property
-    def task_number(self) -> int:
-        return self.line.task_number
+    task_number: int
 
 
 def _work_item(plan_labels: dict[int, str], group: WorkGroup, kind: str, label: str, task: Task | TaskRef, *,
@@ -461,6 +468,19 @@ def _milestone_to_decide_item(m: Milestone, plan_labels: dict[int, str]) -> Work
                       note=m.title, state_label=m.state.label, milestone_id=m.id)
 
 
+def _owed_item(item: _ItemToBuild, plan_labels: dict[int, str]) -> WorkItem:
+    owed = item.line
+    ob = owed.obligation
+    return WorkItem(
+        group=item.group, kind=item.kind, kind_label=f"报送{ob.kind.label}",
+        task=TaskRef(ob.task_id, ob.task_number, ob.task_title, ob.plan_id), plan_id=ob.plan_id,
+        plan_label=item.plan_label, period_code=item.period_code, period_label=item.period_label,
+        period_starts_on=item.period_starts_on, unit=item.unit, due_on=ob.due_on, light=owed.light,
+        overdue_days=owed.overdue_days, since=None, note="",
+        state_label=("草稿未报送" if ob.report_id is not None else "未填报"), report_id=ob.report_id,
+    )
+
+
 def _built(page: list[WorkItem | _ItemToBuild], plan_labels: dict[int, str]) -> list[WorkItem]:
     """The page's items, its reports and milestones loaded in one statement
     each (always both: a constant number of statements)."""
@@ -478,6 +498,8 @@ def _built(page: list[WorkItem | _ItemToBuild], plan_labels: dict[int, str]) -> 
     for item in page:
         if isinstance(item, WorkItem):
             built.append(item)
+        elif isinstance(item.line, OwedItem):
+            built.append(_owed_item(item, plan_labels))
         elif isinstance(item.line, ReportLine):
             built.append(_report_item(item.kind, reports[item.line.id], plan_labels))
         else:
@@ -499,10 +521,13 @@ def _items(work: MyWork, user: User, today: date, plan_labels: dict[int, str]) -
     returned_lines = [("returned_report", r) for r in work.returned]
     lines_of_reports = [r for _, r in report_lines + returned_lines]
     # Each period's code, label and start read once, not once per line.
-    periods = {p.id: (p.code, p.label, p.starts_on) for p in sess.scalars(
-        select(ReportingPeriod).where(ReportingPeriod.id.in_(sorted({r.period_id for r in lines_of_reports}))))}
-    units = {u.id: u for u in sess.scalars(
-        select(Unit).where(Unit.id.in_(sorted({r.unit_id for r in lines_of_reports}))))}
+    periods = {period_id: (code, ReportingPeriod.label_of(code), starts_on)
+               for period_id, code, starts_on in sess.execute(
+                   select(ReportingPeriod.id, ReportingPeriod.code, ReportingPeriod.starts_on)
+                   .where(ReportingPeriod.id.in_(sorted({r.period_id for r in lines_of_reports}))))}
+    units = {row.id: UnitRef(*row) for row in sess.execute(
+        select(Unit.id, Unit.canonical_name, Unit.short_name, Unit.sort_order)
+        .where(Unit.id.in_(sorted({r.unit_id for r in lines_of_reports}))))}
 
     def add_report_line(kind: str, r: ReportLine) -> None:
         period_code, period_label, period_starts_on = periods[r.period_id]
@@ -511,6 +536,7 @@ def _items(work: MyWork, user: User, today: date, plan_labels: dict[int, str]) -
             plan_label=plan_labels.get(r.plan_id, ""), period_code=period_code, period_label=period_label,
             period_starts_on=period_starts_on, unit=units[r.unit_id],
             due_on=None, since=r.returned_at if kind == "returned_report" else r.submitted_at,
+            task_number=r.task_number,
         ))
 
     for kind, r in report_lines:
@@ -528,7 +554,7 @@ def _items(work: MyWork, user: User, today: date, plan_labels: dict[int, str]) -
             group=WorkGroup.DECIDE, kind="milestone_confirm" if m.state is MilestoneState.PROPOSED else "milestone_accept",
             line=m, plan_id=m.plan_id, plan_label=plan_labels.get(m.plan_id, ""), period_code=None,
             period_label=None, period_starts_on=None, unit=None,
-            due_on=m.due_on, since=m.created_at,
+            due_on=m.due_on, since=m.created_at, task_number=m.task_number,
         ))
     for t in work.leads_to_confirm:
         lead = t.lead
@@ -537,15 +563,19 @@ def _items(work: MyWork, user: User, today: date, plan_labels: dict[int, str]) -
             lead_unit_id=lead.unit_id if lead else None)
     for kind, r in returned_lines:
         add_report_line(kind, r)
+    # Each period's code, label and start read once, not once per line.
+    owed_periods = {ob.period.id: (ob.period.code, ob.period.label, ob.period.starts_on)
+                    for ob in (owed.obligation for owed in work.owed)}
     for owed in work.owed:
         ob = owed.obligation
-        late = owed.light is Light.RED
-        add(WorkGroup.OVERDUE if late else WorkGroup.DUE, "report_due", f"报送{ob.kind.label}",
-            TaskRef(ob.task_id, ob.task_number, ob.task_title, ob.plan_id),
-            period=ob.period, unit=user.unit, due_on=ob.due_on, light=owed.light,  # what the user's unit owes
-            overdue_days=owed.overdue_days,
-            state_label=("草稿未报送" if ob.report_id is not None else "未填报"),
-            report_id=ob.report_id)
+        period_code, period_label, period_starts_on = owed_periods[ob.period.id]
+        items.append(_ItemToBuild(
+            group=WorkGroup.OVERDUE if owed.light is Light.RED else WorkGroup.DUE, kind="report_due", line=owed,
+            plan_id=ob.plan_id, plan_label=plan_labels.get(ob.plan_id, ""), period_code=period_code,
+            period_label=period_label, period_starts_on=period_starts_on,
+            unit=user.unit,  # what the user's unit owes
+            due_on=ob.due_on, since=None, task_number=ob.task_number,
+        ))
     for m, light in work.milestones_due:
         add(WorkGroup.OVERDUE if light is Light.RED else WorkGroup.DUE, "milestone_due", "完成节点", m.task,
             unit=user.unit, due_on=m.due_on, light=light,  # the user's unit leads these tasks
