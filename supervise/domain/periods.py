@@ -4,6 +4,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import date, timedelta
+from typing import NamedTuple
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -18,6 +19,27 @@ _HALF = re.compile(r"^(\d{4})H([12])$")
 
 class InvalidPeriod(ValueError):
     pass
+
+
+class PeriodRow(NamedTuple):
+    """A reporting period as plain values, for lists that read hundreds of
+    them (我的待办) rather than load them as ReportingPeriod objects."""
+
+    id: int
+    plan_id: int
+    code: str
+    starts_on: date
+    ends_on: date
+    due_on: date
+
+    @property
+    def label(self) -> str:
+        return ReportingPeriod.label_of(self.code)
+
+    @staticmethod
+    def columns():
+        return (ReportingPeriod.id, ReportingPeriod.plan_id, ReportingPeriod.code, ReportingPeriod.starts_on,
+                ReportingPeriod.ends_on, ReportingPeriod.due_on)
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ from typing import NamedTuple
 from datetime import date, datetime, timezone
 
 from sqlalchemy import select
-from sqlalchemy.orm import defer, joinedload, lazyload, selectinload
+from sqlalchemy.orm import defer, selectinload
 
 from ..db import session
 from ..errors import ValidationError
@@ -30,6 +30,7 @@ from ..models import (
     User,
 )
 from ..domain.obligations import OwedRow, outstanding_rows
+from ..domain.periods import PeriodRow
 from ..policy import authorize, can, published_plan_ids
 from ..domain.workdays import WorkdayCalendar, working_days_overdue
 from .next_due import NextDue, next_due
@@ -47,7 +48,7 @@ class MyWork:
     owed: list[OwedItem] = field(default_factory=list)  # reports and contributions due or overdue
     returned: list[ReportLine] = field(default_factory=list)  # sent back, to revise
     contributions_to_review: list[ReportLine] = field(default_factory=list)  # for the lead unit
-    milestones_due: list[tuple[Milestone, Light]] = field(default_factory=list)
+    milestones_due: list[tuple[MilestoneDue, Light]] = field(default_factory=list)
     review_queue: list[ReportLine] = field(default_factory=list)  # coordinators, oldest first
     closing_requests: list[Task] = field(default_factory=list)
     extension_requests: list[ExtensionRequest] = field(default_factory=list)
@@ -114,6 +115,19 @@ class ReportLine(NamedTuple):
     returned_at: datetime | None
 
 
+class MilestoneDue(NamedTuple):
+    """A confirmed milestone of a task the unit leads, with what its line shows."""
+
+    id: int
+    task_id: int
+    task_number: int
+    task_title: str
+    plan_id: int
+    title: str
+    due_on: date
+    state: MilestoneState
+
+
 class MilestoneLine(NamedTuple):
     id: int
     task_id: int
@@ -143,11 +157,9 @@ def _liaison_work(user: User, today: date, calendar: WorkdayCalendar, work: MyWo
     # the session instead of one query per plan. Not their source text (tens
     # of KB each, read for nothing here).
     plans = {p.id: p for p in sess.scalars(select(Plan).options(defer(Plan.source_text)).where(Plan.id.in_(plan_ids)))}
-    periods = list(
-        sess.scalars(
-            select(ReportingPeriod).where(ReportingPeriod.plan_id.in_(plan_ids), ReportingPeriod.starts_on <= today)
-        )
-    )
+    periods = [PeriodRow(*row) for row in sess.execute(
+        select(*PeriodRow.columns()).where(ReportingPeriod.plan_id.in_(plan_ids), ReportingPeriod.starts_on <= today)
+    )]
     # What the unit owes and has not done, as rows (the done ones are left
     # out in SQL); the returned ones are listed as returned, below.
     for ob in outstanding_rows(sess, periods, calendar, unit_ids=[user.unit_id]):
@@ -164,13 +176,15 @@ def _liaison_work(user: User, today: date, calendar: WorkdayCalendar, work: MyWo
     work.contributions_to_review = _reports(
         (Report.task_id.in_(lead_task_ids), Report.kind == ReportKind.CONTRIBUTION,
          Report.state == ReportState.SUBMITTED), (Report.submitted_at,))
-    milestones = sess.scalars(
-        select(Milestone).options(joinedload(Milestone.task))
+    milestones = sess.execute(
+        select(Milestone.id, Milestone.task_id, Task.number, Task.title, Task.plan_id, Milestone.title,
+               Milestone.due_on, Milestone.state).join(Task, Task.id == Milestone.task_id)
         .where(Milestone.task_id.in_(lead_task_ids), Milestone.state == MilestoneState.CONFIRMED)
-        .order_by(Milestone.due_on)
+        .order_by(Milestone.due_on, Milestone.id)
     )
-    for milestone in milestones:
-        light = light_for(milestone.task.plan, milestone.due_on, today, calendar, done=False)
+    for milestone in map(MilestoneDue._make, milestones):
+        plan = plans.get(milestone.plan_id) or sess.get(Plan, milestone.plan_id)  # a lead task of another plan
+        light = light_for(plan, milestone.due_on, today, calendar, done=False)
         if light is not Light.GREEN:
             work.milestones_due.append((milestone, light))
 
@@ -449,23 +463,33 @@ _REPORT_LINE_KINDS = {"lead_report_review": WorkGroup.REVIEW, "contribution_revi
                       "returned_report": WorkGroup.RETURNED}
 
 
-def _report_item(kind: str, r: Report, plan_labels: dict[int, str]) -> WorkItem:
-    if kind == "lead_report_review":
-        return _work_item(plan_labels, WorkGroup.REVIEW, kind, "审核牵头单位报告", r.task, period=r.period,
-                          unit=r.unit, since=r.submitted_at, state_label=r.state.label, report_id=r.id)
-    if kind == "contribution_review":
-        return _work_item(plan_labels, WorkGroup.REVIEW, kind, "审阅配合单位报送", r.task, period=r.period,
-                          unit=r.unit, since=r.submitted_at, state_label=r.state.label, report_id=r.id)
-    return _work_item(plan_labels, WorkGroup.RETURNED, kind, f"{r.kind.label}被退回", r.task, period=r.period,
-                      unit=r.unit, since=r.returned_at, note=r.return_reason or "", state_label=r.state.label,
-                      report_id=r.id)
+_REPORT_LINE_LABELS = {"lead_report_review": "审核牵头单位报告", "contribution_review": "审阅配合单位报送"}
 
 
-def _milestone_to_decide_item(m: Milestone, plan_labels: dict[int, str]) -> WorkItem:
-    proposed = m.state is MilestoneState.PROPOSED
-    return _work_item(plan_labels, WorkGroup.DECIDE, "milestone_confirm" if proposed else "milestone_accept",
-                      "节点待确认" if proposed else "节点待验收", m.task, due_on=m.due_on, since=m.created_at,
-                      note=m.title, state_label=m.state.label, milestone_id=m.id)
+def _report_item(item: _ItemToBuild, task_title: str, return_reason: str | None) -> WorkItem:
+    line = item.line
+    returned = item.kind == "returned_report"
+    return WorkItem(
+        group=item.group, kind=item.kind,
+        kind_label=f"{line.kind.label}被退回" if returned else _REPORT_LINE_LABELS[item.kind],
+        task=TaskRef(line.task_id, line.task_number, task_title, line.plan_id), plan_id=line.plan_id,
+        plan_label=item.plan_label, period_code=item.period_code, period_label=item.period_label,
+        period_starts_on=item.period_starts_on, unit=item.unit, due_on=None, light=None, overdue_days=0,
+        since=item.since, note=(return_reason or "") if returned else "", state_label=line.state.label,
+        report_id=line.id,
+    )
+
+
+def _milestone_to_decide_item(item: _ItemToBuild, task_title: str, title: str) -> WorkItem:
+    line = item.line
+    proposed = line.state is MilestoneState.PROPOSED
+    return WorkItem(
+        group=item.group, kind=item.kind, kind_label="节点待确认" if proposed else "节点待验收",
+        task=TaskRef(line.task_id, line.task_number, task_title, line.plan_id), plan_id=line.plan_id,
+        plan_label=item.plan_label, period_code=None, period_label=None, period_starts_on=None, unit=None,
+        due_on=line.due_on, light=None, overdue_days=0, since=line.created_at, note=title,
+        state_label=line.state.label, milestone_id=line.id,
+    )
 
 
 def _owed_item(item: _ItemToBuild, plan_labels: dict[int, str]) -> WorkItem:
@@ -482,17 +506,19 @@ def _owed_item(item: _ItemToBuild, plan_labels: dict[int, str]) -> WorkItem:
 
 
 def _built(page: list[WorkItem | _ItemToBuild], plan_labels: dict[int, str]) -> list[WorkItem]:
-    """The page's items, its reports and milestones loaded in one statement
-    each (always both: a constant number of statements)."""
+    """The page's items. What their report and milestone lines lack (the
+    task's title, the return reason, the milestone's title) is read in one
+    statement each (always both: a constant number of statements)."""
     sess = session()
     report_ids = [i.line.id for i in page if isinstance(i, _ItemToBuild) and isinstance(i.line, ReportLine)]
     milestone_ids = [i.line.id for i in page if isinstance(i, _ItemToBuild) and isinstance(i.line, MilestoneLine)]
-    reports = {r.id: r for r in sess.scalars(
-        select(Report).options(joinedload(Report.task), joinedload(Report.period), joinedload(Report.unit),
-                               lazyload(Report.values)).where(Report.id.in_(report_ids))
+    reports = {report_id: (task_title, return_reason) for report_id, task_title, return_reason in sess.execute(
+        select(Report.id, Task.title, Report.return_reason).join(Task, Task.id == Report.task_id)
+        .where(Report.id.in_(report_ids))
     )}
-    milestones = {m.id: m for m in sess.scalars(
-        select(Milestone).options(joinedload(Milestone.task)).where(Milestone.id.in_(milestone_ids))
+    milestones = {milestone_id: (task_title, title) for milestone_id, task_title, title in sess.execute(
+        select(Milestone.id, Task.title, Milestone.title).join(Task, Task.id == Milestone.task_id)
+        .where(Milestone.id.in_(milestone_ids))
     )}
     built = []
     for item in page:
@@ -501,9 +527,9 @@ def _built(page: list[WorkItem | _ItemToBuild], plan_labels: dict[int, str]) -> 
         elif isinstance(item.line, OwedItem):
             built.append(_owed_item(item, plan_labels))
         elif isinstance(item.line, ReportLine):
-            built.append(_report_item(item.kind, reports[item.line.id], plan_labels))
+            built.append(_report_item(item, *reports[item.line.id]))
         else:
-            built.append(_milestone_to_decide_item(milestones[item.line.id], plan_labels))
+            built.append(_milestone_to_decide_item(item, *milestones[item.line.id]))
     return built
 
 
@@ -577,7 +603,8 @@ def _items(work: MyWork, user: User, today: date, plan_labels: dict[int, str]) -
             due_on=ob.due_on, since=None, task_number=ob.task_number,
         ))
     for m, light in work.milestones_due:
-        add(WorkGroup.OVERDUE if light is Light.RED else WorkGroup.DUE, "milestone_due", "完成节点", m.task,
+        add(WorkGroup.OVERDUE if light is Light.RED else WorkGroup.DUE, "milestone_due", "完成节点",
+            TaskRef(m.task_id, m.task_number, m.task_title, m.plan_id),
             unit=user.unit, due_on=m.due_on, light=light,  # the user's unit leads these tasks
             overdue_days=working_days_overdue(m.due_on, today, work.calendar) if work.calendar else 0,
             note=m.title, state_label=m.state.label, milestone_id=m.id)
