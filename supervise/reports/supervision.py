@@ -33,7 +33,7 @@ from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, bindparam, case, func, literal, or_, select
-from sqlalchemy.orm import Session, aliased, defer, selectinload
+from sqlalchemy.orm import Session, aliased, defer
 
 from ..errors import NotFound
 from ..domain.clock import today
@@ -483,13 +483,10 @@ def load_plan(session: Session, plan_id: int) -> PlanRecords:
     """The plan (ORM, with its periods) and its sections, tasks with their
     units, and targets as records; not the targets' allocations
     (`load_allocations`). Four statements and the periods'."""
-    plan = session.scalar(
-        select(Plan)
-        .where(Plan.id == plan_id, Plan.status == PlanStatus.PUBLISHED)  # drafts have no 通报
-        .options(defer(Plan.source_text), selectinload(Plan.periods))
-    )
-    if plan is None:
+    plan = session.get(Plan, plan_id, options=[defer(Plan.source_text), defer(Plan.notes)])
+    if plan is None or plan.status is not PlanStatus.PUBLISHED:  # drafts have no 通报
         raise NotFound("未找到该计划")
+    plan.periods  # noqa: B018 - loaded here, before the records' selects
     sections: dict[int, SectionRecord] = {}
     tasks: dict[int, TaskRecord] = {}
     for (section_id, number, title, task_id, section_of_task, task_number, task_title, deadline,

@@ -6,9 +6,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 from functools import cached_property
+from typing import NamedTuple
 
 from sqlalchemy import select
-from sqlalchemy.orm import defer
 
 from ..db import session
 from ..domain.lights import Light
@@ -43,7 +43,7 @@ class LateCounts:
 
 @dataclass
 class DashboardView:
-    plans: list[Plan]
+    plans: list[PlanChoice]
     plan: Plan
     period: ReportingPeriod
     as_of: date
@@ -73,13 +73,20 @@ class DashboardView:
         return [(s.title, c.lights) for s, c in self.data.by_section]
 
 
-def list_plans(user: User) -> list[Plan]:
+class PlanChoice(NamedTuple):
+    """A plan as the selector offers it."""
+
+    id: int
+    document_number: str
+    title: str
+
+
+def list_plans(user: User) -> list[PlanChoice]:
     authorize(user, "dashboard.view")
-    # Not the documents' full text: only the selector needs the plans.
-    return list(session().scalars(
-        select(Plan).options(defer(Plan.source_text), defer(Plan.notes))
-        .order_by(Plan.issued_on.desc(), Plan.id.desc())
-    ))
+    # Only the selector needs the plans: what it shows, as rows.
+    return [PlanChoice(*row) for row in session().execute(
+        select(Plan.id, Plan.document_number, Plan.title).order_by(Plan.issued_on.desc(), Plan.id.desc())
+    )]
 
 
 def dashboard_view(user: User, as_of: date, *, plan_id: int | None = None,
