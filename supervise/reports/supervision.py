@@ -243,7 +243,7 @@ class UnitPunctuality:
         on_time, owed = self.per_period.get(code, (0, 0))
         return on_time / owed if owed else None
 
-    @property
+    @cached_property
     def total(self) -> tuple[int, int]:
         return (sum(v[0] for v in self.per_period.values()), sum(v[1] for v in self.per_period.values()))
 
@@ -658,8 +658,10 @@ def build_supervision(
         approved, included = values()
         all_targets = records.targets + [t for task in tasks for t in task.targets]
         load_allocations(session, all_targets, records.units)
+        # The periods' dates as plain tuples: each target walks all of them.
+        spans = [PeriodSpan(p.id, p.code, p.starts_on, p.ends_on) for p in plan.periods]
         return [
-            _target_progress(t, plan, list(plan.periods), progress_date, approved, included)
+            _target_progress(t, plan, spans, progress_date, approved, included)
             for t in all_targets
         ]
 
@@ -845,8 +847,10 @@ def _rank(owing: list[tuple[Task, TaskUnit]], periods: list[ReportingPeriod],
     for task, tu in owing:
         owed[tu.unit_id] += 1
         units[tu.unit_id] = tu.unit
+    codes = [(p.id, p.code) for p in periods]
     per_unit = {
-        unit_id: UnitPunctuality(units[unit_id], {p.code: (on_time.get((unit_id, p.id), 0), n) for p in periods})
+        unit_id: UnitPunctuality(units[unit_id], {code: (on_time.get((unit_id, period_id), 0), n)
+                                                  for period_id, code in codes})
         for unit_id, n in owed.items()
     }
     ranked = sorted(
@@ -984,10 +988,17 @@ def goal_text(t: Target) -> str:
     return f"{t.kind_label}{amount}"
 
 
+class PeriodSpan(NamedTuple):
+    id: int
+    code: str
+    starts_on: date
+    ends_on: date
+
+
 def _target_progress(
     target: Target,
     plan: Plan,
-    periods: list[ReportingPeriod],  # all the plan's periods: the line runs to the target
+    periods: list[PeriodSpan],  # all the plan's periods: the line runs to the target
     progress_date: date,
     approved: _ApprovedValues,  # only periods up to the chosen one
     included: dict[tuple[int, int], dict[int, dict[int, Decimal]]],

@@ -8,7 +8,7 @@ from datetime import date
 
 from flask import Blueprint, flash, redirect, render_template, request, send_file, url_for
 from flask_login import current_user
-from markupsafe import Markup
+from markupsafe import Markup, escape
 from sqlalchemy import select
 from sqlalchemy.orm import defer
 
@@ -106,10 +106,56 @@ def _rows_html(rows) -> Markup:
     ))
 
 
-def _cells_html(cells) -> Markup:
+def _punctuality_rows(data) -> list[Markup]:
+    """Each unit's cells, one per period judged: its on-time rate with the
+    counts as the title. A cell is written once per distinct (on time, owed)
+    pair: some 1,300 cells hold a few dozen."""
+    codes = [p.code for p in data.reported_periods]
+    written: dict[tuple[int, int], str] = {}
+    rows = []
+    for u in data.punctuality:
+        cells = []
+        for code in codes:
+            counts = u.per_period.get(code, (0, 0))
+            cell = written.get(counts)
+            if cell is None:
+                title = "{}/{}".format(*counts)
+                cell = written[counts] = f'<td title="{html.escape(title)}">{html.escape(format_share(u.rate(code)))}</td>'
+            cells.append(cell)
+        rows.append(Markup("".join(cells)))
+    return rows
+
+
+def _allocation_rows(t) -> Markup:
+    """The rows of a split target's shares under its row in the targets
+    table (some 300 rows of 7 cells: written here, not cell by cell in the
+    template)."""
+    measure, time_share = escape(t.target.measure), escape(format_share(t.time_share))
     return Markup("".join(
-        f'<td title="{html.escape(title)}">{html.escape(text)}</td>' for text, title in cells
+        f'<tr class="allocation"><td>其中:{escape(a.unit.short_name)}</td>'
+        f'<td>分解 {escape(format_number(a.value))}{measure}</td><td>{escape(format_number(a.baseline))}</td>'
+        f'<td>{escape(format_number(a.actual))}</td><td>{escape(format_share(a.share))}</td>'
+        f'<td>{time_share}</td><td></td></tr>'
+        for a in t.allocations
     ))
+
+
+def _view_url(data):
+    """The link to a view (and page) of the dashboard for the same plan,
+    period and day; each one built once (the targets table links each of its
+    rows to its chart's page)."""
+    as_of = request.args.get("as_of") or None
+    built: dict[tuple[str, int | None], str] = {}
+
+    def view_url(name: str, page: int | None = None) -> str:
+        url = built.get((name, page))
+        if url is None:
+            url = built[(name, page)] = url_for(
+                "dashboard.index", plan=data.plan.id, period=data.period.code,
+                view=(name if name != "summary" else None), as_of=as_of, page=page)
+        return url
+
+    return view_url
 
 
 class _Pager:
@@ -147,12 +193,11 @@ def index():
             (p.period_code, "—" if p.planned is None else format_number(round(p.planned, 2)),
              "—" if p.actual is None else format_number(round(p.actual, 4)))
             for p in t.series) for t in pager.items]
+        context["allocation_rows"] = [_allocation_rows(t) for t in data.targets]
     elif view_name == "late":
         context["pager"] = _Pager(view.late_items)
     elif view_name == "punctuality":
-        context["punctuality_rows"] = [_cells_html(
-            (format_share(u.rate(p.code)), "{}/{}".format(*u.per_period.get(p.code, (0, 0))))
-            for p in data.reported_periods) for u in data.punctuality]
+        context["punctuality_rows"] = _punctuality_rows(data)
     # Only the targets view draws targets, the ones of its page.
     charts = chart_data(data, context["pager"].items if view_name == "targets" else [])
     return render_template(
@@ -169,6 +214,7 @@ def index():
         fmt_share=format_share,
         fmt_number=format_number,
         can_export=can(current_user, "report.export"),
+        view_url=_view_url(data),
         **context,
     )
 
