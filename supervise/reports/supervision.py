@@ -253,10 +253,15 @@ class UnitPunctuality:
         return on_time / owed if owed else None
 
 
+_NO_STATES = dict.fromkeys(TaskState, 0)
+_NO_LIGHTS = dict.fromkeys(Light, 0)
+
+
 @dataclass
 class Counts:
-    states: dict[TaskState, int] = field(default_factory=lambda: {s: 0 for s in TaskState})
-    lights: dict[Light, int] = field(default_factory=lambda: {light: 0 for light in Light})
+    # Copies of the zero counts (one per unit or action: iterating the enums each time cost more).
+    states: dict[TaskState, int] = field(default_factory=_NO_STATES.copy)
+    lights: dict[Light, int] = field(default_factory=_NO_LIGHTS.copy)
 
     @property
     def total(self) -> int:
@@ -926,9 +931,14 @@ def _counts_by_unit(rows: list[TaskRow]) -> list[tuple[Unit, Counts]]:
     and by the light of what the unit itself owes for the period."""
     result: dict[int, tuple[Unit, Counts]] = {}
     for row in rows:
+        state = row.task.state
         for line in row.ledger:
-            _, counts = result.setdefault(line.unit.id, (line.unit, Counts()))
-            counts.states[row.task.state] += 1
+            unit = line.task_unit.unit
+            entry = result.get(unit.id)
+            if entry is None:  # not setdefault: a Counts is two dicts to build, once per unit
+                entry = result[unit.id] = (unit, Counts())
+            counts = entry[1]
+            counts.states[state] += 1
             counts.lights[line.light] += 1
     return sorted(result.values(), key=lambda uc: (-uc[1].lights[Light.RED], uc[0].sort_order, uc[0].id))
 
