@@ -30,6 +30,7 @@ from ..models import (
     Report,
     ReportingPeriod,
     ReportKind,
+    ReportState,
     Task,
     TaskState,
     Unit,
@@ -86,6 +87,18 @@ def load_people(entries: list[AuditEntry]) -> list[AuditEntry]:
 
 
 @dataclass(frozen=True)
+class ReportRow:
+    """A report as the task page shows it in a period: which it is and its
+    state (a link and a badge), read as a row, not as an ORM report."""
+
+    id: int
+    period_id: int
+    unit_id: int
+    kind: ReportKind
+    state: ReportState
+
+
+@dataclass(frozen=True)
 class PeriodItem:
     """One unit's report (or contribution) for one period, as this user may see it."""
 
@@ -94,7 +107,7 @@ class PeriodItem:
     due_on: date | None  # None: a report filed while the task was open, no longer owed
     light: Light
     is_done: bool
-    report: Report | None  # only when the user may open it
+    report: Report | ReportRow | None  # only when the user may open it
     status: str  # the report's state if visible; otherwise only whether the unit has done its part
     is_mine: bool
     is_owed: bool
@@ -110,7 +123,7 @@ class PeriodView:
     contribution_due_on: date
     light: Light  # of the lead unit's report: the task's status for the period
     items: tuple[PeriodItem, ...]
-    reports: tuple[Report, ...]  # every report of the period this user may see, by id
+    reports: tuple[Report | ReportRow, ...]  # every report of the period this user may see, by id
 
     @property
     def my_item(self) -> PeriodItem | None:
@@ -169,13 +182,17 @@ class TaskView:
 
 
 def task_view(user: User, task_id: int, today: date, *, period_code: str | None = None,
-              calendar: WorkdayCalendar | None = None, periods: str = "all", history: bool = True) -> TaskView:
+              calendar: WorkdayCalendar | None = None, periods: str = "all", history: bool = True,
+              report_rows: bool = False) -> TaskView:
     """The task `task_id` as `user` sees it on `today` (404 if they may not);
     with `period_code`, that one period only (400 if the plan has none such).
 
     What a view does not show is not computed: `periods` "started" gives
     only the periods that have begun (the page lists no others), "none" none
-    (the API's task, which shows no periods); without `history`, no history."""
+    (the API's task, which shows no periods); without `history`, no history;
+    with `report_rows`, the periods' reports are ReportRows (which report,
+    its state: what the page shows), not ORM reports (what the API's
+    periods show of them: when submitted, decided, returned)."""
     task = get_task(user, task_id)
     sess = session()
     # Who made what on the task, read once whatever the milestones, reports
@@ -191,7 +208,7 @@ def task_view(user: User, task_id: int, today: date, *, period_code: str | None 
         shown = sorted(task.plan.periods, key=lambda p: p.starts_on)
         if periods == "started":
             shown = [p for p in shown if p.starts_on <= today]
-    period_views = tuple(_periods(task, user, today, calendar, shown)) if shown else ()
+    period_views = tuple(_periods(task, user, today, calendar, shown, report_rows)) if shown else ()
 
     milestones = []
     for m in sess.scalars(_milestones_select(), {"task_id": task.id}):
@@ -252,24 +269,27 @@ def _history(sess, user: User, task: Task) -> tuple[AuditEntry, ...]:
 
 
 def _periods(task: Task, user: User, today: date, calendar: WorkdayCalendar,
-             periods: list[ReportingPeriod]) -> list[PeriodView]:
+             periods: list[ReportingPeriod], report_rows: bool = False) -> list[PeriodView]:
     sess = session()
     period_ids = [p.id for p in periods]
     # The page shows each report's state, not its values.
-    visible = {
-        r.id: r
-        for r in sess.scalars(
-            select(Report).where(Report.task_id == task.id, Report.period_id.in_(period_ids), visible_reports(user))
-            .options(lazyload(Report.values)).order_by(Report.id)
-        )
-    }
+    which = (Report.task_id == task.id, Report.period_id.in_(period_ids), visible_reports(user))
+    if report_rows:
+        visible: dict[int, Report | ReportRow] = {
+            row[0]: ReportRow(*row)
+            for row in sess.execute(select(Report.id, Report.period_id, Report.unit_id, Report.kind, Report.state)
+                                    .where(*which).order_by(Report.id))
+        }
+    else:
+        visible = {r.id: r for r in sess.scalars(
+            select(Report).where(*which).options(lazyload(Report.values)).order_by(Report.id))}
     by_period: dict[int, list[Obligation]] = {}
     # A suspended or closed task owes nothing (obligations() would read its
     # reports to list none of them).
     owed = obligations(sess, periods, calendar, task_ids=[task.id]) if task.state not in NOT_OWING_TASK_STATES else []
     for ob in owed:
         by_period.setdefault(ob.period.id, []).append(ob)
-    reports_by_period: dict[int, list[Report]] = {}
+    reports_by_period: dict[int, list[Report | ReportRow]] = {}
     for report in visible.values():
         reports_by_period.setdefault(report.period_id, []).append(report)
     # A report's unit is nearly always one of the task's (loaded with it):
@@ -300,7 +320,8 @@ def _periods(task: Task, user: User, today: date, calendar: WorkdayCalendar,
         reports = reports_by_period.get(period.id, [])
         for report in reports:
             if report.id not in shown:
-                items.append(PeriodItem(units.get(report.unit_id) or report.unit, report.kind, None, Light.GREEN, True, report,
+                unit = units.get(report.unit_id) or sess.get(Unit, report.unit_id)
+                items.append(PeriodItem(unit, report.kind, None, Light.GREEN, True, report,
                                         report.state.label, is_mine=report.unit_id == user.unit_id, is_owed=False))
         light = (light_for(task.plan, period.due_on, today, calendar, done=lead_ob.is_done)
                  if lead_ob else Light.GREEN)

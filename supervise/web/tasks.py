@@ -63,7 +63,8 @@ def task_sections(task: Task, *, page_error: str | None = None, forms: dict[str,
     `task_view` (periods, milestones, closing, extensions, target progress,
     what this user may do) -- and the forms for what they may do."""
     user = acting_user()
-    view = task_view(user, task.id, clock.today(), periods="started")  # the page lists only those
+    # The page lists only the periods that have begun, and of their reports only which and their state.
+    view = task_view(user, task.id, clock.today(), periods="started", report_rows=True)
     forms = dict(forms or {})
     task_version = {"version": task.version}
 
