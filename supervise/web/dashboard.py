@@ -129,12 +129,13 @@ def _punctuality_rows(data) -> list[Markup]:
 def _allocation_rows(t) -> Markup:
     """The rows of a split target's shares under its row in the targets
     table (some 300 rows of 7 cells: written here, not cell by cell in the
-    template)."""
-    measure, time_share = escape(t.target.measure), escape(format_share(t.time_share))
+    template). Numbers and shares are digits, signs and %: only the names
+    are escaped."""
+    measure, time_share = escape(t.target.measure), format_share(t.time_share)
     return Markup("".join(
         f'<tr class="allocation"><td>其中:{escape(a.unit.short_name)}</td>'
-        f'<td>分解 {escape(format_number(a.value))}{measure}</td><td>{escape(format_number(a.baseline))}</td>'
-        f'<td>{escape(format_number(a.actual))}</td><td>{escape(format_share(a.share))}</td>'
+        f'<td>分解 {format_number(a.value)}{measure}</td><td>{format_number(a.baseline)}</td>'
+        f'<td>{format_number(a.actual)}</td><td>{format_share(a.share)}</td>'
         f'<td>{time_share}</td><td></td></tr>'
         for a in t.allocations
     ))
