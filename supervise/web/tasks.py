@@ -103,10 +103,15 @@ def task_sections(task: Task, *, page_error: str | None = None, forms: dict[str,
         extension_rows.append(row)
 
     progress = []
+    # A split form (a field per unit) is drawn when asked for (?split=<target id>)
+    # or when one sent came back with errors; otherwise a link to it.
+    split_asked = request.args.get("split", type=int)
     for row in view.progress:
         row = dict(row)
         target = row["target"]
-        if target.id in view.splittable_target_ids:
+        if target.id in view.splittable_target_ids and target.id != split_asked and f"split{target.id}" not in forms:
+            row["split_url"] = url_for("main.task", task_id=task.id, split=target.id, _anchor=f"target-{target.id}")
+        elif target.id in view.splittable_target_ids:
             allocations = {a.unit_id: decimal_text(a.value) for a in target.allocations}
             row["split_form"] = form(
                 f"split{target.id}",
