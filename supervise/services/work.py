@@ -111,8 +111,7 @@ class ReportLine(NamedTuple):
     unit_id: int
     state: ReportState
     kind: ReportKind
-    submitted_at: datetime | None
-    returned_at: datetime | None
+    since: datetime | None  # submitted at (to review) or returned at (returned): the list's own order
 
 
 class MilestoneDue(NamedTuple):
@@ -138,14 +137,13 @@ class MilestoneLine(NamedTuple):
     created_at: datetime
 
 
-def _reports(where, order_by) -> list[ReportLine]:
-    """The reports of one list of 我的待办, oldest first by `order_by` (then
-    by id, a stable order on every database), as rows: one statement,
-    whatever is in the list."""
+def _reports(where, since) -> list[ReportLine]:
+    """The reports of one list of 我的待办, oldest first by `since` (the
+    moment the list shows; then by id, a stable order on every database), as
+    rows: one statement, whatever is in the list."""
     query = select(Report.id, Report.task_id, Task.number, Task.plan_id, Report.period_id, Report.unit_id,
-                   Report.state, Report.kind, Report.submitted_at, Report.returned_at
-                   ).join(Task, Task.id == Report.task_id)
-    return [ReportLine(*row) for row in session().execute(query.where(*where).order_by(*order_by, Report.id))]
+                   Report.state, Report.kind, since).join(Task, Task.id == Report.task_id)
+    return list(map(ReportLine._make, session().execute(query.where(*where).order_by(since, Report.id))))
 
 
 def _liaison_work(user: User, today: date, calendar: WorkdayCalendar, work: MyWork) -> None:
@@ -171,11 +169,11 @@ def _liaison_work(user: User, today: date, calendar: WorkdayCalendar, work: MyWo
         work.owed.append(OwedItem(ob, light, working_days_overdue(ob.due_on, today, calendar)))
     work.owed.sort(key=lambda item: (item.obligation.due_on, item.obligation.task_number))
     work.returned = _reports((Report.unit_id == user.unit_id, Report.state == ReportState.RETURNED),
-                             (Report.returned_at,))
+                             Report.returned_at)
     lead_task_ids = select(TaskUnit.task_id).where(TaskUnit.unit_id == user.unit_id, TaskUnit.role == UnitRole.LEAD)
     work.contributions_to_review = _reports(
         (Report.task_id.in_(lead_task_ids), Report.kind == ReportKind.CONTRIBUTION,
-         Report.state == ReportState.SUBMITTED), (Report.submitted_at,))
+         Report.state == ReportState.SUBMITTED), Report.submitted_at)
     milestones = sess.execute(
         select(Milestone.id, Milestone.task_id, Task.number, Task.title, Task.plan_id, Milestone.title,
                Milestone.due_on, Milestone.state).join(Task, Task.id == Milestone.task_id)
@@ -192,7 +190,7 @@ def _liaison_work(user: User, today: date, calendar: WorkdayCalendar, work: MyWo
 def _coordinator_work(work: MyWork) -> None:
     sess = session()
     work.review_queue = _reports((Report.kind == ReportKind.LEAD_REPORT, Report.state == ReportState.SUBMITTED),
-                                 (Report.submitted_at,))
+                                 Report.submitted_at)
     work.closing_requests = list(
         sess.scalars(select(Task).options(selectinload(Task.units)).where(Task.state == TaskState.CLOSING_REQUESTED).order_by(Task.updated_at))
     )
@@ -231,6 +229,11 @@ class WorkGroup(enum.Enum):
     def label(self) -> str:
         return {"review": "待审核", "decide": "待决定", "returned": "被退回待修改", "due": "本期应办",
                 "overdue": "已逾期"}[self.value]
+
+    # Members are singletons: hashed by identity, in C, rather than by
+    # Enum's hash(self._name_) -- the list counts and sorts hundreds of
+    # lines by group per request.
+    __hash__ = object.__hash__
 
 
 GROUP_ORDER = {g: i for i, g in enumerate(WorkGroup)}
@@ -561,7 +564,7 @@ def _items(work: MyWork, user: User, today: date, plan_labels: dict[int, str]) -
             group=_REPORT_LINE_KINDS[kind], kind=kind, line=r, plan_id=r.plan_id,
             plan_label=plan_labels.get(r.plan_id, ""), period_code=period_code, period_label=period_label,
             period_starts_on=period_starts_on, unit=units[r.unit_id],
-            due_on=None, since=r.returned_at if kind == "returned_report" else r.submitted_at,
+            due_on=None, since=r.since,
             task_number=r.task_number,
         ))
 
