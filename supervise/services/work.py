@@ -101,16 +101,14 @@ class UnitRef(NamedTuple):
 
 class ReportLine(NamedTuple):
     """A report of a list of 我的待办, as much as sorting, filtering and
-    counting it needs."""
+    counting it needs (the rest is read for the page's lines only, _built):
+    each column is converted for hundreds of lines per request."""
 
     id: int
-    task_id: int
     task_number: int
     plan_id: int
     period_id: int
     unit_id: int
-    state: ReportState
-    kind: ReportKind
     since: datetime | None  # submitted at (to review) or returned at (returned): the list's own order
 
 
@@ -128,12 +126,12 @@ class MilestoneDue(NamedTuple):
 
 
 class MilestoneLine(NamedTuple):
+    """A milestone to decide, as much as sorting, filtering and counting it
+    needs (its state, date and titles are read for the page's lines only)."""
+
     id: int
-    task_id: int
     task_number: int
     plan_id: int
-    state: MilestoneState
-    due_on: date
     created_at: datetime
 
 
@@ -141,8 +139,8 @@ def _reports(where, since) -> list[ReportLine]:
     """The reports of one list of 我的待办, oldest first by `since` (the
     moment the list shows; then by id, a stable order on every database), as
     rows: one statement, whatever is in the list."""
-    query = select(Report.id, Report.task_id, Task.number, Task.plan_id, Report.period_id, Report.unit_id,
-                   Report.state, Report.kind, since).join(Task, Task.id == Report.task_id)
+    query = select(Report.id, Task.number, Task.plan_id, Report.period_id, Report.unit_id, since
+                   ).join(Task, Task.id == Report.task_id)
     return list(map(ReportLine._make, session().execute(query.where(*where).order_by(since, Report.id))))
 
 
@@ -205,11 +203,10 @@ def _coordinator_work(work: MyWork) -> None:
     # claimed done first, then by id (the order the list always showed on
     # SQLite, now said).
     oldest_first = (Milestone.created_at, Milestone.state, Milestone.id)
-    work.milestones_to_decide = [MilestoneLine(*row) for row in sess.execute(
-        select(Milestone.id, Milestone.task_id, Task.number, Task.plan_id, Milestone.state, Milestone.due_on,
-               Milestone.created_at).join(Task, Task.id == Milestone.task_id)
+    work.milestones_to_decide = list(map(MilestoneLine._make, sess.execute(
+        select(Milestone.id, Task.number, Task.plan_id, Milestone.created_at).join(Task, Task.id == Milestone.task_id)
         .where(*to_decide).order_by(*oldest_first)
-    )]
+    )))
     work.leads_to_confirm = leads_to_confirm()
 
 
@@ -469,29 +466,32 @@ _REPORT_LINE_KINDS = {"lead_report_review": WorkGroup.REVIEW, "contribution_revi
 _REPORT_LINE_LABELS = {"lead_report_review": "审核牵头单位报告", "contribution_review": "审阅配合单位报送"}
 
 
-def _report_item(item: _ItemToBuild, task_title: str, return_reason: str | None) -> WorkItem:
+def _report_item(item: _ItemToBuild, task_id: int, task_title: str, return_reason: str | None,
+                 state: ReportState, kind: ReportKind) -> WorkItem:
     line = item.line
     returned = item.kind == "returned_report"
     return WorkItem(
         group=item.group, kind=item.kind,
-        kind_label=f"{line.kind.label}被退回" if returned else _REPORT_LINE_LABELS[item.kind],
-        task=TaskRef(line.task_id, line.task_number, task_title, line.plan_id), plan_id=line.plan_id,
+        kind_label=f"{kind.label}被退回" if returned else _REPORT_LINE_LABELS[item.kind],
+        task=TaskRef(task_id, line.task_number, task_title, line.plan_id), plan_id=line.plan_id,
         plan_label=item.plan_label, period_code=item.period_code, period_label=item.period_label,
         period_starts_on=item.period_starts_on, unit=item.unit, due_on=None, light=None, overdue_days=0,
-        since=item.since, note=(return_reason or "") if returned else "", state_label=line.state.label,
+        since=item.since, note=(return_reason or "") if returned else "", state_label=state.label,
         report_id=line.id,
     )
 
 
-def _milestone_to_decide_item(item: _ItemToBuild, task_title: str, title: str) -> WorkItem:
+def _milestone_to_decide_item(item: _ItemToBuild, task_id: int, task_title: str, title: str,
+                              state: MilestoneState, due_on: date) -> WorkItem:
     line = item.line
-    proposed = line.state is MilestoneState.PROPOSED
+    proposed = state is MilestoneState.PROPOSED
     return WorkItem(
-        group=item.group, kind=item.kind, kind_label="节点待确认" if proposed else "节点待验收",
-        task=TaskRef(line.task_id, line.task_number, task_title, line.plan_id), plan_id=line.plan_id,
+        group=item.group, kind="milestone_confirm" if proposed else "milestone_accept",
+        kind_label="节点待确认" if proposed else "节点待验收",
+        task=TaskRef(task_id, line.task_number, task_title, line.plan_id), plan_id=line.plan_id,
         plan_label=item.plan_label, period_code=None, period_label=None, period_starts_on=None, unit=None,
-        due_on=line.due_on, light=None, overdue_days=0, since=line.created_at, note=title,
-        state_label=line.state.label, milestone_id=line.id,
+        due_on=due_on, light=None, overdue_days=0, since=line.created_at, note=title,
+        state_label=state.label, milestone_id=line.id,
     )
 
 
@@ -510,18 +510,19 @@ def _owed_item(item: _ItemToBuild, plan_labels: dict[int, str]) -> WorkItem:
 
 def _built(page: list[WorkItem | _ItemToBuild], plan_labels: dict[int, str]) -> list[WorkItem]:
     """The page's items. What their report and milestone lines lack (the
-    task's title, the return reason, the milestone's title) is read in one
-    statement each (always both: a constant number of statements)."""
+    task, the return reason, the state, the milestone's title and date) is
+    read in one statement each (always both: a constant number of
+    statements)."""
     sess = session()
     report_ids = [i.line.id for i in page if isinstance(i, _ItemToBuild) and isinstance(i.line, ReportLine)]
     milestone_ids = [i.line.id for i in page if isinstance(i, _ItemToBuild) and isinstance(i.line, MilestoneLine)]
-    reports = {report_id: (task_title, return_reason) for report_id, task_title, return_reason in sess.execute(
-        select(Report.id, Task.title, Report.return_reason).join(Task, Task.id == Report.task_id)
-        .where(Report.id.in_(report_ids))
+    reports = {row[0]: row[1:] for row in sess.execute(
+        select(Report.id, Report.task_id, Task.title, Report.return_reason, Report.state, Report.kind)
+        .join(Task, Task.id == Report.task_id).where(Report.id.in_(report_ids))
     )}
-    milestones = {milestone_id: (task_title, title) for milestone_id, task_title, title in sess.execute(
-        select(Milestone.id, Task.title, Milestone.title).join(Task, Task.id == Milestone.task_id)
-        .where(Milestone.id.in_(milestone_ids))
+    milestones = {row[0]: row[1:] for row in sess.execute(
+        select(Milestone.id, Milestone.task_id, Task.title, Milestone.title, Milestone.state, Milestone.due_on)
+        .join(Task, Task.id == Milestone.task_id).where(Milestone.id.in_(milestone_ids))
     )}
     built = []
     for item in page:
@@ -580,10 +581,10 @@ def _items(work: MyWork, user: User, today: date, plan_labels: dict[int, str]) -
             extension_id=x.id)
     for m in work.milestones_to_decide:
         items.append(_ItemToBuild(
-            group=WorkGroup.DECIDE, kind="milestone_confirm" if m.state is MilestoneState.PROPOSED else "milestone_accept",
+            group=WorkGroup.DECIDE, kind="milestone_to_decide",  # to confirm or accept: settled in _built, by state
             line=m, plan_id=m.plan_id, plan_label=plan_labels.get(m.plan_id, ""), period_code=None,
             period_label=None, period_starts_on=None, unit=None,
-            due_on=m.due_on, since=m.created_at, task_number=m.task_number,
+            due_on=None, since=m.created_at, task_number=m.task_number,
         ))
     for t in work.leads_to_confirm:
         lead = t.lead
