@@ -5,6 +5,7 @@ row; `audit prune` never touches rows younger than 180 days."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import func, select, text
@@ -174,7 +175,9 @@ def test_prune_refuses_rows_younger_than_180_days(app, make_user):
     ids = _some_history(make_user)
     runner = app.test_cli_runner()
     for days in (0, 179):
-        day = (datetime.now(timezone.utc) - timedelta(days=days)).date().isoformat()
+        # --before is a date in Beijing time: from 16:00 UTC on, Beijing's
+        # date is a day ahead of UTC's (counting in UTC made 179 days 180).
+        day = (datetime.now(ZoneInfo("Asia/Shanghai")) - timedelta(days=days)).date().isoformat()
         result = runner.invoke(args=["audit", "prune", "--before", day])
         assert result.exit_code != 0 and "至少保留 180 天" in result.output
     app.config["AUDIT_RETENTION_DAYS"] = 30  # cannot be configured below 180
