@@ -180,11 +180,22 @@ class TargetProgress:
     latest: Decimal | None
     latest_period: str | None
     time_share: float  # 序时进度, 0..1
-    series: list[SeriesPoint]
-    allocations: list[AllocationRow]
+    # Built when first read: only the targets view draws a line (for its page
+    # of targets) and lists the units' shares; the other views, the API and
+    # the 通报's figures read the latest value only.
+    _series: Callable[[], list[SeriesPoint]] = field(repr=False)
+    _allocations: Callable[[], list[AllocationRow]] = field(repr=False)
     # False for a level to reach by a year ("国际航空货邮吞吐量突破50万吨") whose
     # starting level the document does not give: no 序时 line from a made-up 0.
     baseline_known: bool = True
+
+    @property
+    def series(self) -> list[SeriesPoint]:
+        return self._series()
+
+    @property
+    def allocations(self) -> list[AllocationRow]:
+        return self._allocations()
 
     @property
     def share(self) -> float | None:
@@ -1041,29 +1052,37 @@ def _target_progress(
         found = [by_unit[u][target_id] for u in alloc_units if target_id in by_unit.get(u, {})]
         return sum(found, Decimal(0)) if found else None
 
-    base_f, goal_f = float(baseline), float(target.value)
-    series = []
+    actuals = []
     latest, latest_period = None, None
     for i, p in enumerate(in_window):
-        code, ends_on = p.code, p.ends_on
         actual = by_period.get(p.id)
         if actual is None and task_id is not None:
             actual = allocated_sum(included_in_window[i])
         if actual is not None:
-            latest, latest_period = actual, code
-        planned = base_f + (goal_f - base_f) * _time_share(start, end, ends_on) if baseline_known else None
-        series.append(SeriesPoint(code, ends_on, planned, float(actual) if actual is not None else None))
+            latest, latest_period = actual, p.code
+        actuals.append(actual)
 
-    allocations = []
-    for a in sorted(target.allocations, key=lambda a: (a.unit.sort_order, a.unit_id)):
-        actual = None
-        unit_id = a.unit_id
-        for by_unit in reversed(included_in_window):  # the latest period with a value
-            value = by_unit.get(unit_id, {}).get(target_id)
-            if value is not None:
-                actual = value
-                break
-        allocations.append(AllocationRow(a.unit, a.value, a.baseline_value or Decimal(0), actual))
+    def series() -> list[SeriesPoint]:
+        base_f, goal_f = float(baseline), float(target.value)
+        return [
+            SeriesPoint(p.code, p.ends_on,
+                        base_f + (goal_f - base_f) * _time_share(start, end, p.ends_on) if baseline_known else None,
+                        float(actual) if actual is not None else None)
+            for p, actual in zip(in_window, actuals)
+        ]
+
+    def allocations() -> list[AllocationRow]:
+        rows = []
+        for a in sorted(target.allocations, key=lambda a: (a.unit.sort_order, a.unit_id)):
+            actual = None
+            unit_id = a.unit_id
+            for by_unit in reversed(included_in_window):  # the latest period with a value
+                value = by_unit.get(unit_id, {}).get(target_id)
+                if value is not None:
+                    actual = value
+                    break
+            rows.append(AllocationRow(a.unit, a.value, a.baseline_value or Decimal(0), actual))
+        return rows
 
     return TargetProgress(
         target=target,
@@ -1073,8 +1092,8 @@ def _target_progress(
         latest=latest,
         latest_period=latest_period,
         time_share=_time_share(start, end, progress_date),
-        series=series,
-        allocations=allocations,
+        _series=cache(series),
+        _allocations=cache(allocations),
         baseline_known=baseline_known,
     )
 
