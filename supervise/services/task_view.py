@@ -82,8 +82,19 @@ def load_people(entries: list[AuditEntry]) -> list[AuditEntry]:
     (always one, even for none), so naming each actor on the page
     (session.get) finds them in the session instead of reading them one by one."""
     ids = {e.actor_id for e in entries if e.actor_id is not None}
-    session().scalars(select(User).where(User.id.in_(sorted(ids))).options(lazyload(User.role_grants))).all()
+    session().scalars(_people_select(), {"ids": sorted(ids)}).all()
     return entries
+
+
+@functools.cache
+def _people_select():
+    return select(User).where(User.id.in_(bindparam("ids", expanding=True))).options(lazyload(User.role_grants))
+
+
+@functools.cache
+def _history_select():
+    return (select(AuditEntry).where(AuditEntry.task_id == bindparam("task_id"))
+            .order_by(AuditEntry.id.desc()).limit(200))
 
 
 @dataclass(frozen=True)
@@ -261,8 +272,7 @@ def _history(sess, user: User, task: Task) -> tuple[AuditEntry, ...]:
     # left out: their labels would give the draft away.
     seen = set(sess.scalars(select(Report.id).where(Report.task_id == task.id, visible_reports(user))))
     return tuple(
-        h for h in load_people(sess.scalars(
-            select(AuditEntry).where(AuditEntry.task_id == task.id).order_by(AuditEntry.id.desc()).limit(200)).all())
+        h for h in load_people(sess.scalars(_history_select(), {"task_id": task.id}).all())
         if not ((h.object_type == "reports" and h.object_id not in seen)
                 or (h.object_type == "evidence" and (h.detail or {}).get("report_id") not in (None, *seen)))
     )
