@@ -73,6 +73,8 @@ RULE_LABELS = {
 
 def rules_for(plan: Plan | None) -> ReminderRules:
     overrides = (plan.reminder_rules if plan is not None else None) or {}
+    if not overrides:
+        return DEFAULT_RULES  # frozen: shared, not copied (a light is asked for each line of a list)
     known = {f.name for f in fields(ReminderRules)}
     return replace(DEFAULT_RULES, **{k: int(v) for k, v in overrides.items() if k in known})
 
