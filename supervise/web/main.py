@@ -87,10 +87,9 @@ def plan(plan_id: int):
 @bp.route("/tasks/<int:task_id>", methods=["GET", "POST"])
 def task(task_id: int):
     task = plan_service.get_task(current_user, task_id)
-    form = None
     if can(current_user, "task.assign_units", task):
-        form = make_unit_form(bound=True, task=task)
         if request.method == "POST":
+            form = make_unit_form(bound=True, task=task)
             if form.validate_on_submit():
                 try:
                     _change_units(task, form)
@@ -103,7 +102,7 @@ def task(task_id: int):
             return render_template("main/task.html", **task_context(task, unit_form=form)), 400
     elif request.method == "POST":
         authorize(current_user, "task.assign_units", task)
-    return render_template("main/task.html", **task_context(task, unit_form=form))
+    return render_template("main/task.html", **task_context(task))
 
 
 def _change_units(task: Task, form: TaskUnitForm) -> None:

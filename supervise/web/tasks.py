@@ -252,11 +252,19 @@ def make_unit_form(bound: bool, task: Task | None = None) -> TaskUnitForm:
 def task_context(task: Task, *, unit_form: TaskUnitForm | None = None, page_error: str | None = None,
                  forms: dict | None = None) -> dict:
     """Everything the task page shows; `forms` are the task actions' forms
-    as typed, when one of them failed."""
-    if unit_form is None and can(acting_user(), "task.assign_units", task):
+    as typed, when one of them failed.
+
+    The form changing the task's units (a select of the whole directory)
+    is drawn when asked for (?units=edit), while the lead awaits
+    confirmation (the page offers choosing another), or as sent when it
+    failed (`unit_form`); otherwise the page links to it."""
+    may_assign = can(acting_user(), "task.assign_units", task)
+    if unit_form is None and may_assign and (
+            request.args.get("units") == "edit" or (task.lead is not None and not task.lead.is_confirmed)):
         unit_form = make_unit_form(bound=False, task=task)
     sections = task_sections(task, page_error=page_error, forms=forms)
-    return {"task": task, "form": unit_form, "history": list(sections["view"].history), **sections}
+    return {"task": task, "form": unit_form, "may_assign_units": may_assign,
+            "history": list(sections["view"].history), **sections}
 
 
 def _render(task: Task, *, status: int, page_error: str | None = None, forms: dict[str, Any] | None = None):

@@ -205,8 +205,11 @@ def test_leads_to_confirm_agree_on_home_and_work_and_confirm_in_one_click(login_
     home = page(coord.get("/"))
     assert f"待确认牵头单位的任务 <small class=\"muted\">{count - 1} 项" in home
     assert page(coord.get("/work?state=decide&per_page=100")).count("确认牵头</button>") == count - 1
-    # Choosing another lead: the task's own units come first in the list.
+    # Choosing another lead (the form is drawn on demand once the lead is
+    # confirmed): the task's own units come first in the list.
     html = page(coord.get(f"/tasks/{task.id}"))
+    assert 'name="unit_id"' not in html and f"/tasks/{task.id}?units=edit#units" in html
+    html = page(coord.get(f"/tasks/{task.id}?units=edit"))
     select_html = html[html.index('name="unit_id"'):]
     own = [tu.unit.short_name for tu in task_no(plan, 3).units]
     assert select_html.index('label="本任务责任单位"') < select_html.index('label="其他单位"')
