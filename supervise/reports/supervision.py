@@ -32,7 +32,7 @@ from decimal import Decimal
 from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, bindparam, case, func, literal, or_, select
+from sqlalchemy import and_, bindparam, case, exists, func, literal, or_, select
 from sqlalchemy.orm import Session, aliased, defer
 
 from ..errors import NotFound
@@ -588,13 +588,18 @@ def build_supervision(
     owed_by_key: dict[tuple[int, int], Obligation] = {(o.task.id, o.task_unit.unit_id): o for o in owed}
 
     if history is None:
-        values = cache(lambda: (_approved_values(session, period_ids),
-                               _included_contribution_values(session, period_ids)))
+        approved_values = cache(lambda: _approved_values(session, period_ids))
+        values = cache(lambda: (approved_values(), _included_contribution_values(session, period_ids)))
+        # The targets' totals need only the shares no lead figure stands for;
+        # the units' own shares (the targets view, the 通报) read them all.
+        values_for_totals = cache(lambda: (approved_values(), _included_contribution_values(
+            session, period_ids, where_lead_gave_none=True)))
         last_reported = cache(lambda: _last_reported(session, period_ids, task_ids))
         milestones = _open_milestones(session, task_ids)
     else:
         approved_then, included_then, last_reported_then = _values_then(history)
         values = cache(lambda: (approved_then, included_then))
+        values_for_totals = values
         last_reported = cache(lambda: last_reported_then)
         milestones = open_milestones_at(session, task_ids, as_of)
     reported_values = _ReportedValues(values, period.id)
@@ -674,13 +679,14 @@ def build_supervision(
     overdue.sort(key=lambda item: (item.due_on, item.task.number))
 
     def targets() -> list[TargetProgress]:
-        approved, included = values()
+        approved, included_for_totals = values_for_totals()
+        included = lambda: values()[1]  # noqa: E731 - read when a target's allocations are
         all_targets = records.targets + [t for task in tasks for t in task.targets]
         load_allocations(session, all_targets, records.units)
         # The periods' dates as plain tuples: each target walks all of them.
         spans = [PeriodSpan(p.id, p.code, p.starts_on, p.ends_on) for p in plan.periods]
         return [
-            _target_progress(t, plan, spans, progress_date, approved, included)
+            _target_progress(t, plan, spans, progress_date, approved, included_for_totals, included)
             for t in all_targets
         ]
 
@@ -762,10 +768,10 @@ class _ReportedValues:
         return included.get((task_id, self._period_id), {}).get(task_unit.unit_id, {})
 
 
-def _included_values_statement():
+def _included_values_statement(*, where_lead_gave_none: bool = False):
     lead = aliased(Report)
     contribution = aliased(Report)
-    return (
+    statement = (
         select(contribution.task_id, contribution.period_id, contribution.unit_id,
                ReportValue.target_id, ReportValue.value)
         .select_from(ReportInclusion)
@@ -775,15 +781,28 @@ def _included_values_statement():
         .where(lead.period_id.in_(_ids("period_ids")), lead.state == ReportState.APPROVED,
                lead.kind == ReportKind.LEAD_REPORT)
     )
+    if where_lead_gave_none:
+        lead_value = aliased(ReportValue)
+        statement = statement.where(~exists().where(lead_value.report_id == lead.id,
+                                                    lead_value.target_id == ReportValue.target_id))
+    return statement
 
 
 _INCLUDED_VALUES = _included_values_statement()
+# Only the shares of targets for which the including lead report gave no
+# figure of its own: all a target's total can be summed from (a lead's own
+# figure comes first). Usually none, where the full set is some 2,000 rows.
+_INCLUDED_VALUES_WITHOUT_LEAD_VALUE = _included_values_statement(where_lead_gave_none=True)
 
 
-def _included_contribution_values(session: Session, period_ids: list[int]) -> dict[tuple[int, int], dict[int, dict[int, Decimal]]]:
+def _included_contribution_values(session: Session, period_ids: list[int], *, where_lead_gave_none: bool = False,
+                                  ) -> dict[tuple[int, int], dict[int, dict[int, Decimal]]]:
     """(task, period) -> unit -> {target: value} of contributions that an
-    approved lead report includes: the only way a co-unit's figure counts."""
-    rows = _rows(session, _INCLUDED_VALUES, {"period_ids": period_ids})
+    approved lead report includes: the only way a co-unit's figure counts.
+    `where_lead_gave_none`: only those for targets the lead report gave no
+    value for (what a target's total may be summed from)."""
+    statement = _INCLUDED_VALUES_WITHOUT_LEAD_VALUE if where_lead_gave_none else _INCLUDED_VALUES
+    rows = _rows(session, statement, {"period_ids": period_ids})
     result: dict[tuple[int, int], dict[int, dict[int, Decimal]]] = defaultdict(lambda: defaultdict(dict))
     for task_id, period_id, unit_id, target_id, value in rows:
         result[(task_id, period_id)][unit_id][target_id] = value
@@ -1025,7 +1044,8 @@ def _target_progress(
     periods: list[PeriodSpan],  # all the plan's periods: the line runs to the target
     progress_date: date,
     approved: _ApprovedValues,  # only periods up to the chosen one
-    included: dict[tuple[int, int], dict[int, dict[int, Decimal]]],
+    included_for_totals: dict[tuple[int, int], dict[int, dict[int, Decimal]]],  # at least where no lead figure
+    included: Callable[[], dict[tuple[int, int], dict[int, dict[int, Decimal]]]],  # all (for the allocations)
 ) -> TargetProgress:
     start, end = target_window(target, plan, progress_date)
     baseline = target.baseline_value if target.baseline_value is not None else (
@@ -1040,7 +1060,10 @@ def _target_progress(
     # What the approved lead reports of the window took in from the units,
     # period by period (a split target's shares); read once per target here
     # rather than once per allocation and period.
-    included_in_window = [included.get((task_id, p.id), {}) for p in in_window] if task_id is not None else []
+    def shares_in_window(included) -> list[dict[int, dict[int, Decimal]]]:
+        return [included.get((task_id, p.id), {}) for p in in_window] if task_id is not None else []
+
+    totals_in_window = shares_in_window(included_for_totals)
 
     # A split target's total is the lead's figure, or else the sum of the
     # shares its approved report took in.
@@ -1057,7 +1080,7 @@ def _target_progress(
     for i, p in enumerate(in_window):
         actual = by_period.get(p.id)
         if actual is None and task_id is not None:
-            actual = allocated_sum(included_in_window[i])
+            actual = allocated_sum(totals_in_window[i])
         if actual is not None:
             latest, latest_period = actual, p.code
         actuals.append(actual)
@@ -1072,6 +1095,7 @@ def _target_progress(
         ]
 
     def allocations() -> list[AllocationRow]:
+        included_in_window = shares_in_window(included())
         rows = []
         for a in sorted(target.allocations, key=lambda a: (a.unit.sort_order, a.unit_id)):
             actual = None
