@@ -56,6 +56,7 @@ bp = Blueprint("tasks", __name__)
 
 
 RECENT_PERIODS_IN_FULL = 2  # the current period and the one just ended
+EVIDENCE_SHOWN = 5  # a milestone's latest files listed; the others on demand (?evidence=all)
 
 
 def task_sections(task: Task, *, page_error: str | None = None, forms: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -143,6 +144,8 @@ def task_sections(task: Task, *, page_error: str | None = None, forms: dict[str,
         "started_count": len(started),
         "all_periods": all_periods,
         "recent_in_full": RECENT_PERIODS_IN_FULL,
+        # A milestone's files: the latest few, all of them on demand.
+        "evidence_shown": None if request.args.get("evidence") == "all" else EVIDENCE_SHOWN,
         "contribution_due_on": lambda p: contribution_due[p.id],
         "may_file": may_file,
         "new_report_form": NewReportForm(formdata=None),
