@@ -599,7 +599,6 @@ def build_supervision(
     else:
         approved_then, included_then, last_reported_then = _values_then(history)
         values = cache(lambda: (approved_then, included_then))
-        values_for_totals = values
         last_reported = cache(lambda: last_reported_then)
         milestones = open_milestones_at(session, task_ids, as_of)
     reported_values = _ReportedValues(values, period.id)
@@ -679,14 +678,24 @@ def build_supervision(
     overdue.sort(key=lambda item: (item.due_on, item.task.number))
 
     def targets() -> list[TargetProgress]:
-        approved, included_for_totals = values_for_totals()
-        included = lambda: values()[1]  # noqa: E731 - read when a target's allocations are
         all_targets = records.targets + [t for task in tasks for t in task.targets]
-        load_allocations(session, all_targets, records.units)
+        # The allocations (and all the units' shares) are read when the units'
+        # rows are shown; a total needs only the shares summed into it.
+        allocations_loaded = cache(lambda: load_allocations(session, all_targets, records.units))
+        if history is None:
+            approved, shares_for_totals = values_for_totals()
+        else:
+            allocations_loaded()
+            approved, included_then = values()
+            shares_for_totals = _allocated_shares(included_then, all_targets)
+
+        def included():
+            allocations_loaded()
+            return values()[1]
         # The periods' dates as plain tuples: each target walks all of them.
         spans = [PeriodSpan(p.id, p.code, p.starts_on, p.ends_on) for p in plan.periods]
         return [
-            _target_progress(t, plan, spans, progress_date, approved, included_for_totals, included)
+            _target_progress(t, plan, spans, progress_date, approved, shares_for_totals, included)
             for t in all_targets
         ]
 
@@ -783,15 +792,17 @@ def _included_values_statement(*, where_lead_gave_none: bool = False):
     )
     if where_lead_gave_none:
         lead_value = aliased(ReportValue)
-        statement = statement.where(~exists().where(lead_value.report_id == lead.id,
-                                                    lead_value.target_id == ReportValue.target_id))
+        statement = statement.join(  # a unit's share of a split target (目标分解)
+            TargetAllocation, (TargetAllocation.target_id == ReportValue.target_id)
+            & (TargetAllocation.unit_id == contribution.unit_id),
+        ).where(~exists().where(lead_value.report_id == lead.id, lead_value.target_id == ReportValue.target_id))
     return statement
 
 
 _INCLUDED_VALUES = _included_values_statement()
-# Only the shares of targets for which the including lead report gave no
-# figure of its own: all a target's total can be summed from (a lead's own
-# figure comes first). Usually none, where the full set is some 2,000 rows.
+# Only the units' shares of split targets for which the including lead report
+# gave no figure of its own: all a target's total is summed from (a lead's
+# own figure comes first). Usually none, where the full set is some 2,000 rows.
 _INCLUDED_VALUES_WITHOUT_LEAD_VALUE = _included_values_statement(where_lead_gave_none=True)
 
 
@@ -799,8 +810,8 @@ def _included_contribution_values(session: Session, period_ids: list[int], *, wh
                                   ) -> dict[tuple[int, int], dict[int, dict[int, Decimal]]]:
     """(task, period) -> unit -> {target: value} of contributions that an
     approved lead report includes: the only way a co-unit's figure counts.
-    `where_lead_gave_none`: only those for targets the lead report gave no
-    value for (what a target's total may be summed from)."""
+    `where_lead_gave_none`: only the units' shares of split targets the lead
+    report gave no value for (what a target's total is summed from)."""
     statement = _INCLUDED_VALUES_WITHOUT_LEAD_VALUE if where_lead_gave_none else _INCLUDED_VALUES
     rows = _rows(session, statement, {"period_ids": period_ids})
     result: dict[tuple[int, int], dict[int, dict[int, Decimal]]] = defaultdict(lambda: defaultdict(dict))
@@ -812,6 +823,21 @@ def _included_contribution_values(session: Session, period_ids: list[int], *, wh
 _SUMMARIES = select(Report.id, Report.text).where(Report.id.in_(_ids("report_ids")))
 _RETURNED = (select(Report.id, Report.kind, Report.returned_at, Report.return_reason)
              .where(Report.id.in_(_ids("report_ids"))))
+
+
+def _allocated_shares(included: dict[tuple[int, int], dict[int, dict[int, Decimal]]],
+                      targets: list[TargetRecord]) -> dict[tuple[int, int], dict[int, dict[int, Decimal]]]:
+    """Of the included values, the units' shares of split targets (the
+    allocations loaded): what `where_lead_gave_none` selects, the lead's
+    own figures aside (they come first anyway)."""
+    allocated = {(t.id, a.unit_id) for t in targets for a in t.allocations}
+    result: dict[tuple[int, int], dict[int, dict[int, Decimal]]] = {}
+    for key, by_unit in included.items():
+        for unit_id, values in by_unit.items():
+            for target_id, value in values.items():
+                if (target_id, unit_id) in allocated:
+                    result.setdefault(key, {}).setdefault(unit_id, {})[target_id] = value
+    return result
 
 
 def _approved_summaries(session: Session, report_ids: list[int]) -> dict[int, str]:
@@ -1044,8 +1070,9 @@ def _target_progress(
     periods: list[PeriodSpan],  # all the plan's periods: the line runs to the target
     progress_date: date,
     approved: _ApprovedValues,  # only periods up to the chosen one
-    included_for_totals: dict[tuple[int, int], dict[int, dict[int, Decimal]]],  # at least where no lead figure
-    included: Callable[[], dict[tuple[int, int], dict[int, dict[int, Decimal]]]],  # all (for the allocations)
+    shares: dict[tuple[int, int], dict[int, dict[int, Decimal]]],  # the units' shares of split targets, at least
+    # where no lead figure stands for them
+    included: Callable[[], dict[tuple[int, int], dict[int, dict[int, Decimal]]]],  # all, the allocations loaded
 ) -> TargetProgress:
     start, end = target_window(target, plan, progress_date)
     baseline = target.baseline_value if target.baseline_value is not None else (
@@ -1063,16 +1090,14 @@ def _target_progress(
     def shares_in_window(included) -> list[dict[int, dict[int, Decimal]]]:
         return [included.get((task_id, p.id), {}) for p in in_window] if task_id is not None else []
 
-    totals_in_window = shares_in_window(included_for_totals)
+    totals_in_window = shares_in_window(shares)
 
     # A split target's total is the lead's figure, or else the sum of the
-    # shares its approved report took in.
-    alloc_units = {a.unit_id for a in target.allocations}
-
+    # units' shares its approved report took in.
     def allocated_sum(by_unit: dict[int, dict[int, Decimal]]) -> Decimal | None:
-        if not alloc_units or task_id is None:
+        if task_id is None:
             return None
-        found = [by_unit[u][target_id] for u in alloc_units if target_id in by_unit.get(u, {})]
+        found = [values[target_id] for values in by_unit.values() if target_id in values]
         return sum(found, Decimal(0)) if found else None
 
     actuals = []
