@@ -14,7 +14,7 @@ from ..db import session
 from ..domain.lights import Light
 from ..domain.periods import resolve_period
 from ..errors import NotFound, ValidationError
-from ..models import Plan, ReportingPeriod, User
+from ..models import Plan, PlanStatus, ReportingPeriod, User
 from ..policy import authorize
 from ..reports.bulletin import Figures, figures
 from ..reports.supervision import OverdueItem, Supervision, TargetProgress, build_supervision
@@ -85,7 +85,9 @@ def list_plans(user: User) -> list[PlanChoice]:
     authorize(user, "dashboard.view")
     # Only the selector needs the plans: what it shows, as rows.
     return [PlanChoice(*row) for row in session().execute(
-        select(Plan.id, Plan.document_number, Plan.title).order_by(Plan.issued_on.desc(), Plan.id.desc())
+        select(Plan.id, Plan.document_number, Plan.title)
+        .where(Plan.status == PlanStatus.PUBLISHED)  # a draft owes nothing yet, and leaders do not see it
+        .order_by(Plan.issued_on.desc(), Plan.id.desc())
     )]
 
 

@@ -12,7 +12,11 @@ from supervise.db import session
 from supervise.reports.docx_export import render_docx
 from supervise.reports.supervision import build_supervision
 
-from .conftest import report_in_state
+from supervise.db import unit_of_work
+from supervise.models import Plan
+
+from ..factories import make_draft_plan
+from .conftest import logged_in, report_in_state
 
 AS_OF = date(2025, 7, 21)
 
@@ -50,3 +54,21 @@ def test_bad_dashboard_arguments_are_clear_errors(cast):
                                 ("plan=999999", 404, "未找到该计划"), ("plan=x", 400, "plan")]:
         response = cast.leader.get(f"/dashboard?{query}")
         assert response.status_code == status and re.search(text, response.get_json()["message"]), query
+
+
+def test_a_newer_draft_is_not_the_dashboards_plan(cast):
+    """A draft (newer than every published plan, or with no date: PostgreSQL
+    sorts it first) owes nothing and is not shown: the dashboard, page and
+    API, opens on the newest published plan and does not offer the draft."""
+    dated = make_draft_plan("草稿〔2099〕1号", date(2099, 1, 1), date(2099, 12, 31), title="较新的草稿")
+    with unit_of_work() as sess:
+        sess.get(Plan, dated.id).issued_on = date(2099, 1, 1)
+    undated = make_draft_plan("草稿〔2099〕2号", date(2099, 1, 1), date(2099, 12, 31), title="未写日期的草稿")
+    data = cast.leader.get(f"/dashboard?as_of={AS_OF}").get_json()
+    assert data["plan"]["id"] == cast.task.plan_id
+    for draft in (dated, undated):
+        assert cast.leader.get(f"/dashboard?plan={draft.id}").status_code == 404
+    page = logged_in(cast.leader).client.get(f"/dashboard/?as_of={AS_OF}")
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200 and cast.task.plan.document_number in html
+    assert "较新的草稿" not in html and "未写日期的草稿" not in html
