@@ -5,7 +5,6 @@ happen (bad input, stale pages, other units' drafts)."""
 from __future__ import annotations
 
 import re
-
 from pathlib import Path
 from urllib.parse import quote
 
