@@ -53,3 +53,39 @@ def test_time_windows_of_targets(scenario):
 
 def test_chinese_numbers():
     assert [chinese_number(n) for n in (1, 5, 10, 11, 20, 23)] == ["一", "五", "十", "十一", "二十", "二十三"]
+
+
+def test_units_latest_shares_in_the_window(scenario):
+    """A unit's share is its latest included value in the target's window:
+    Q2's where it gave one, else Q1's (the database picks it; the data as it
+    stood then, in test_as_of, picks it from the included values)."""
+    from decimal import Decimal
+
+    from supervise.db import unit_of_work
+    from supervise.models import ReportInclusion, ReportKind, ReportState, TargetAllocation
+    from supervise.services.units import find_unit
+
+    from .conftest import make_report
+
+    t1, apps, q1 = scenario.tasks[1], scenario.targets["apps"], scenario.q1
+    with unit_of_work():
+        sess = session()
+        sess.add(TargetAllocation(target_id=apps.id, unit_id=find_unit("温州市人民政府").id, value=Decimal(500)))
+        hz = make_report(t1, q1, "杭州市人民政府", ReportKind.CONTRIBUTION, ReportState.ACCEPTED,
+                         scenario.coordinator, values={apps: 700}, first=shanghai(2025, 4, 1))
+        wz = make_report(t1, q1, "温州市人民政府", ReportKind.CONTRIBUTION, ReportState.ACCEPTED,
+                         scenario.coordinator, values={apps: 100}, first=shanghai(2025, 4, 1))
+        lead = make_report(t1, q1, "省经信厅", ReportKind.LEAD_REPORT, ReportState.APPROVED, scenario.coordinator,
+                           text="一季度", first=shanghai(2025, 4, 2))
+        sess.add_all([ReportInclusion(report_id=lead.id, contribution_id=hz.id),
+                      ReportInclusion(report_id=lead.id, contribution_id=wz.id)])
+    targets = build_supervision(session(), scenario.plan, scenario.period, as_of=AS_OF).targets
+    split = next(t for t in targets if t.target.id == apps.id)
+    # 温州's Q2 contribution (999) was not included: its Q1 share stands.
+    assert {a.unit.short_name: a.actual for a in split.allocations} == {
+        "杭州市政府": 1200, "宁波市政府": 800, "温州市政府": 100}
+    # Q1 alone: Q2 is outside the periods up to the chosen one.
+    targets = build_supervision(session(), scenario.plan, q1, as_of=AS_OF).targets
+    split = next(t for t in targets if t.target.id == apps.id)
+    assert {a.unit.short_name: a.actual for a in split.allocations} == {
+        "杭州市政府": 700, "宁波市政府": None, "温州市政府": 100}
