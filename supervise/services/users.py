@@ -18,7 +18,8 @@ from datetime import timedelta
 from typing import Any
 
 import pyotp
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import bindparam, delete, func, select, update
+from sqlalchemy.orm import joinedload
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from ..domain.passwords import is_common_password
@@ -645,10 +646,17 @@ def set_channel_preferences(user: User, *, wants_email: bool, wants_webhook: boo
 TOKEN_TOUCH_INTERVAL = timedelta(minutes=1)
 
 
+# Every API call loads its token: with its user, the user's unit and roles in
+# one statement (rather than three: the token, the user, the roles), prebuilt.
+_TOKEN_WITH_USER = (
+    select(ApiToken)
+    .options(joinedload(ApiToken.user).joinedload(User.role_grants))
+    .where(ApiToken.token_hash == bindparam("digest"), ApiToken.revoked_at.is_(None))
+)
+
+
 def user_for_token(token: str) -> User | None:
-    row = session().scalar(
-        select(ApiToken).where(ApiToken.token_hash == _token_digest(token), ApiToken.revoked_at.is_(None))
-    )
+    row = session().execute(_TOKEN_WITH_USER, {"digest": _token_digest(token)}).unique().scalar_one_or_none()
     now = utcnow()
     if row is None or not row.is_usable(now) or not row.user.is_active or is_locked(row.user):
         return None
