@@ -696,7 +696,10 @@ def build_supervision(
         def latest_shares() -> dict[tuple[int, int], Decimal]:
             allocations_loaded()
             split = [t for t in all_targets if t.task_id is not None and t.allocations]
-            split_windows = {t.id: windows[t.id] for t in split}
+            # Of each window, the periods up to the chosen one (a contribution
+            # is of its including report's period): fewer pairs to send.
+            chosen = set(period_ids)
+            split_windows = {t.id: [i for i in windows[t.id] if i in chosen] for t in split}
             if history is None:
                 return _latest_shares(session, period_ids, split_windows)
             return _latest_shares_in(values()[1], split, split_windows)
