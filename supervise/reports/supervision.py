@@ -189,11 +189,11 @@ class TargetProgress:
     # starting level the document does not give: no 序时 line from a made-up 0.
     baseline_known: bool = True
 
-    @property
+    @cached_property
     def series(self) -> list[SeriesPoint]:
         return self._series()
 
-    @property
+    @cached_property
     def allocations(self) -> list[AllocationRow]:
         return self._allocations()
 
@@ -689,8 +689,17 @@ def build_supervision(
             approved, included_then = values()
             shares_for_totals = _allocated_shares(included_then, all_targets)
 
-        # The periods' dates as plain tuples: each target walks all of them.
+        # The periods' dates as plain tuples; the periods of a window found
+        # once per distinct window (the targets share a few).
         spans = [PeriodSpan(p.id, p.code, p.starts_on, p.ends_on) for p in plan.periods]
+        found: dict[tuple[date, date], tuple[list[PeriodSpan], list[int]]] = {}
+
+        def periods_in(start: date, end: date) -> tuple[list[PeriodSpan], list[int]]:
+            in_window = found.get((start, end))
+            if in_window is None:
+                spans_in = [p for p in spans if p.ends_on >= start and p.starts_on <= end]
+                in_window = found[(start, end)] = (spans_in, [p.id for p in spans_in])
+            return in_window
         windows: dict[int, list[int]] = {}  # target id -> its window's periods (ids)
 
         def latest_shares() -> dict[tuple[int, int], Decimal]:
@@ -705,7 +714,7 @@ def build_supervision(
             return _latest_shares_in(values()[1], split, split_windows)
         latest_shares = cache(latest_shares)
         return [
-            _target_progress(t, plan, spans, progress_date, approved, shares_for_totals, windows, latest_shares)
+            _target_progress(t, plan, periods_in, progress_date, approved, shares_for_totals, windows, latest_shares)
             for t in all_targets
         ]
 
@@ -1136,7 +1145,8 @@ class PeriodSpan(NamedTuple):
 def _target_progress(
     target: Target,
     plan: Plan,
-    periods: list[PeriodSpan],  # all the plan's periods: the line runs to the target
+    periods_in: Callable[[date, date], tuple[list[PeriodSpan], list[int]]],  # the plan's periods in a window
+    # (and their ids): the line runs to the target
     progress_date: date,
     approved: _ApprovedValues,  # only periods up to the chosen one
     shares: dict[tuple[int, int], dict[int, dict[int, Decimal]]],  # the units' shares of split targets, at least
@@ -1151,9 +1161,8 @@ def _target_progress(
     # a yearly rate at 0 each year; a level to reach by a year does not.
     baseline_known = (target.baseline_value is not None or target.kind is not TargetKind.ANNUAL
                       or target.due_year is None)
-    in_window = [p for p in periods if p.ends_on >= start and p.starts_on <= end]
+    in_window, windows[target.id] = periods_in(start, end)
     target_id, task_id = target.id, target.task_id
-    windows[target_id] = [p.id for p in in_window]
     by_period = approved.by_target.get(target_id, {})
     # What the approved lead reports of the window took in from the units,
     # period by period (a split target's shares); read once per target here
@@ -1161,7 +1170,8 @@ def _target_progress(
     def shares_in_window(included) -> list[dict[int, dict[int, Decimal]]]:
         return [included.get((task_id, p.id), {}) for p in in_window] if task_id is not None else []
 
-    totals_in_window = shares_in_window(shares)
+    # Usually empty: the lead reports give the totals themselves.
+    totals_in_window = shares_in_window(shares) if shares else None
 
     # A split target's total is the lead's figure, or else the sum of the
     # units' shares its approved report took in.
@@ -1175,7 +1185,7 @@ def _target_progress(
     latest, latest_period = None, None
     for i, p in enumerate(in_window):
         actual = by_period.get(p.id)
-        if actual is None and task_id is not None:
+        if actual is None and totals_in_window:
             actual = allocated_sum(totals_in_window[i])
         if actual is not None:
             latest, latest_period = actual, p.code
@@ -1205,8 +1215,8 @@ def _target_progress(
         latest=latest,
         latest_period=latest_period,
         time_share=_time_share(start, end, progress_date),
-        _series=cache(series),
-        _allocations=cache(allocations),
+        _series=series,
+        _allocations=allocations,
         baseline_known=baseline_known,
     )
 
