@@ -6,6 +6,7 @@ lists use, so that a list never shows what the single page would refuse.
 """
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -136,8 +137,15 @@ def permissions(user: User | Operator | None) -> frozenset[str]:
         return OPERATOR_PERMISSIONS
     if user is None or not getattr(user, "is_authenticated", False) or not user.is_active:
         return frozenset()
+    return _permissions_of(user.roles)
+
+
+@functools.lru_cache(maxsize=64)
+def _permissions_of(roles: frozenset[Role]) -> frozenset[str]:
+    # Asked a dozen times a request (every can()): the union of the roles'
+    # permissions, worked out once per set of roles (there are few).
     perms: set[str] = set()
-    for role in user.roles:
+    for role in roles:
         perms |= ROLE_PERMISSIONS.get(role, frozenset())
     return frozenset(perms)
 
