@@ -957,6 +957,30 @@ def _open_milestones(session: Session, task_ids: list[int]):
     return _rows(session, _OPEN_MILESTONES, {"task_ids": task_ids})
 
 
+_ON_TIME: dict[int, object] = {}
+
+
+def _on_time_statement(periods: int):
+    """The count of reports first submitted by their period's deadline, per
+    unit and period, for that many periods (their ids and deadlines as
+    parameters): built once per number of periods, not per request."""
+    statement = _ON_TIME.get(periods)
+    if statement is None:
+        deadline = case(
+            {bindparam(f"period_{i}"): bindparam(f"deadline_{i}", type_=UTCDateTime()) for i in range(periods)},
+            value=Report.period_id,
+        ) if periods else literal(None, UTCDateTime())
+        statement = _ON_TIME[periods] = (
+            select(Report.unit_id, Report.period_id, func.count())
+            .join(Task, Task.id == Report.task_id)
+            .join(TaskUnit, (TaskUnit.task_id == Report.task_id) & (TaskUnit.unit_id == Report.unit_id))
+            .where(Task.plan_id == bindparam("plan_id"), owes_reports(),
+                   Report.period_id.in_(_ids("period_ids")), Report.first_submitted_at < deadline)
+            .group_by(Report.unit_id, Report.period_id)
+        )
+    return statement
+
+
 def _punctuality(session: Session, plan: Plan, tasks: list[Task], periods: list[ReportingPeriod],
                  history: History | None = None) -> list[UnitPunctuality]:
     """Each unit's on-time count per period: every report it owed (as lead or
@@ -966,18 +990,10 @@ def _punctuality(session: Session, plan: Plan, tasks: list[Task], periods: list[
     if history is not None:
         return _rank(owing, periods, _on_time_then(history, owing, periods))
     # On time: first submitted before the end of the due day, Asia/Shanghai.
-    deadline = case(
-        {p.id: literal(end_of_day_utc(p.due_on), UTCDateTime()) for p in periods},
-        value=Report.period_id,
-    ) if periods else literal(None, UTCDateTime())
-    rows = _rows(session,
-        select(Report.unit_id, Report.period_id, func.count())
-        .join(Task, Task.id == Report.task_id)
-        .join(TaskUnit, (TaskUnit.task_id == Report.task_id) & (TaskUnit.unit_id == Report.unit_id))
-        .where(Task.plan_id == plan.id, owes_reports(),
-               Report.period_id.in_([p.id for p in periods]), Report.first_submitted_at < deadline)
-        .group_by(Report.unit_id, Report.period_id)
-    )
+    params: dict = {"plan_id": plan.id, "period_ids": [p.id for p in periods]}
+    for i, p in enumerate(periods):
+        params[f"period_{i}"], params[f"deadline_{i}"] = p.id, end_of_day_utc(p.due_on)
+    rows = _rows(session, _on_time_statement(len(periods)), params)
     on_time = {(unit_id, period_id): n for unit_id, period_id, n in rows}
     return _rank(owing, periods, on_time)
 
