@@ -149,6 +149,19 @@ def init_web(app: Flask) -> None:
         # A failed login by a name that is no account: shown as typed.
         return entry.actor_login
 
+    # base.html's links (navigation, style sheet, script) are the same on
+    # every page: each built by url_for once per script root (the prefix the
+    # application is mounted under), not ~20 times a page.
+    nav_urls: dict[tuple, str] = {}
+
+    @app.template_global()
+    def nav_url(endpoint: str, **values) -> str:
+        key = (request.script_root, endpoint, *sorted(values.items()))
+        url = nav_urls.get(key)
+        if url is None:
+            url = nav_urls[key] = url_for(endpoint, **values)
+        return url
+
     @app.context_processor
     def _template_globals():
         from ..policy import permissions
