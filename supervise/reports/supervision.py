@@ -1102,7 +1102,8 @@ def _counts_by_unit(rows: list[TaskRow]) -> list[tuple[Unit, Counts]]:
 def _fmt(value: Decimal | float | None) -> str:
     if value is None:
         return "—"
-    value = Decimal(str(value))
+    if value.__class__ is not Decimal:  # a Decimal is used as it is (str() would give it back unchanged)
+        value = Decimal(str(value))
     if value == value.to_integral_value():
         return f"{int(value)}"
     return f"{value.normalize():f}"
