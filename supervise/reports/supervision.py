@@ -32,7 +32,7 @@ from decimal import Decimal
 from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, bindparam, case, exists, func, literal, or_, select, tuple_
+from sqlalchemy import BigInteger, and_, bindparam, case, cast, exists, func, literal, or_, select, tuple_
 from sqlalchemy.orm import Session, aliased, defer
 
 from ..errors import NotFound
@@ -825,6 +825,17 @@ _INCLUDED_VALUES = _included_values_statement()
 _INCLUDED_VALUES_WITHOUT_LEAD_VALUE = _included_values_statement(where_lead_gave_none=True)
 
 
+# A (target, period) pair as one integer, so that "pair in the windows" is a
+# plain IN list: PostgreSQL turns a row-value IN of some 300 pairs into 300
+# ORs (36 ms to plan, 26 to run on the bench data), a list of integers into
+# one hashed lookup. Ids are below 2**31 (INTEGER columns).
+_PAIR_BASE = 2**31
+
+
+def _window_key(target_id, period_id):
+    return cast(target_id, BigInteger) * _PAIR_BASE + period_id
+
+
 def _latest_shares_statement():
     """Each unit's latest share of each split target within the target's
     window: of the values its contributions gave that approved lead reports
@@ -847,7 +858,7 @@ def _latest_shares_statement():
         .join(ReportingPeriod, ReportingPeriod.id == contribution.period_id)
         .where(lead.period_id.in_(_ids("period_ids")), lead.state == ReportState.APPROVED,
                lead.kind == ReportKind.LEAD_REPORT,
-               tuple_(ReportValue.target_id, contribution.period_id).in_(_ids("windows")))
+               _window_key(ReportValue.target_id, contribution.period_id).in_(_ids("windows")))
         .subquery()
     )
     return select(ranked.c.target_id, ranked.c.unit_id, ranked.c.value).where(ranked.c.latest == 1)
@@ -861,7 +872,7 @@ def _latest_shares(session: Session, period_ids: list[int],
     """(target, unit) -> the unit's latest share in the target's window
     (`windows`: target id -> the ids of the periods in its window), computed
     by the database rather than picked here from all the included values."""
-    pairs = [(target_id, period_id) for target_id, ids in windows.items() for period_id in ids]
+    pairs = [target_id * _PAIR_BASE + period_id for target_id, ids in windows.items() for period_id in ids]
     if not pairs:
         return {}
     return {(target_id, unit_id): value for target_id, unit_id, value in _rows(
