@@ -814,7 +814,12 @@ def _included_values_statement(*, where_lead_gave_none: bool = False):
         statement = statement.join(  # a unit's share of a split target (目标分解)
             TargetAllocation, (TargetAllocation.target_id == ReportValue.target_id)
             & (TargetAllocation.unit_id == contribution.unit_id),
-        ).where(~exists().where(lead_value.report_id == lead.id, lead_value.target_id == ReportValue.target_id))
+        # NOT IN rather than NOT EXISTS (the same here: target_id is never
+        # NULL): PostgreSQL misestimates the approved lead reports and ran
+        # the anti-join by target, 78 rows per value (27 ms on the bench
+        # data); NOT IN reads each lead report's few values (6 ms).
+        ).where(ReportValue.target_id.not_in(
+            select(lead_value.target_id).where(lead_value.report_id == lead.id).scalar_subquery()))
     return statement
 
 

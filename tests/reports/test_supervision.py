@@ -87,5 +87,8 @@ def test_units_latest_shares_in_the_window(scenario):
     # Q1 alone: Q2 is outside the periods up to the chosen one.
     targets = build_supervision(session(), scenario.plan, q1, as_of=AS_OF).targets
     split = next(t for t in targets if t.target.id == apps.id)
+    # The lead report gave no figure of its own: the target's value is the
+    # units' included shares summed.
+    assert split.latest == 800 and split.latest_period == "2025Q1"
     assert {a.unit.short_name: a.actual for a in split.allocations} == {
         "杭州市政府": 700, "宁波市政府": None, "温州市政府": 100}
