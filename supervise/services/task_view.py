@@ -91,10 +91,13 @@ def _people_select():
     return select(User).where(User.id.in_(bindparam("ids", expanding=True))).options(lazyload(User.role_grants))
 
 
+HISTORY_LIMIT = 200  # the most a task's history shows, newest first
+
+
 @functools.cache
 def _history_select():
     return (select(AuditEntry).where(AuditEntry.task_id == bindparam("task_id"))
-            .order_by(AuditEntry.id.desc()).limit(200))
+            .order_by(AuditEntry.id.desc()).limit(bindparam("limit")))
 
 
 @dataclass(frozen=True)
@@ -179,7 +182,7 @@ class TaskView:
     actions: frozenset[str]  # of TASK_ACTIONS
     is_lead: bool  # the user answers for the task (牵头单位)
     may_decide: bool  # the user decides on it (督办员)
-    history: tuple[AuditEntry, ...]  # newest first, the last 200, without what would give away a private report
+    history: tuple[AuditEntry, ...]  # newest first, the last `history` asked for (≤ 200), without what would give away a private report
 
     @property
     def started_periods(self) -> list[PeriodView]:
@@ -193,14 +196,16 @@ class TaskView:
 
 
 def task_view(user: User, task_id: int, today: date, *, period_code: str | None = None,
-              calendar: WorkdayCalendar | None = None, periods: str = "all", history: bool = True,
+              calendar: WorkdayCalendar | None = None, periods: str = "all", history: bool | int = True,
               report_rows: bool = False) -> TaskView:
     """The task `task_id` as `user` sees it on `today` (404 if they may not);
     with `period_code`, that one period only (400 if the plan has none such).
 
     What a view does not show is not computed: `periods` "started" gives
     only the periods that have begun (the page lists no others), "none" none
-    (the API's task, which shows no periods); without `history`, no history;
+    (the API's task, which shows no periods); without `history`, no history,
+    with a number, the history's latest entries up to that many (read: the
+    entries the user may not see are left out after), else the last 200;
     with `report_rows`, the periods' reports are ReportRows (which report,
     its state: what the page shows), not ORM reports (what the API's
     periods show of them: when submitted, decided, returned)."""
@@ -260,19 +265,21 @@ def task_view(user: User, task_id: int, today: date, *, period_code: str | None 
         actions.add("assign_units")
 
     return TaskView(
-        task=task, today=today, history=_history(sess, user, task) if history else (), periods=period_views, milestones=tuple(milestones), extensions=extensions,
+        task=task, today=today, history=_history(sess, user, task, HISTORY_LIMIT if history is True else history)
+        if history else (), periods=period_views, milestones=tuple(milestones), extensions=extensions,
         closing_evidence=closing_evidence, progress=progress,
         splittable_target_ids=frozenset(row["target"].id for row in progress if can(user, "target.split", row["target"])),
         actions=frozenset(actions), is_lead=is_lead, may_decide=may_decide,
     )
 
 
-def _history(sess, user: User, task: Task) -> tuple[AuditEntry, ...]:
+def _history(sess, user: User, task: Task, limit: int = HISTORY_LIMIT) -> tuple[AuditEntry, ...]:
     # Rows about a report the user may not see (another unit's draft) are
     # left out: their labels would give the draft away.
     seen = set(sess.scalars(select(Report.id).where(Report.task_id == task.id, visible_reports(user))))
     return tuple(
-        h for h in load_people(sess.scalars(_history_select(), {"task_id": task.id}).all())
+        h for h in load_people(sess.scalars(_history_select(), {"task_id": task.id,
+                                                                "limit": min(limit, HISTORY_LIMIT)}).all())
         if not ((h.object_type == "reports" and h.object_id not in seen)
                 or (h.object_type == "evidence" and (h.detail or {}).get("report_id") not in (None, *seen)))
     )

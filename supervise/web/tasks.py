@@ -28,7 +28,7 @@ from ..policy import authorize, can
 from ..serialize import decimal_text
 from ..services import plans as plan_service
 from ..services import tasks as task_service
-from ..services.task_view import task_view
+from ..services.task_view import HISTORY_LIMIT, task_view
 from ..workflow import ACTION_LABELS
 from . import acting_user
 from ..domain import clock
@@ -57,6 +57,7 @@ bp = Blueprint("tasks", __name__)
 
 RECENT_PERIODS_IN_FULL = 2  # the current period and the one just ended
 EVIDENCE_SHOWN = 5  # a milestone's latest files listed; the others on demand (?evidence=all)
+HISTORY_SHOWN = 20  # the task's latest history entries listed; up to HISTORY_LIMIT on demand (?history=all)
 
 
 def task_sections(task: Task, *, page_error: str | None = None, forms: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -65,7 +66,12 @@ def task_sections(task: Task, *, page_error: str | None = None, forms: dict[str,
     what this user may do) -- and the forms for what they may do."""
     user = acting_user()
     # The page lists only the periods that have begun, and of their reports only which and their state.
-    view = task_view(user, task.id, clock.today(), periods="started", report_rows=True)
+    # Of the history, the latest few; the rest (up to HISTORY_LIMIT) on
+    # demand. Three times as many are read as shown, so that entries hidden
+    # from this user (another unit's draft) seldom leave the list short.
+    all_history = request.args.get("history") == "all"
+    view = task_view(user, task.id, clock.today(), periods="started", report_rows=True,
+                     history=HISTORY_LIMIT if all_history else 3 * HISTORY_SHOWN)
     forms = dict(forms or {})
     task_version = {"version": task.version}
 
@@ -146,6 +152,8 @@ def task_sections(task: Task, *, page_error: str | None = None, forms: dict[str,
         "recent_in_full": RECENT_PERIODS_IN_FULL,
         # A milestone's files: the latest few, all of them on demand.
         "evidence_shown": None if request.args.get("evidence") == "all" else EVIDENCE_SHOWN,
+        "all_history": all_history,
+        "history_shown": HISTORY_SHOWN,
         "contribution_due_on": lambda p: contribution_due[p.id],
         "may_file": may_file,
         "new_report_form": NewReportForm(formdata=None),
@@ -266,8 +274,10 @@ def task_context(task: Task, *, unit_form: TaskUnitForm | None = None, page_erro
             request.args.get("units") == "edit" or (task.lead is not None and not task.lead.is_confirmed)):
         unit_form = make_unit_form(bound=False, task=task)
     sections = task_sections(task, page_error=page_error, forms=forms)
+    history = list(sections["view"].history)
+    shown = history if sections["all_history"] else history[:HISTORY_SHOWN]
     return {"task": task, "form": unit_form, "may_assign_units": may_assign,
-            "history": list(sections["view"].history), **sections}
+            "history": shown, "earlier_history": len(history) > len(shown), **sections}
 
 
 def _render(task: Task, *, status: int, page_error: str | None = None, forms: dict[str, Any] | None = None):

@@ -243,3 +243,25 @@ def test_a_coordinator_splits_a_target_among_the_units(login_as, plan):
     html = page(coord.get(f"/tasks/{task.id}"))
     assert "1,500" in html and "1,000" in html
     assert session().scalar(select(AuditEntry).where(AuditEntry.action == "target.split"))
+
+
+def test_the_history_lists_the_latest_entries_and_the_rest_on_demand(login_as, plan):
+    """A busy task's 变更记录: the latest 20 entries, newest first, then
+    a link drawing the rest (up to 200); another unit's draft stays hidden."""
+    from supervise import audit
+    from supervise.db import unit_of_work
+
+    client, user = login_as("coordinator")
+    task = task_no(plan, 3)
+    with unit_of_work():
+        for i in range(45):
+            audit.record(user, "task.update", task_id=task.id, object_type="tasks", object_id=task.id,
+                         reason=f"调整说明第{i:02d}次")
+    html = page(client.get(f"/tasks/{task.id}"))
+    shown = [i for i in range(45) if f"调整说明第{i:02d}次" in html]
+    assert shown == list(range(25, 45))  # the newest 20
+    assert "查看更早的变更记录" in html and 'href="/tasks/%d?history=all#history"' % task.id in html
+    html = page(client.get(f"/tasks/{task.id}?history=all"))
+    assert all(f"调整说明第{i:02d}次" in html for i in range(45))
+    assert "查看更早的变更记录" not in html and "只看最近 20 条" in html
+    assert html.index("调整说明第44次") < html.index("调整说明第00次")  # newest first
