@@ -6,7 +6,6 @@ lead or deadline (audited with before/after, the units concerned told)."""
 from __future__ import annotations
 
 import re
-from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
@@ -39,7 +38,15 @@ from ..models import (
 )
 from ..policy import authorize
 from . import audit, notifications
-from .plans import _target, default_first_period, period_label, publishing_problems, rebuild_periods
+from .plans import (
+    ListedUnits,
+    _target,
+    default_first_period,
+    listed_units,
+    period_label,
+    publishing_problems,
+    rebuild_periods,
+)
 from .units import ensure_unit
 
 # --- reading ----------------------------------------------------------------
@@ -55,17 +62,6 @@ class PendingName:
     suggestions: list[Unit]
 
 
-@dataclass(frozen=True)
-class ReviewUnits:
-    """What the review page shows of a task's units: the lead's short name
-    and whether the document (or a coordinator) named it, and the co-units'
-    short names, in the task's order."""
-
-    lead: str | None = None
-    lead_confirmed: bool = False
-    co: tuple[str, ...] = ()
-
-
 @dataclass
 class DraftReview:
     plan: Plan
@@ -75,7 +71,7 @@ class DraftReview:
     period_choices: list[tuple[str, str]]  # (code, label) for the first period
     default_period: str
     directory: list[Unit] = field(default_factory=list)
-    units_of: dict[int, ReviewUnits] = field(default_factory=dict)  # by task id
+    units_of: dict[int, ListedUnits] = field(default_factory=dict)  # by task id
 
 
 _KIND_ORDER = [UnitKind.PROVINCIAL_DEPARTMENT, UnitKind.CUSTOMS, UnitKind.FINANCIAL_INSTITUTION,
@@ -221,12 +217,12 @@ def draft_review(user: User, plan: Plan, today: date | None = None) -> DraftRevi
     authorize(user, "plan.manage", plan)
     today = today or local_today()
     # The tasks with their targets and section, a statement per relation
-    # rather than per task; their units as rows (names only: building a
+    # rather than per task; their units as rows (listed_units: building a
     # TaskUnit and its Unit for each of a plan's ~200 was most of the page).
     session().scalars(select(Plan).where(Plan.id == plan.id).options(
         selectinload(Plan.tasks).options(selectinload(Task.targets), joinedload(Task.section)),
     )).all()
-    units_of = _review_units(plan)
+    units_of = listed_units(plan.id)
     names: dict[str, list[int]] = {}
     for task in plan.tasks:
         for pending in task.pending_units or []:
@@ -246,25 +242,6 @@ def draft_review(user: User, plan: Plan, today: date | None = None) -> DraftRevi
         directory=directory,
         units_of=units_of,
     )
-
-
-def _review_units(plan: Plan) -> dict[int, ReviewUnits]:
-    """Each task's units as `ReviewUnits` (one statement for the plan); a
-    task without units has none."""
-    rows = session().execute(
-        select(TaskUnit.task_id, TaskUnit.role, TaskUnit.is_confirmed, Unit.short_name)
-        .join(Unit, Unit.id == TaskUnit.unit_id).join(Task, Task.id == TaskUnit.task_id)
-        .where(Task.plan_id == plan.id).order_by(TaskUnit.task_id, TaskUnit.position, TaskUnit.id)
-    )
-    leads: dict[int, tuple[str, bool]] = {}
-    co: dict[int, list[str]] = defaultdict(list)
-    for task_id, role, confirmed, short_name in rows:
-        if role is UnitRole.LEAD:
-            leads.setdefault(task_id, (short_name, confirmed))  # the first, as Task.lead
-        elif role is UnitRole.CO:
-            co[task_id].append(short_name)
-    return {task_id: ReviewUnits(*leads.get(task_id, (None, False)), tuple(co.get(task_id, ())))
-            for task_id in leads.keys() | co.keys()}
 
 
 # --- plans by hand ----------------------------------------------------------

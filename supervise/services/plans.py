@@ -517,10 +517,37 @@ class UnitName:
 
 @dataclass(frozen=True)
 class ListedTaskUnit:
-    """A responsible unit as the plan's task list names it."""
+    """A responsible unit as a list of tasks names it."""
 
     unit: UnitName
+    role: UnitRole
     is_confirmed: bool
+
+
+@dataclass(frozen=True)
+class ListedUnits:
+    """A task's responsible units read as rows, in the task's order; which
+    is the lead and which are co-units is the model's own rule."""
+
+    units: tuple[ListedTaskUnit, ...] = ()
+    lead = Task.lead
+    co_units = Task.co_units
+
+
+def listed_units(plan_id: int) -> dict[int, ListedUnits]:
+    """Each task's units of the plan as `ListedUnits` (one statement for
+    the plan's ~300 task units, not a TaskUnit and its Unit for each); a
+    task without units is not in it."""
+    names: dict[str, UnitName] = {}
+    units: dict[int, list[ListedTaskUnit]] = {}
+    for task_id, role, is_confirmed, short_name in session().execute(
+        select(TaskUnit.task_id, TaskUnit.role, TaskUnit.is_confirmed, Unit.short_name)
+        .join(Unit, Unit.id == TaskUnit.unit_id).join(Task, Task.id == TaskUnit.task_id)
+        .where(Task.plan_id == plan_id).order_by(TaskUnit.task_id, TaskUnit.position, TaskUnit.id)
+    ):
+        name = names.get(short_name) or names.setdefault(short_name, UnitName(short_name))
+        units.setdefault(task_id, []).append(ListedTaskUnit(name, role, is_confirmed))
+    return {task_id: ListedUnits(tuple(rows)) for task_id, rows in units.items()}
 
 
 @dataclass(frozen=True)
@@ -531,9 +558,16 @@ class ListedTask:
     number: int
     title: str
     state: TaskState
-    lead: ListedTaskUnit | None
-    co_units: tuple[ListedTaskUnit, ...]
+    responsible: ListedUnits
     targets: tuple[Target, ...]
+
+    @property
+    def lead(self) -> ListedTaskUnit | None:
+        return self.responsible.lead
+
+    @property
+    def co_units(self) -> list[ListedTaskUnit]:
+        return self.responsible.co_units
 
 
 @dataclass(frozen=True)
@@ -559,19 +593,7 @@ def plan_outline(user: User, plan_id: int) -> PlanOutline:
     formats through the model's properties, are ORM objects."""
     plan = get_plan(user, plan_id)
     sess = session()
-    lead_of: dict[int, ListedTaskUnit] = {}
-    co_of: dict[int, list[ListedTaskUnit]] = {}
-    names: dict[str, UnitName] = {}
-    for task_id, role, is_confirmed, short_name in sess.execute(
-        select(TaskUnit.task_id, TaskUnit.role, TaskUnit.is_confirmed, Unit.short_name)
-        .join(Unit, Unit.id == TaskUnit.unit_id).join(Task, Task.id == TaskUnit.task_id)
-        .where(Task.plan_id == plan.id).order_by(TaskUnit.task_id, TaskUnit.position)
-    ):
-        name = names.get(short_name) or names.setdefault(short_name, UnitName(short_name))
-        if role is UnitRole.LEAD:
-            lead_of.setdefault(task_id, ListedTaskUnit(name, is_confirmed))
-        elif role is UnitRole.CO:
-            co_of.setdefault(task_id, []).append(ListedTaskUnit(name, is_confirmed))
+    units_of = listed_units(plan.id)
     targets_of: dict[int, list[Target]] = {}
     for target in sess.scalars(select(Target).where(Target.plan_id == plan.id, Target.task_id.is_not(None))
                                .order_by(Target.task_id, Target.position)):
@@ -582,7 +604,7 @@ def plan_outline(user: User, plan_id: int) -> PlanOutline:
         .where(Task.plan_id == plan.id).order_by(Task.number)
     ):
         tasks_of.setdefault(section_id, []).append(ListedTask(
-            task_id, number, title, state, lead_of.get(task_id), tuple(co_of.get(task_id, ())),
+            task_id, number, title, state, units_of.get(task_id) or ListedUnits(),
             tuple(targets_of.get(task_id, ()))))
     sections = tuple(
         ListedSection(number, title, tuple(tasks_of.get(section_id, ())))

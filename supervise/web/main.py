@@ -77,10 +77,9 @@ def plans():
 
 @bp.route("/plans/<int:plan_id>")
 def plan(plan_id: int):
-    plan = plan_service.get_plan(current_user, plan_id)  # 404 for what the user may not see
-    if plan.is_draft:
-        return redirect(url_for("plan_admin.review", plan_id=plan.id))
-    outline = plan_service.plan_outline(current_user, plan_id)
+    outline = plan_service.plan_outline(current_user, plan_id)  # 404 for what the user may not see
+    if outline.plan.is_draft:
+        return redirect(url_for("plan_admin.review", plan_id=plan_id))
     return render_template("main/plan.html", plan=outline.plan, sections=outline.sections)
 
 

@@ -188,7 +188,7 @@ def _render_review(plan, *, status: int = 200, error: str | None = None, forms: 
     }
     return render_template(
         "plans/review.html", review=review, plan=plan, publish_form=publish, unit_choices=unit_choices,
-        unit_options=unit_options, merge_options=merge_options, no_units=plan_review.ReviewUnits(),
+        unit_options=unit_options, merge_options=merge_options, no_units=plan_service.ListedUnits(),
         plan_form=(forms or {}).get("plan") or _plan_form(plan), forms=forms or {}, page_error=error,
         confirm_form=ConfirmForm(formdata=None), frequency_label=FREQUENCY_LABELS[plan.reporting_frequency],
     ), status
